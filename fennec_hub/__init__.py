@@ -1,0 +1,40 @@
+"""fennec_hub: which pre-trained vision checkpoint on the Hugging Face Hub should you fine-tune?
+
+Models and datasets are points in a learned *transfer space* (after Bai et al., "Pre-Trained Model
+Recommendation for Downstream Fine-tuning", arXiv 2403.06382); ranking a whole zoo for a dataset is
+one matrix-vector product.
+
+    >>> import fennec_hub
+    >>> fennec_hub.recommend("cifar100", top_k=5)          # doctest: +SKIP
+
+Importing this package is light: torch, transformers, timm, gradio and datasets are imported only
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+# Public API. Each submodule keeps its heavy imports inside functions, so these imports stay cheap.
+# The function imports come last so that `fennec_hub.recommend` etc. name the functions, not the
+# submodules of the same name.
+from .archi2vec import ArchitectureError, archi2vec
+from .crawl import crawl
+from .datasets import UnknownDatasetError, resolve_dataset
+from .records import load_records
+from .recommend import recommend
+from .space import TransferSpace
+from .zoo import Zoo
+
+__all__ = [
+    "ArchitectureError",
+    "TransferSpace",
+    "UnknownDatasetError",
+    "Zoo",
+    "__version__",
+    "archi2vec",
+    "crawl",
+    "load_records",
+    "recommend",
+    "resolve_dataset",
+]

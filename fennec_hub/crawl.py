@@ -1,0 +1,3 @@
+"""Placeholder: being written (issue 5)."""
+def crawl(*args, **kwargs):
+    raise NotImplementedError

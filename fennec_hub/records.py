@@ -1,0 +1,3 @@
+"""Placeholder: being written (issue 3)."""
+def load_records(paths=None):
+    raise NotImplementedError

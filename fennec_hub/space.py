@@ -1,0 +1,3 @@
+"""Placeholder: being written (issue 3)."""
+class TransferSpace:
+    pass
