@@ -1,3 +1,537 @@
-"""Placeholder: being written (issue 3)."""
-def load_records(paths=None):
-    raise NotImplementedError
+"""Public transfer records (model, dataset, metric, value, source) with normalised names.
+
+The bundled CSV files under ``fennec_hub/data/records/`` are copies of public ground truth (see the
+README there for provenance and caveats). This module loads them in one long table whose
+``model`` column holds normalised model ids (Hub repo ids where the checkpoint is on the Hub,
+a namespaced id otherwise) and whose ``dataset`` column holds the dataset registry's canonical
+ids, so that every other part of fennec_hub can join records, scores and metadata by id.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .datasets import UnknownDatasetError, resolve_dataset
+
+__all__ = [
+    "BENCHMARKS",
+    "Benchmark",
+    "RECORD_COLUMNS",
+    "RECORDS_DIR",
+    "benchmark_records",
+    "load_method_scores",
+    "load_model_metadata",
+    "load_records",
+    "normalize_dataset",
+    "normalize_model_id",
+]
+
+RECORDS_DIR = Path(__file__).parent / "data" / "records"
+RECORD_COLUMNS = ("model", "dataset", "metric", "value", "source", "benchmark")
+_REQUIRED = ("model", "dataset", "metric", "value", "source")
+
+# Ground-truth record files bundled with the package and the benchmark tag of their rows.
+GROUND_TRUTH_FILES: dict[str, str] = {
+    "transfergraph_hf_finetune.csv": "transfergraph_hf",
+    "transfergraph_vtab1k_finetune.csv": "vtab1k_hf",
+    "parc_oracles.csv": "parc",  # crowd-sourced bank rows get "parc_crowd"
+    "stable_transfer_keras_accuracy.csv": "keras",
+    "fennec_benchmark_finetune.csv": "fennec",
+    "vtab_leaderboard_resnet50.csv": "vtab_resnet50",
+}
+METHOD_SCORE_FILES: dict[str, str] = {
+    "fennec_benchmark_fennec_scores.csv": "fennec",
+    "parc_method_scores.csv": "parc",
+    "stable_transfer_keras_metric_scores.csv": "keras",
+}
+TIMM_RESULTS_FILE = "timm_imagenet_results.csv"
+TIMM_METADATA_FILE = "timm_model_metadata.csv"
+TRANSFERGRAPH_METADATA_FILE = "transfergraph_hf_model_metadata.csv"
+
+# PARC's own evaluation (metrics.py:add_oracle) voids the oracle of these checkpoints; their
+# values look broken (README section 1), so they are flagged and left out by default.
+PARC_VOIDED_SOURCES = ("swav_imagenet", "deepclusterv2_imagenet", "npid_imagenet", "moco_imagenet", "simclr_imagenet")
+PARC_CONTROLLED_TAG = "(controlled bank)"
+
+# PARC checkpoints that are standard torchvision ImageNet weights (= timm ".tv_in1k").
+_PARC_KNOWN = {
+    "resnet50|imagenet": "timm/resnet50.tv_in1k",
+    "resnet18|imagenet": "timm/resnet18.tv_in1k",
+    "alexnet|imagenet": "torchvision/alexnet",
+    "googlenet|imagenet": "torchvision/googlenet",
+}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """An evaluation benchmark: the records of one file and one metric, minus flagged rows."""
+
+    name: str
+    file: str
+    metric: str
+    description: str
+    controlled_only: bool = False  # PARC: only the controlled bank of 32 models
+
+    def select(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``records`` (as returned by `load_records`) that form this benchmark."""
+        mask = (records["benchmark"] == self.name) & (records["metric"] == self.metric)
+        return records.loc[mask].reset_index(drop=True)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "transfergraph_hf": Benchmark(
+        "transfergraph_hf", "transfergraph_hf_finetune.csv", "finetune_top1",
+        "TransferGraph (Li et al., ICDE'24): 180 Hugging Face image classifiers fully fine-tuned on 13 targets "
+        "(30 epochs, lr 0.01); test accuracy in percent.",
+    ),
+    "vtab1k_hf": Benchmark(
+        "vtab1k_hf", "transfergraph_vtab1k_finetune.csv", "finetune_vtab1k_top1",
+        "TransferGraph's VTAB-1k-style runs: 292 Hugging Face checkpoints x 19 VTAB tasks, 800 train / 200 val "
+        "examples, 25 epochs, lr 0.01 (max over repeated runs).",
+    ),
+    "parc": Benchmark(
+        "parc", "parc_oracles.csv", "finetune_top1",
+        "PARC (Bolya et al., NeurIPS'21) controlled bank: alexnet/googlenet/resnet18/resnet50 x 8 source datasets "
+        "fine-tuned on 7 targets; the SSL checkpoints PARC itself voids are excluded.",
+        controlled_only=True,
+    ),
+    "keras": Benchmark(
+        "keras", "stable_transfer_keras_accuracy.csv", "finetune_top1",
+        "Google 'How stable are transferability metrics evaluations?' (ECCV'22): 19 Keras ImageNet "
+        "architectures fully fine-tuned on 9 targets.",
+    ),
+    "fennec": Benchmark(
+        "fennec", "fennec_benchmark_finetune.csv", "finetune_top1",
+        "Fennec (Bai et al. 2024) benchmark: 105 pytorchcv models fine-tuned on 7 targets "
+        "(sport, yoga, flower, intel, weather, germ, nature).",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Name normalisation
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def normalize_model_id(name: str, source_file: str | PathLike[str] | None = None) -> str:
+    """Map a model name as written in a record file to the project's model id.
+
+    The scheme depends on the file (see TEAM_BRIEF "Model ids"): TransferGraph names are Hub ids
+    already; timm ``<name>@<img>`` -> ``timm/<name>``; PARC ``arch|source`` -> ``timm/<arch>.tv_in1k``
+    or ``torchvision/<arch>`` for the torchvision ImageNet weights, else ``parc/<arch>-<source>``;
+    Keras -> ``keras/<name>``; Fennec -> ``pytorchcv/<name>``; VTAB leaderboard ->
+    ``vtab/<slug of method>``. Names from other files are only stripped of whitespace.
+    """
+    name = str(name).strip()
+    if not name:
+        raise ValueError("empty model name")
+    stem = Path(source_file).name if source_file is not None else ""
+    if stem.startswith("timm_"):
+        return "timm/" + name.split("@", 1)[0]
+    if stem.startswith("parc_"):
+        if "|" not in name:
+            raise ValueError(f"PARC model name {name!r} is not of the form 'arch|source'")
+        if name in _PARC_KNOWN:
+            return _PARC_KNOWN[name]
+        arch, source = name.split("|", 1)
+        return f"parc/{arch}-{source}"
+    if stem.startswith("stable_transfer_keras"):
+        return name if name.startswith("keras/") else f"keras/{name}"
+    if stem.startswith("fennec_benchmark"):
+        return name if name.startswith("pytorchcv/") else f"pytorchcv/{name}"
+    if stem.startswith("vtab_leaderboard"):
+        return f"vtab/{_slug(name)}"
+    return name
+
+
+@functools.lru_cache(maxsize=4096)
+def normalize_dataset(name: str) -> str:
+    """Canonical dataset id for any registered spelling (raises `UnknownDatasetError`)."""
+    return resolve_dataset(name).id
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"record file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot parse record file {path}: {exc}") from exc
+
+
+def _normalise_frame(df: pd.DataFrame, path: Path, *, unknown_datasets: str) -> pd.DataFrame:
+    """Validate one long-format table and normalise its model and dataset names."""
+    missing = [c for c in _REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{path.name}: missing column(s) {missing}; record files need columns "
+            f"{list(_REQUIRED)} (+ optional 'benchmark'), found {list(df.columns)}"
+        )
+    df = df.copy()
+    for col in ("model", "dataset", "metric"):
+        if df[col].isna().any():
+            rows = df.index[df[col].isna()].tolist()[:5]
+            raise ValueError(f"{path.name}: empty {col!r} in row(s) {rows}")
+        df[col] = df[col].astype(str).str.strip()
+    values = pd.to_numeric(df["value"], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values)
+    if bad.any():
+        rows = df.index[bad].tolist()[:5]
+        raise ValueError(f"{path.name}: non-numeric or missing 'value' in row(s) {rows}")
+    df["value"] = values.astype("float64")
+    pct = df["metric"].str.endswith("_top1") | df["metric"].str.endswith("_top5")
+    out_of_range = pct & ((df["value"] < 0) | (df["value"] > 100))
+    if out_of_range.any():
+        rows = df.index[out_of_range].tolist()[:5]
+        raise ValueError(f"{path.name}: accuracy metrics must be percent in [0, 100]; row(s) {rows} are not")
+    df["source"] = df["source"].fillna("").astype(str)
+
+    models = {m: normalize_model_id(m, path.name) for m in df["model"].unique()}
+    df["model"] = df["model"].map(models)
+    datasets: dict[str, str] = {}
+    for d in df["dataset"].unique():
+        try:
+            datasets[d] = normalize_dataset(d)
+        except UnknownDatasetError as exc:
+            if unknown_datasets == "keep":
+                datasets[d] = d
+            else:
+                raise UnknownDatasetError(
+                    d, exc.suggestions,
+                    f"{path.name}: {exc} Register it with fennec_hub.datasets.register_dataset() "
+                    "or pass unknown_datasets='keep'.",
+                ) from None
+    df["dataset"] = df["dataset"].map(datasets)
+    return df
+
+
+def _benchmark_column(df: pd.DataFrame, path: Path) -> pd.Series:
+    if path.name == "parc_oracles.csv":
+        controlled = df["source"].str.contains(PARC_CONTROLLED_TAG, regex=False)
+        return pd.Series(np.where(controlled, "parc", "parc_crowd"), index=df.index)
+    if "benchmark" in df.columns and df["benchmark"].notna().all():
+        return df["benchmark"].astype(str)
+    return pd.Series(GROUND_TRUTH_FILES.get(path.name, path.stem), index=df.index)
+
+
+def _flagged(df: pd.DataFrame, raw_models: pd.Series, path: Path) -> pd.Series:
+    """Rows known to be broken: PARC checkpoints whose oracle PARC's evaluation voids."""
+    if path.name != "parc_oracles.csv":
+        return pd.Series(False, index=df.index)
+    sources = raw_models.str.split("|", n=1).str[1]
+    return sources.isin(PARC_VOIDED_SOURCES)
+
+
+def _load_file(path: Path, *, include_flagged: bool, unknown_datasets: str) -> pd.DataFrame:
+    raw = _read_csv(path)
+    raw_models = raw["model"].astype(str).str.strip() if "model" in raw.columns else None
+    df = _normalise_frame(raw, path, unknown_datasets=unknown_datasets)
+    df["benchmark"] = _benchmark_column(df, path)
+    if not include_flagged and raw_models is not None:
+        df = df.loc[~_flagged(df, raw_models, path)]
+    return df.loc[:, list(RECORD_COLUMNS)]
+
+
+@functools.lru_cache(maxsize=2)
+def _bundled_records(include_flagged: bool) -> pd.DataFrame:
+    frames = [
+        _load_file(RECORDS_DIR / f, include_flagged=include_flagged, unknown_datasets="error")
+        for f in GROUND_TRUTH_FILES
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_records(
+    paths: str | PathLike[str] | Iterable[str | PathLike[str]] | None = None,
+    *,
+    include_flagged: bool = False,
+    unknown_datasets: str = "error",
+) -> pd.DataFrame:
+    """Load transfer records as one long table with normalised model and dataset ids.
+
+    Columns: ``model, dataset, metric, value, source, benchmark``; ``value`` is percent (0-100)
+    for ``*_top1`` metrics. ``paths=None`` loads every bundled ground-truth file (not the
+    method-score files, the metadata files or the timm ImageNet results). User CSVs must have
+    the same long format; their ``benchmark`` column defaults to the file stem. Rows that the
+    benchmark's own authors void (PARC's broken SSL checkpoints) are dropped unless
+    ``include_flagged=True``. ``unknown_datasets``: "error" (default) raises
+    `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
+    """
+    if unknown_datasets not in ("error", "keep"):
+        raise ValueError("unknown_datasets must be 'error' or 'keep'")
+    if paths is None:
+        return _bundled_records(bool(include_flagged)).copy()
+    if isinstance(paths, (str, PathLike)):
+        paths = [paths]
+    files = [Path(p) for p in paths]
+    if not files:
+        raise ValueError("load_records: empty list of paths")
+    frames = [_load_file(p, include_flagged=include_flagged, unknown_datasets=unknown_datasets) for p in files]
+    return pd.concat(frames, ignore_index=True)
+
+
+def benchmark_records(name: str) -> pd.DataFrame:
+    """Ground truth of one of the five evaluation benchmarks (see `BENCHMARKS`)."""
+    try:
+        bench = BENCHMARKS[name]
+    except KeyError:
+        raise KeyError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}") from None
+    return bench.select(load_records())
+
+
+# --------------------------------------------------------------------------------------------
+# Method scores
+
+
+@functools.lru_cache(maxsize=1)
+def _method_scores() -> pd.DataFrame:
+    frames = []
+    for fname, bench in METHOD_SCORE_FILES.items():
+        path = RECORDS_DIR / fname
+        df = _read_csv(path)
+        if "run" not in df.columns:
+            df["run"] = 0
+        df = _normalise_frame(df, path, unknown_datasets="error")
+        df["run"] = df["run"].astype("int64")
+        df["benchmark"] = bench
+        frames.append(df[["model", "dataset", "metric", "run", "value", "source", "benchmark"]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_method_scores() -> pd.DataFrame:
+    """Transferability scores published by other methods, with normalised ids.
+
+    Columns ``model, dataset, metric, run, value, source`` (+ ``benchmark``: which ground truth
+    they score). Metrics: ``fennec_mf_cold_score`` (Fennec, 5 runs, on the Fennec and PARC
+    benchmarks), ``logme_score`` (LogME on PARC), and ``gbc, leep, nleep, logme, hscore`` (Keras
+    benchmark, one run, ``run`` = 0). Higher is better for every metric.
+    """
+    return _method_scores().copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Model metadata
+
+# Pre-training data named in timm tags, in the order they are looked for.
+_PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
+    (r"laion2b|laiona|laion400m|laion", "laion"),
+    (r"openai", "openai"),
+    (r"dfn\d*b?", "dfn"),
+    (r"webli", "webli"),
+    (r"jft\d*m?", "jft"),
+    (r"ig\d+b|swsl|wsl|swag|seer", "instagram"),
+    (r"yfcc100m|yfcc15m", "yfcc100m"),
+    (r"m38m|m30m", "merged-38m"),
+    (r"in22k|in21k", "in21k"),
+    (r"in12k", "in12k"),
+    (r"in1k", "in1k"),
+)
+
+
+def timm_pretrain(tag: str | None) -> str | None:
+    """Pre-training data of a timm checkpoint from its tag (``tv_in1k`` -> in1k,
+    ``augreg_in21k_ft_in1k`` -> in21k, ``laion2b_ft_in12k_in1k`` -> laion); None if not stated."""
+    if not tag:
+        return None
+    tokens = tag.lower().split("_")
+    pre = tokens[: tokens.index("ft")] if "ft" in tokens else tokens
+    for part in (pre, tokens if "ft" not in tokens else []):
+        for pattern, label in _PRETRAIN_TOKENS:
+            if any(re.fullmatch(pattern, t) for t in part):
+                return label
+    return None
+
+
+def _timm_metadata() -> pd.DataFrame:
+    meta = _read_csv(RECORDS_DIR / TIMM_METADATA_FILE)
+    results = _read_csv(RECORDS_DIR / TIMM_RESULTS_FILE)
+    top1 = results[(results["dataset"] == "imagenet") & (results["metric"] == "top1")]
+    top1 = top1.drop_duplicates("model").set_index("model")["value"]
+
+    meta["param_count"] = pd.to_numeric(meta["param_count"].astype(str).str.replace(",", ""), errors="coerce")
+    meta["img_size"] = pd.to_numeric(meta["img_size"], errors="coerce")
+    meta["imagenet_top1"] = meta["model"].map(top1)
+    # One row per checkpoint: the smallest evaluated resolution (timm's default input size;
+    # the larger one is its test-time size).
+    meta = meta.sort_values(["timm_name", "img_size"], kind="stable").drop_duplicates("timm_name")
+    extra = sorted(set(top1.index) - set(meta["model"]))
+    rows = []
+    for key in extra:  # evaluated but without metadata row
+        name, _, img = key.partition("@")
+        rows.append({"model": key, "timm_name": name, "img_size": pd.to_numeric(img, errors="coerce"),
+                     "imagenet_top1": top1[key]})
+    if rows:
+        meta = pd.concat([meta, pd.DataFrame(rows)], ignore_index=True)
+
+    tags = meta["timm_name"].str.partition(".")[2].replace("", None)
+    out = pd.DataFrame({
+        "model": "timm/" + meta["timm_name"],
+        "params_m": meta["param_count"],
+        "img_size": meta["img_size"],
+        "imagenet_top1": meta["imagenet_top1"],
+        "pretrain_tag": tags,
+        "pretrain": [timm_pretrain(t) or _meta_pretrain(m) for t, m in zip(tags, meta.get("pretrain_tag_in1k_meta"))],
+        "library": "timm",
+        "arch": meta["timm_name"].str.partition(".")[0],
+        "crop_pct": meta.get("crop_pct"),
+        "interpolation": meta.get("interpolation"),
+        "source_dataset": "ILSVRC/imagenet-1k",  # every checkpoint in timm's in1k results ends on ImageNet-1k
+    })
+    return out
+
+
+def _meta_pretrain(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return "in21k" if value.startswith("in21k") else ("in1k" if value.startswith("in1k") else value)
+
+
+def _parse_architectures(value: object) -> str | None:
+    """``"['ViTForImageClassification']"`` -> ``"ViTForImageClassification"`` (no eval)."""
+    if not isinstance(value, str):
+        return None
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", value)
+    return ",".join(names) or None
+
+
+def _transfergraph_metadata() -> pd.DataFrame:
+    tg = _read_csv(RECORDS_DIR / TRANSFERGRAPH_METADATA_FILE)
+    out = pd.DataFrame({
+        "model": tg["model"].astype(str).str.strip(),
+        "params_m": pd.to_numeric(tg["number_of_parameters"], errors="coerce") / 1e6,
+        "img_size": pd.to_numeric(tg["input_shape"], errors="coerce"),
+        "library": "transformers",
+        "model_type": tg["model_type"],
+        "architectures": tg["architectures"].map(_parse_architectures),
+        "hub_declared_dataset": tg["hub_declared_dataset"],
+        "hub_num_labels": pd.to_numeric(tg["hub_num_labels"], errors="coerce"),
+        "hub_card_accuracy": pd.to_numeric(tg["hub_card_accuracy"], errors="coerce"),
+        "number_of_parameters": pd.to_numeric(tg["number_of_parameters"], errors="coerce"),
+        "input_shape": pd.to_numeric(tg["input_shape"], errors="coerce"),
+        "output_shape": pd.to_numeric(tg["output_shape"], errors="coerce"),
+        "problem_type": tg["problem_type"],
+    })
+    return out
+
+
+def _dataset_or_none(name: str) -> str | None:
+    try:
+        return normalize_dataset(name)
+    except UnknownDatasetError:
+        return None
+
+
+def _short_name(dataset: str) -> str:
+    """Registry short name of a training set used as a ``pretrain`` label (ImageNet -> in1k)."""
+    try:
+        entry = resolve_dataset(dataset)
+    except UnknownDatasetError:
+        return dataset
+    return "in1k" if entry.id == "ILSVRC/imagenet-1k" else entry.short_name
+
+
+def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Metadata derivable from the record files themselves (library, arch, source dataset)."""
+    raw: dict[str, tuple[str, str, bool]] = {}
+    for fname in ("parc_oracles.csv", "parc_method_scores.csv"):
+        df = _read_csv(RECORDS_DIR / fname)
+        controlled = df["source"].str.contains(PARC_CONTROLLED_TAG, regex=False) | (fname != "parc_oracles.csv")
+        for m, ctl in zip(df["model"].astype(str).str.strip(), controlled):
+            arch, source = m.split("|", 1)
+            raw[normalize_model_id(m, fname)] = (arch, source, bool(ctl))
+    rows = []
+    for model in sorted(set(records["model"]) | set(scores["model"])):
+        row: dict[str, object] = {"model": model}
+        ns, _, name = model.partition("/")
+        if model in raw:
+            arch, source, controlled = raw[model]
+            dataset = _dataset_or_none(source)
+            row.update(arch=arch, parc_source=source, source_dataset=dataset)
+            if ns == "parc":
+                if controlled:  # PARC's own training of a torchvision architecture on `source`
+                    row.update(library="parc", pretrain=_short_name(source))
+                elif re.search(r"rcnn|retinanet", source):
+                    row["library"] = "detectron2"
+                else:
+                    row["library"] = "vissl"
+            elif ns == "torchvision":
+                row.update(library="torchvision", pretrain="in1k")
+        elif ns == "keras":
+            # The Keras applications of the stable_transfer study are ImageNet classifiers.
+            row.update(library="keras", arch=name, pretrain="in1k", source_dataset="ILSVRC/imagenet-1k")
+        elif ns == "pytorchcv":
+            src = next((s for s in ("cifar100", "cifar10", "svhn", "cub") if name.endswith("_" + s)), None)
+            dataset = normalize_dataset(src) if src else "ILSVRC/imagenet-1k"
+            row.update(library="pytorchcv", arch=name, source_dataset=dataset,
+                       pretrain="in1k" if src is None else _short_name(src))
+            if src in ("cifar10", "cifar100", "svhn"):
+                row["img_size"] = 32  # README: the CIFAR/SVHN pytorchcv models take 32x32 inputs
+        elif ns == "vtab":
+            row.update(library="vtab", arch="resnet50")  # every VTAB leaderboard method is a ResNet-50
+        elif ns == "timm":
+            row.update(library="timm")
+        else:
+            row.update(library="transformers")  # TransferGraph: Hugging Face checkpoints
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def _model_metadata() -> pd.DataFrame:
+    parts = [_timm_metadata(), _transfergraph_metadata(),
+             _record_model_rows(load_records(include_flagged=True), load_method_scores())]
+    # Later parts only fill what earlier, more specific parts left missing.
+    meta = parts[0].set_index("model")
+    for part in parts[1:]:
+        meta = meta.combine_first(part.drop_duplicates("model").set_index("model"))
+    columns = [
+        "library", "arch", "params_m", "img_size", "imagenet_top1", "pretrain", "pretrain_tag", "license",
+        "source_dataset", "model_type", "architectures", "hub_declared_dataset", "hub_num_labels",
+        "hub_card_accuracy", "number_of_parameters", "input_shape", "output_shape", "problem_type",
+        "parc_source", "crop_pct", "interpolation",
+    ]
+    for col in columns:
+        if col not in meta.columns:
+            meta[col] = np.nan
+    meta = meta[columns].sort_index()
+    meta["img_size"] = meta["img_size"].astype("Int64")
+    meta["hub_num_labels"] = meta["hub_num_labels"].astype("Int64")
+    for col in ("license",):
+        meta[col] = meta[col].astype("object").where(meta[col].notna(), None)
+    meta.index.name = "model"
+    return meta
+
+
+def load_model_metadata() -> pd.DataFrame:
+    """Per-model metadata indexed by normalised model id (missing where the data is silent).
+
+    Columns: ``library`` (timm, transformers, keras, pytorchcv, torchvision, parc, detectron2,
+    vissl, vtab), ``arch``, ``params_m`` (millions), ``img_size``, ``imagenet_top1`` (timm
+    results-imagenet top-1 %), ``pretrain`` (pre-training data: in1k, in21k, in12k, laion,
+    openai, ...), ``pretrain_tag`` (raw timm tag, e.g. ``tv_in1k``), ``license`` (not in the
+    shared data: all missing), ``source_dataset`` (canonical id of the data the checkpoint was
+    trained on, where stated), TransferGraph Hub fields (``model_type``, ``architectures``,
+    ``hub_declared_dataset``, ``hub_num_labels``, ``hub_card_accuracy``,
+    ``number_of_parameters``, ``input_shape``, ``output_shape``, ``problem_type``),
+    ``parc_source`` and timm's ``crop_pct``/``interpolation``.
+
+    timm checkpoints evaluated at two resolutions keep the row of the smaller one (timm's
+    default ``input_size``; the larger is its test-time size), so ``img_size`` and
+    ``imagenet_top1`` describe that resolution.
+    """
+    return _model_metadata().copy()
