@@ -366,17 +366,17 @@ def _timm_metadata() -> pd.DataFrame:
     meta["param_count"] = pd.to_numeric(meta["param_count"].astype(str).str.replace(",", ""), errors="coerce")
     meta["img_size"] = pd.to_numeric(meta["img_size"], errors="coerce")
     meta["imagenet_top1"] = meta["model"].map(top1)
+    extra = sorted(set(top1.index) - set(meta["model"]))  # evaluated, but no metadata row
     # One row per checkpoint: the smallest evaluated resolution (timm's default input size;
     # the larger one is its test-time size).
     meta = meta.sort_values(["timm_name", "img_size"], kind="stable").drop_duplicates("timm_name")
-    extra = sorted(set(top1.index) - set(meta["model"]))
     rows = []
-    for key in extra:  # evaluated but without metadata row
+    for key in extra:
         name, _, img = key.partition("@")
         rows.append({"model": key, "timm_name": name, "img_size": pd.to_numeric(img, errors="coerce"),
                      "imagenet_top1": top1[key]})
     if rows:
-        meta = pd.concat([meta, pd.DataFrame(rows)], ignore_index=True)
+        meta = pd.concat([meta, pd.DataFrame(rows)], ignore_index=True).drop_duplicates("timm_name")
 
     tags = meta["timm_name"].str.partition(".")[2].replace("", None)
     out = pd.DataFrame({

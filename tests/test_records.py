@@ -1,0 +1,263 @@
+"""Records loader: bundled ground truth, normalised ids, benchmarks, method scores, metadata."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import fennec_hub
+from fennec_hub.datasets import UnknownDatasetError, resolve_dataset
+from fennec_hub.records import (
+    BENCHMARKS,
+    GROUND_TRUTH_FILES,
+    PARC_VOIDED_SOURCES,
+    RECORD_COLUMNS,
+    RECORDS_DIR,
+    benchmark_records,
+    load_method_scores,
+    load_model_metadata,
+    load_records,
+    normalize_dataset,
+    normalize_model_id,
+    timm_pretrain,
+)
+
+
+@pytest.fixture(scope="module")
+def records() -> pd.DataFrame:
+    return load_records()
+
+
+def _raw(name: str) -> pd.DataFrame:
+    return pd.read_csv(RECORDS_DIR / name)
+
+
+def test_load_records_is_exported():
+    assert fennec_hub.load_records is load_records
+
+
+def test_record_columns_and_values(records):
+    assert tuple(records.columns) == RECORD_COLUMNS
+    assert records["value"].dtype == "float64"
+    assert records[list(RECORD_COLUMNS)].notna().all().all()
+    top1 = records[records["metric"].str.endswith("_top1")]
+    assert len(top1) == len(records)
+    assert top1["value"].between(0, 100).all()
+    assert not records.duplicated(["model", "dataset", "metric", "benchmark"]).any()
+    assert set(records["benchmark"]) == {"transfergraph_hf", "vtab1k_hf", "parc", "parc_crowd", "keras",
+                                         "fennec", "vtab_resnet50"}
+
+
+def test_datasets_are_canonical_ids(records):
+    for d in records["dataset"].unique():
+        assert resolve_dataset(d).id == d
+    assert "uoft-cs/cifar100" in set(records["dataset"])
+    assert "cifar100" not in set(records["dataset"])
+
+
+def test_bundled_files_exclude_scores_metadata_and_timm(records):
+    assert not any(f.endswith(("_scores.csv", "_metadata.csv")) or f.startswith("timm_") for f in GROUND_TRUTH_FILES)
+    assert not records["metric"].isin(["logme", "fennec_mf_cold_score", "top1"]).any()
+    assert not records["model"].str.endswith("@224").any()
+
+
+@pytest.mark.parametrize(
+    "name, source_file, expected",
+    [
+        ("resnet50|imagenet", "parc_oracles.csv", "timm/resnet50.tv_in1k"),
+        ("resnet18|imagenet", "parc_method_scores.csv", "timm/resnet18.tv_in1k"),
+        ("alexnet|imagenet", "parc_oracles.csv", "torchvision/alexnet"),
+        ("googlenet|imagenet", "parc_oracles.csv", "torchvision/googlenet"),
+        ("resnet50|cub200", "parc_oracles.csv", "parc/resnet50-cub200"),
+        ("resnet101|faster-rcnn_c4_138204752", "parc_oracles.csv", "parc/resnet101-faster-rcnn_c4_138204752"),
+        ("resnet50.tv_in1k@224", "timm_imagenet_results.csv", "timm/resnet50.tv_in1k"),
+        ("resnet50", "stable_transfer_keras_accuracy.csv", "keras/resnet50"),
+        ("pytorchcv/vgg19", "fennec_benchmark_finetune.csv", "pytorchcv/vgg19"),
+        ("Sup-100%", "vtab_leaderboard_resnet50.csv", "vtab/sup-100"),
+        ("Rel.Pat.Loc", "vtab_leaderboard_resnet50.csv", "vtab/rel-pat-loc"),
+        ("Ahmed9275/ALL-3", "transfergraph_hf_finetune.csv", "Ahmed9275/ALL-3"),
+        ("  google/vit-base-patch16-224 ", None, "google/vit-base-patch16-224"),
+    ],
+)
+def test_normalize_model_id(name, source_file, expected):
+    assert normalize_model_id(name, source_file) == expected
+
+
+def test_normalize_model_id_rejects_bad_names():
+    with pytest.raises(ValueError):
+        normalize_model_id("  ", None)
+    with pytest.raises(ValueError, match="arch\\|source"):
+        normalize_model_id("resnet50", "parc_oracles.csv")
+
+
+def test_normalize_dataset():
+    assert normalize_dataset("CIFAR-100") == "uoft-cs/cifar100"
+    assert normalize_dataset("nabird") == "public/nabirds"
+    with pytest.raises(UnknownDatasetError):
+        normalize_dataset("not-a-dataset-name")
+
+
+def test_benchmark_row_counts_match_files():
+    expected = {}
+    for name, bench in BENCHMARKS.items():
+        raw = _raw(bench.file)
+        raw = raw[raw["metric"] == bench.metric]
+        if bench.controlled_only:
+            raw = raw[raw["source"].str.contains("(controlled bank)", regex=False)]
+            raw = raw[~raw["model"].str.split("|").str[1].isin(PARC_VOIDED_SOURCES)]
+        expected[name] = (len(raw), raw["model"].nunique(), raw["dataset"].nunique())
+    for name in BENCHMARKS:
+        got = benchmark_records(name)
+        assert (len(got), got["model"].nunique(), got["dataset"].nunique()) == expected[name], name
+        assert (got["metric"] == BENCHMARKS[name].metric).all()
+    assert expected["parc"][:2] == (196, 32)
+    assert expected["transfergraph_hf"][:2] == (2254, 180)
+    assert expected["keras"][:2] == (171, 19)
+    assert expected["fennec"][:2] == (735, 105)
+
+
+def test_every_bundled_row_is_loaded_except_flagged(records):
+    n_files = sum(len(_raw(f)) for f in GROUND_TRUTH_FILES)
+    flagged = load_records(include_flagged=True)
+    assert len(flagged) == n_files
+    parc_raw = _raw("parc_oracles.csv")
+    n_voided = parc_raw["model"].str.split("|").str[1].isin(PARC_VOIDED_SOURCES).sum()
+    assert n_voided > 0
+    assert len(records) == n_files - n_voided
+
+
+def test_parc_filter_drops_voided_checkpoints(records):
+    parc = benchmark_records("parc")
+    assert not parc["model"].str.contains("moco_imagenet|swav_imagenet|simclr_imagenet|npid_imagenet|deepcluster").any()
+    assert "timm/resnet50.tv_in1k" in set(parc["model"])
+    assert parc["model"].str.startswith(("parc/", "timm/", "torchvision/")).all()
+    assert not records["model"].str.contains("moco_imagenet").any()
+    everything = load_records(include_flagged=True)
+    moco = everything[everything["model"] == "parc/resnet50-moco_imagenet"]
+    assert len(moco) > 0 and (moco["benchmark"] == "parc_crowd").all()
+
+
+def test_keras_benchmark_is_finetune_only(records):
+    keras = records[records["benchmark"] == "keras"]
+    assert set(keras["metric"]) == {"finetune_top1", "linear_probe_top1"}
+    assert set(benchmark_records("keras")["metric"]) == {"finetune_top1"}
+    assert keras["model"].str.startswith("keras/").all()
+
+
+def test_unknown_benchmark():
+    with pytest.raises(KeyError, match="transfergraph_hf"):
+        benchmark_records("nope")
+
+
+def test_load_records_returns_independent_copies():
+    a = load_records()
+    a.loc[:, "value"] = -1.0
+    assert (load_records()["value"] >= 0).all()
+
+
+def test_user_csv_long_format(tmp_path):
+    path = tmp_path / "my_runs.csv"
+    path.write_text(
+        "model,dataset,metric,value,source\n"
+        "google/vit-base-patch16-224,CIFAR-100,finetune_top1,91.5,me\n"
+        "microsoft/resnet-50,oxford_iiit_pet,finetune_top1,88.0,me\n"
+    )
+    df = load_records(path)
+    assert tuple(df.columns) == RECORD_COLUMNS
+    assert list(df["dataset"]) == ["uoft-cs/cifar100", "timm/oxford-iiit-pet"]
+    assert set(df["benchmark"]) == {"my_runs"}
+    both = load_records([path, RECORDS_DIR / "parc_oracles.csv"])
+    assert set(both["benchmark"]) == {"my_runs", "parc", "parc_crowd"}
+
+    tagged = tmp_path / "tagged.csv"
+    tagged.write_text("model,dataset,metric,value,source,benchmark\nm/x,cifar10,finetune_top1,50,me,mine\n")
+    assert list(load_records(str(tagged))["benchmark"]) == ["mine"]
+
+
+def test_user_csv_errors(tmp_path):
+    missing = tmp_path / "missing.csv"
+    missing.write_text("model,dataset,value\nm,cifar10,1\n")
+    with pytest.raises(ValueError, match="missing column.*metric"):
+        load_records(missing)
+    bad_value = tmp_path / "bad_value.csv"
+    bad_value.write_text("model,dataset,metric,value,source\nm,cifar10,finetune_top1,abc,me\n")
+    with pytest.raises(ValueError, match="non-numeric"):
+        load_records(bad_value)
+    fraction = tmp_path / "fraction.csv"
+    fraction.write_text("model,dataset,metric,value,source\nm,cifar10,finetune_top1,150,me\n")
+    with pytest.raises(ValueError, match="percent"):
+        load_records(fraction)
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("model,dataset,metric,value,source\nm,my-private-set,finetune_top1,50,me\n")
+    with pytest.raises(UnknownDatasetError, match="unknown.csv"):
+        load_records(unknown)
+    assert list(load_records(unknown, unknown_datasets="keep")["dataset"]) == ["my-private-set"]
+    with pytest.raises(FileNotFoundError):
+        load_records(tmp_path / "nope.csv")
+    with pytest.raises(ValueError):
+        load_records([])
+
+
+def test_method_scores():
+    scores = load_method_scores()
+    assert list(scores.columns[:6]) == ["model", "dataset", "metric", "run", "value", "source"]
+    assert set(scores["metric"]) == {"fennec_mf_cold_score", "logme_score", "gbc", "leep", "nleep", "logme", "hscore"}
+    fennec = scores[(scores["benchmark"] == "fennec")]
+    assert sorted(fennec["run"].unique()) == [0, 1, 2, 3, 4]
+    # Every scored pair has ground truth with the same normalised ids.
+    truth = pd.concat([benchmark_records(b) for b in ("parc", "fennec", "keras")])
+    truth_pairs = set(zip(truth["model"], truth["dataset"]))
+    scored_pairs = set(zip(scores["model"], scores["dataset"]))
+    assert scored_pairs <= truth_pairs
+    assert ("timm/resnet50.tv_in1k", "uoft-cs/cifar10") in scored_pairs
+
+
+def test_model_metadata_joins(records):
+    meta = load_model_metadata()
+    assert meta.index.is_unique
+    row = meta.loc["timm/resnet50.tv_in1k"]
+    raw = _raw("timm_imagenet_results.csv")
+    expected_top1 = raw[(raw["model"] == "resnet50.tv_in1k@224") & (raw["metric"] == "top1")
+                        & (raw["dataset"] == "imagenet")]["value"].item()
+    assert row["imagenet_top1"] == pytest.approx(expected_top1)
+    assert 20 < row["params_m"] < 30
+    assert row["library"] == "timm" and row["pretrain"] == "in1k" and row["pretrain_tag"] == "tv_in1k"
+    assert row["parc_source"] == "imagenet"
+    # Every model with records or scores has a metadata row that names its library.
+    used = set(records["model"]) | set(load_method_scores()["model"])
+    assert used <= set(meta.index)
+    assert meta.loc[sorted(used), "library"].notna().all()
+    vit = meta.loc["google/vit-base-patch16-224"]
+    assert vit["model_type"] == "vit" and vit["architectures"] == "ViTForImageClassification"
+    assert vit["library"] == "transformers" and vit["params_m"] == pytest.approx(vit["number_of_parameters"] / 1e6)
+    assert meta.loc["parc/resnet50-cub200", "source_dataset"] == resolve_dataset("cub200").id
+    assert meta.loc["keras/resnet50", "library"] == "keras"
+    assert pd.isna(meta.loc["keras/resnet50", "params_m"])  # not in the shared data: left missing
+    assert meta.loc["pytorchcv/resnet20_cifar10", "img_size"] == 32
+    assert meta["license"].isna().all()
+
+
+def test_timm_two_resolutions_keep_smaller():
+    meta = load_model_metadata()
+    raw = _raw("timm_model_metadata.csv")
+    sizes = raw[raw["timm_name"] == "convnext_atto.d2_in1k"]["img_size"]
+    assert len(sizes) == 2
+    assert meta.loc["timm/convnext_atto.d2_in1k", "img_size"] == sizes.min()
+
+
+@pytest.mark.parametrize(
+    "tag, expected",
+    [
+        ("tv_in1k", "in1k"),
+        ("augreg_in21k_ft_in1k", "in21k"),
+        ("fb_in22k_ft_in1k", "in21k"),
+        ("laion2b_ft_in12k_in1k", "laion"),
+        ("openai_ft_in1k", "openai"),
+        ("fb_swsl_ig1b_ft_in1k", "instagram"),
+        ("sw_in12k_ft_in1k", "in12k"),
+        ("clip_ft_in1k", None),
+        (None, None),
+    ],
+)
+def test_timm_pretrain(tag, expected):
+    assert timm_pretrain(tag) == expected
