@@ -419,6 +419,9 @@ def _transfergraph_metadata() -> pd.DataFrame:
         "model_type": tg["model_type"],
         "architectures": tg["architectures"].map(_parse_architectures),
         "hub_declared_dataset": tg["hub_declared_dataset"],
+        # The dataset the Hub card says the checkpoint was trained or fine-tuned on, where registered.
+        "source_dataset": tg["hub_declared_dataset"].map(
+            lambda d: _dataset_or_none(d) if isinstance(d, str) else None),
         "hub_num_labels": pd.to_numeric(tg["hub_num_labels"], errors="coerce"),
         "hub_card_accuracy": pd.to_numeric(tg["hub_card_accuracy"], errors="coerce"),
         "number_of_parameters": pd.to_numeric(tg["number_of_parameters"], errors="coerce"),
