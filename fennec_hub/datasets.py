@@ -96,6 +96,9 @@ class UnknownDatasetError(KeyError, ValueError):
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
         return self.message
 
+    def __reduce__(self):  # keep name, suggestions and message through pickling (e.g. worker processes)
+        return (type(self), (self.name, self.suggestions, self.message))
+
 
 def dataset_key(name: str) -> str:
     """Normalise a dataset name for lookup: lower case, no spaces, '-', '_' or '.'."""

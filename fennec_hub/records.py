@@ -155,7 +155,6 @@ def normalize_model_id(name: str, source_file: str | PathLike[str] | None = None
     return name
 
 
-@functools.lru_cache(maxsize=4096)
 def normalize_dataset(name: str) -> str:
     """Canonical dataset id for any registered spelling (raises `UnknownDatasetError`)."""
     return resolve_dataset(name).id

@@ -82,6 +82,16 @@ def test_unknown_dataset_suggests_close_names():
     assert info.value.suggestions[0] == "public/stanford_dogs"
 
 
+def test_unknown_dataset_error_survives_pickling():
+    import pickle
+
+    with pytest.raises(UnknownDatasetError) as info:
+        resolve_dataset("cifar1000")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert str(copy) == str(info.value)
+    assert copy.suggestions == info.value.suggestions and copy.name == "cifar1000"
+
+
 def test_unknown_hub_id_with_known_repo_name_suggests_it():
     with pytest.raises(UnknownDatasetError) as info:
         resolve_dataset("someone/cifar100")
