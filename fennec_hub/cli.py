@@ -50,10 +50,134 @@ def _run_encode(args) -> int:
     return 0
 
 
+# --- recommend (ZOO) ----------------------------------------------------------------------------
+
+def _add_recommend(sub) -> None:
+    p = sub.add_parser(
+        "recommend",
+        help="rank Hub checkpoints to fine-tune on a dataset",
+        description="Rank the zoo's checkpoints for fine-tuning on DATASET (an alias such as cifar100, a "
+        "Hub dataset id, or a registered name). Uses the zoo embedded in the package unless --zoo "
+        "names a Hub dataset repo or a local zoo directory; needs no network by default.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="dataset alias, Hub dataset id or registered name")
+    p.add_argument("--top-k", type=int, default=10, help="how many models to list (default 10)")
+    p.add_argument("--max-params", metavar="N", help="only models with at most N parameters, e.g. 50M, 1.5B")
+    p.add_argument("--license", action="append", metavar="ID",
+                   help="only these licenses (repeat or comma-separate), e.g. apache-2.0")
+    p.add_argument("--library", action="append", metavar="LIB", help="only this library: timm or transformers")
+    p.add_argument("--zoo", metavar="REPO", help="a zoo dataset repo on the Hub, or a local zoo directory")
+    p.add_argument("--revision", help="with --zoo REPO: the branch, tag or commit to read")
+    p.add_argument("--token", help="Hub token for a private zoo or dataset (default: your HF login)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+
+def _run_recommend(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .recommend import format_table, recommend
+    from .zoo import Zoo
+
+    zoo = None
+    if args.zoo:
+        if Path(args.zoo).is_dir():
+            zoo = Zoo.load(args.zoo)
+        else:
+            zoo = Zoo.from_hub(args.zoo, revision=args.revision, token=args.token)
+    licenses = [x for v in (args.license or []) for x in v.split(",") if x.strip()] or None
+    library = [x for v in (args.library or []) for x in v.split(",") if x.strip()] or None
+    df = recommend(args.dataset, top_k=args.top_k, zoo=zoo, max_params=args.max_params, licenses=licenses,
+                   library=library, token=args.token)
+    if args.format == "table":
+        print(format_table(df))
+    elif args.format == "csv":
+        print(df.to_csv(index=False), end="")
+    else:
+        meta = {k: v for k, v in df.attrs.items()}
+        rows = json.loads(df.to_json(orient="records"))
+        print(json.dumps({**meta, "results": rows}, indent=1, default=str))
+    return 0
+
+
+# --- build-zoo (ZOO) ----------------------------------------------------------------------------
+
+def _add_build_zoo(sub) -> None:
+    p = sub.add_parser(
+        "build-zoo",
+        help="build the default zoo (or a custom one from your checkpoints)",
+        description="Without --models: rebuild the default zoo from the bundled records, timm's "
+        "catalogue and the shipped transformers configs (deterministic; several CPU minutes). With "
+        "--models: encode your own checkpoints (Hub ids, private repos with --token, config.json "
+        "paths) into a custom zoo placed in the default zoo's transfer space.",
+    )
+    p.add_argument("--out", help="output directory (default: the package's embedded zoo for the default build)")
+    p.add_argument("--models", nargs="+", metavar="ID_OR_FILE",
+                   help="model ids / config.json paths, or a text file with one per line")
+    p.add_argument("--limit", type=int, help="default build only: keep the first N timm checkpoints (quick check)")
+    p.add_argument("--token", help="Hub token for private checkpoints")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _run_build_zoo(args) -> int:
+    from pathlib import Path
+
+    from .zoo import DEFAULT_ZOO_DIR, Zoo, build_default_zoo
+
+    log = (lambda *a, **k: None) if args.quiet else print
+    if not args.models:
+        zoo = build_default_zoo(Path(args.out) if args.out else DEFAULT_ZOO_DIR, limit=args.limit,
+                                progress=not args.quiet, log=log)
+        print(f"{zoo}: {len(zoo.models)} models, {len(zoo.tasks)} tasks -> {args.out or DEFAULT_ZOO_DIR}")
+        return 0
+    if not args.out:
+        raise ValueError("--out is required with --models")
+    models: list[str] = []
+    for m in args.models:
+        p = Path(m)
+        if p.is_file() and p.suffix in (".txt", ".lst", ""):
+            models += [ln.strip() for ln in p.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        else:
+            models.append(m)
+    zoo = Zoo.build(models, token=args.token)
+    zoo.save(args.out)
+    print(f"{zoo}: {len(zoo.models)} models -> {args.out}")
+    return 0
+
+
+# --- push (ZOO) ---------------------------------------------------------------------------------
+
+def _add_push(sub) -> None:
+    p = sub.add_parser(
+        "push",
+        help="publish a zoo directory as a Hub dataset repo (one commit)",
+        description="Upload a zoo directory (written by build-zoo or Zoo.save) to a Hub dataset repo in one "
+        "atomic commit, creating the repo if needed. Prints the commit URL.",
+    )
+    p.add_argument("zoo_dir", metavar="ZOO_DIR", help="zoo directory (use 'default' for the embedded zoo)")
+    p.add_argument("repo_id", metavar="REPO_ID", help="target dataset repo, e.g. my-org/my-zoo")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--token", help="Hub token with write access (default: your HF login)")
+    p.add_argument("--message", help="commit message")
+
+
+def _run_push(args) -> int:
+    from .zoo import Zoo
+
+    zoo = Zoo.default() if args.zoo_dir == "default" else Zoo.load(args.zoo_dir)
+    url = zoo.push_to_hub(args.repo_id, private=True if args.private else None, token=args.token,
+                          commit_message=args.message)
+    print(str(url))
+    return 0
+
+
 # --- registry -----------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "encode": (_add_encode, _run_encode),
+    "recommend": (_add_recommend, _run_recommend),
+    "build-zoo": (_add_build_zoo, _run_build_zoo),
+    "push": (_add_push, _run_push),
 }
 
 

@@ -1,3 +1,1288 @@
-"""Placeholder: being written (issue 4)."""
+"""The zoo: the published artifact that `recommend()` ranks.
+
+A zoo holds one row per candidate checkpoint (Hub id, transfer-space vector, archi2vec vector,
+parameters, library, license, pipeline tag, input size, pre-training data, and whether the vector
+comes from fine-tuning history or is a cold start from the architecture), one row per task
+(canonical dataset id, vector, metadata), the fine-tuning records it was built from (so every
+ranking can say *why*), and the TransferSpace that encodes new tasks and models.
+
+On disk and on the Hub it is a dataset repo that `datasets.load_dataset(repo_id, "models")` reads
+without a script:
+
+    README.md                            dataset card (YAML `configs:`, schema, provenance)
+    zoo.json                             manifest: schema version, dims, counts, sha256 of every file
+    data/models-00000-of-00001.parquet   one row per model (metadata + vector columns)
+    data/tasks-00000-of-00001.parquet    one row per task
+    data/history-00000-of-00001.parquet  the fine-tuning records behind the history vectors
+    vectors.safetensors                  model_vectors [n, d], archi2vec [n, A], task_vectors [m, d]
+    space/                               the TransferSpace (safetensors + JSON)
+
+No pickle anywhere. Loading verifies the size and sha256 of every file listed in `zoo.json` before
+parsing anything, so a corrupt or truncated zoo is rejected with a clear error and nothing is
+half-loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .space import TransferSpace
+
+__all__ = ["Zoo", "ZooFormatError", "SCHEMA_VERSION", "build_default_zoo", "DEFAULT_ZOO_DIR"]
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "fennec-hub-zoo"
+MANIFEST = "zoo.json"
+MODELS_FILE = "data/models-00000-of-00001.parquet"
+TASKS_FILE = "data/tasks-00000-of-00001.parquet"
+HISTORY_FILE = "data/history-00000-of-00001.parquet"
+VECTORS_FILE = "vectors.safetensors"
+SPACE_DIR = "space"
+PROXIES_DIR = "proxies"
+CARD_FILE = "README.md"
+DEFAULT_ZOO_DIR = Path(__file__).resolve().parent / "data" / "zoo"
+
+# Bounds for untrusted zoos downloaded from the Hub.
+MAX_MANIFEST_BYTES = 4 << 20
+MAX_FILE_BYTES = 2 << 30
+MAX_FILES = 256
+
+#: Metadata columns of the models table, in order (the vector columns follow in the parquet file).
+MODEL_COLUMNS = (
+    "model_id", "library", "license", "pipeline_tag", "params", "input_size", "pretrain",
+    "family", "architecture", "imagenet_top1", "vector_source", "n_records", "nearest_history_model",
+)
+TASK_COLUMNS = ("task_id", "name", "domain", "num_classes", "train_size", "vector_source", "n_records")
+HISTORY_COLUMNS = ("model_id", "dataset", "metric", "value", "benchmark", "rank", "n_models")
+_INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size", "rank", "n_models"}
+_FLOAT_COLUMNS = {"value", "imagenet_top1"}
+VECTOR_SOURCES = ("history", "cold_start")
+
+PREDICTS = ("predicted fine-tuning transfer (higher = expected to fine-tune better on this dataset), "
+            "from the transfer space's dot product")
+
+
+class ZooFormatError(ValueError):
+    """A zoo directory or repo is missing files, corrupt, truncated or of an unknown schema."""
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _safe_relpath(rel: str) -> str:
+    """Reject manifest paths that could escape the zoo directory."""
+    if not isinstance(rel, str) or not rel or len(rel) > 300:
+        raise ZooFormatError(f"invalid file name in {MANIFEST}: {rel!r}")
+    p = Path(rel)
+    if p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("/"):
+        raise ZooFormatError(f"unsafe file name in {MANIFEST}: {rel!r}")
+    return p.as_posix()
+
+
+def _list_files(root: Path) -> list[str]:
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != MANIFEST and ".cache" not in p.relative_to(root).parts:
+            out.append(p.relative_to(root).as_posix())
+    return out
+
+
+def _to_int_or_none(v: Any) -> int | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(f):
+        return None
+    return int(round(f))
+
+
+def _str_or_none(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _list_column(mat: np.ndarray):
+    """A pyarrow list<float32> column from an [n, d] matrix (readable by `datasets`)."""
+    import pyarrow as pa
+
+    mat = np.ascontiguousarray(mat, dtype=np.float32)
+    n, d = mat.shape
+    offsets = pa.array(np.arange(0, (n + 1) * d, d, dtype=np.int32) if n else np.zeros(1, np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(mat.reshape(-1)))
+
+
+def _table_from_frame(df: "pd.DataFrame", columns: Sequence[str], vectors: Mapping[str, np.ndarray]):
+    """A pyarrow table with a fixed column order and explicit types (stable across builds)."""
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for c in columns:
+        values = df[c].tolist() if c in df.columns else [None] * len(df)
+        if c in _INT_COLUMNS:
+            arrays.append(pa.array([_to_int_or_none(v) for v in values], type=pa.int64()))
+        elif c in _FLOAT_COLUMNS:
+            arrays.append(pa.array([None if v is None or (isinstance(v, float) and math.isnan(v))
+                                    else float(v) for v in values], type=pa.float64()))
+        else:
+            arrays.append(pa.array([_str_or_none(v) for v in values], type=pa.string()))
+        names.append(c)
+    for name, mat in vectors.items():
+        arrays.append(_list_column(mat))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _read_table(path: Path, columns: Sequence[str]) -> "pd.DataFrame":
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        present = [c for c in columns if c in schema.names]
+        table = pq.read_table(path, columns=present)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ZooFormatError(f"cannot read {path.name}: {exc}") from exc
+    df = table.to_pandas()
+    for c in columns:
+        if c not in df.columns:
+            df[c] = None
+    return df[list(columns)]
+
+
+def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
+    import pandas as pd
+
+    df = df.copy()
+    for c in MODEL_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    df = df[list(MODEL_COLUMNS) + [c for c in df.columns if c not in MODEL_COLUMNS]]
+    for c in ("params", "input_size", "n_records"):
+        df[c] = pd.array([_to_int_or_none(v) for v in df[c]], dtype="Int64")
+    df["n_records"] = df["n_records"].fillna(0)
+    df["imagenet_top1"] = pd.to_numeric(df["imagenet_top1"], errors="coerce").astype(float)
+    for c in MODEL_COLUMNS:
+        if c not in _INT_COLUMNS and c not in _FLOAT_COLUMNS:
+            df[c] = [_str_or_none(v) for v in df[c]]
+    df["vector_source"] = df["vector_source"].fillna("cold_start")
+    df["library"] = df["library"].fillna("unknown")
+    return df.reset_index(drop=True)
+
+
+def _coerce_tasks(df: "pd.DataFrame") -> "pd.DataFrame":
+    import pandas as pd
+
+    df = df.copy()
+    for c in TASK_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    df = df[list(TASK_COLUMNS)]
+    for c in ("num_classes", "train_size", "n_records"):
+        df[c] = pd.array([_to_int_or_none(v) for v in df[c]], dtype="Int64")
+    df["n_records"] = df["n_records"].fillna(0)
+    for c in ("task_id", "name", "domain", "vector_source"):
+        df[c] = [_str_or_none(v) for v in df[c]]
+    df["name"] = [n or t for n, t in zip(df["name"], df["task_id"])]
+    return df.reset_index(drop=True)
+
+
+def _check_matrix(name: str, mat: Any, rows: int, cols: int | None = None) -> np.ndarray:
+    if not isinstance(mat, np.ndarray) or mat.ndim != 2:
+        raise ZooFormatError(f"{VECTORS_FILE}: {name} must be a 2-d array")
+    if mat.shape[0] != rows or (cols is not None and mat.shape[1] != cols):
+        raise ZooFormatError(f"{VECTORS_FILE}: {name} has shape {mat.shape}, expected ({rows}, {cols if cols is not None else 'd'})")
+    mat = np.ascontiguousarray(mat, dtype=np.float32)
+    if not np.isfinite(mat).all():
+        raise ZooFormatError(f"{VECTORS_FILE}: {name} contains NaN or infinite values")
+    return mat
+
+
+# --------------------------------------------------------------------------------------------
+# the Zoo
+# --------------------------------------------------------------------------------------------
+
 class Zoo:
-    pass
+    """A ranked-in-one-matvec collection of model vectors, task vectors and their metadata.
+
+    Build one with `Zoo.build` (your own checkpoints) or `build_default_zoo`; load one with
+    `Zoo.default()` (embedded, offline), `Zoo.load(dir)` or `Zoo.from_hub(repo_id)`; publish it
+    with `push_to_hub`. `recommend(dataset, zoo=...)` ranks it.
+    """
+
+    def __init__(
+        self,
+        models: "pd.DataFrame",
+        model_vectors: np.ndarray,
+        tasks: "pd.DataFrame",
+        task_vectors: np.ndarray,
+        *,
+        archi2vec_vectors: np.ndarray | None = None,
+        history: "pd.DataFrame | None" = None,
+        space: "TransferSpace | None" = None,
+        info: Mapping[str, Any] | None = None,
+        revision: str | None = None,
+        source: str = "memory",
+        _space_dir: Path | None = None,
+    ) -> None:
+        import pandas as pd
+
+        self.models = _coerce_models(models)
+        self.tasks = _coerce_tasks(tasks)
+        n, m = len(self.models), len(self.tasks)
+        if self.models["model_id"].isna().any():
+            raise ZooFormatError("every model row needs a model_id")
+        if self.models["model_id"].duplicated().any():
+            dup = self.models.loc[self.models["model_id"].duplicated(), "model_id"].iloc[0]
+            raise ZooFormatError(f"duplicate model_id in zoo: {dup!r}")
+        if self.tasks["task_id"].duplicated().any():
+            raise ZooFormatError("duplicate task_id in zoo")
+        self.model_vectors = _check_matrix("model_vectors", np.asarray(model_vectors), n)
+        d = self.model_vectors.shape[1]
+        self.task_vectors = _check_matrix("task_vectors", np.asarray(task_vectors, dtype=np.float32).reshape(m, -1) if m else np.zeros((0, d), np.float32), m, d)
+        if archi2vec_vectors is None:
+            archi2vec_vectors = np.zeros((n, 0), np.float32)
+        self.archi2vec_vectors = _check_matrix("archi2vec", np.asarray(archi2vec_vectors), n)
+        if history is None:
+            history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+        self._history = history
+        self._space = space
+        self._space_dir = _space_dir
+        self._proxies: dict[str, Any] | None = None
+        self.info: dict[str, Any] = dict(info or {})
+        #: Hub commit sha this zoo was read at (None for local/embedded zoos).
+        self.revision: str | None = revision
+        #: Where the zoo came from ("embedded", a directory, or hf://datasets/<repo>@<sha>).
+        self.source = source
+        self._model_index: dict[str, int] | None = None
+        self._task_index: dict[str, int] | None = None
+        self._history_by_model: dict[str, list[tuple]] | None = None
+        self._fingerprint: str | None = self.info.get("fingerprint")
+
+    # ---- basic accessors ---------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __repr__(self) -> str:
+        rev = f", revision={self.revision[:12]}" if self.revision else ""
+        return (f"Zoo({len(self.models)} models, {len(self.tasks)} tasks, d={self.dim}, "
+                f"source={self.source!r}{rev})")
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the transfer space."""
+        return int(self.model_vectors.shape[1])
+
+    @property
+    def model_ids(self) -> list[str]:
+        return self.models["model_id"].tolist()
+
+    @property
+    def fingerprint(self) -> str:
+        """A short content hash (of the manifest's file checksums): identifies the zoo's contents."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(self.model_vectors.tobytes())
+            h.update(self.task_vectors.tobytes())
+            h.update("\n".join(self.model_ids).encode())
+            self._fingerprint = h.hexdigest()[:12]
+        return self._fingerprint
+
+    @property
+    def label(self) -> str:
+        """Human-readable identity: source and revision, for headers and results."""
+        if self.revision:
+            return f"{self.source} (revision {self.revision[:12]})"
+        return f"{self.source} (fingerprint {self.fingerprint})"
+
+    @property
+    def history(self) -> "pd.DataFrame":
+        """The fine-tuning records the zoo's history vectors were fitted on (long format)."""
+        if callable(self._history):
+            self._history = self._history()
+        return self._history
+
+    @property
+    def space(self) -> "TransferSpace":
+        """The TransferSpace used to encode new tasks and models (loaded lazily)."""
+        if self._space is None:
+            if self._space_dir is None or not (self._space_dir).exists():
+                raise ZooFormatError(f"zoo {self.source!r} carries no transfer space; new tasks cannot be encoded")
+            from .space import TransferSpace
+
+            try:
+                self._space = TransferSpace.load(self._space_dir)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ZooFormatError(f"zoo {self.source!r}: cannot load its transfer space: {exc}") from exc
+        return self._space
+
+    @property
+    def proxies(self) -> dict[str, Any]:
+        """Task-proxy regressors (name -> fennec_hub.tasks.ProxyRegressor) shipped with the zoo, if any."""
+        if self._proxies is None:
+            d = self._proxies_dir
+            if d is not None and d.exists():
+                from .tasks import load_proxies
+
+                try:
+                    self._proxies = dict(load_proxies(d))
+                except (OSError, ValueError, KeyError) as exc:
+                    raise ZooFormatError(f"zoo {self.source!r}: cannot load its task proxies: {exc}") from exc
+            else:
+                self._proxies = {}
+        return self._proxies
+
+    @proxies.setter
+    def proxies(self, value: Mapping[str, Any] | None) -> None:
+        self._proxies = dict(value or {})
+
+    @property
+    def _proxies_dir(self) -> Path | None:
+        return None if self._space_dir is None else self._space_dir.parent / PROXIES_DIR
+
+    @property
+    def has_space(self) -> bool:
+        return self._space is not None or (self._space_dir is not None and self._space_dir.exists())
+
+    def model_index(self, model_id: str) -> int:
+        """Row of `model_id` in `models` / `model_vectors` (KeyError if absent)."""
+        if self._model_index is None:
+            self._model_index = {m: i for i, m in enumerate(self.models["model_id"])}
+        return self._model_index[model_id]
+
+    def task_index(self, task_id: str) -> int | None:
+        """Row of a task in `tasks` / `task_vectors`, or None if the zoo has no vector for it."""
+        if self._task_index is None:
+            self._task_index = {t: i for i, t in enumerate(self.tasks["task_id"])}
+        return self._task_index.get(task_id)
+
+    def task_vector(self, task_id: str) -> np.ndarray | None:
+        i = self.task_index(task_id)
+        return None if i is None else self.task_vectors[i]
+
+    def history_of(self, model_id: str) -> list[tuple]:
+        """Records of one model: (dataset, metric, value, rank, n_models), best rank first."""
+        if self._history_by_model is None:
+            idx: dict[str, list[tuple]] = {}
+            h = self.history
+            if len(h):
+                for row in h.itertuples(index=False):
+                    idx.setdefault(row.model_id, []).append(
+                        (row.dataset, row.metric, row.value, _to_int_or_none(row.rank), _to_int_or_none(row.n_models)))
+            for v in idx.values():
+                v.sort(key=lambda r: ((r[3] or 10**9) / max(r[4] or 1, 1), r[0]))
+            self._history_by_model = idx
+        return self._history_by_model.get(model_id, [])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The models table as plain numpy arrays (cached): what recommend() slices per query."""
+        cache = self.__dict__.get("_columns_cache")
+        if cache is None:
+            m = self.models
+            cache = {c: m[c].to_numpy(dtype=object) for c in m.columns}
+            cache["params_f"] = m["params"].to_numpy(dtype="float64", na_value=np.nan)
+            cache["input_size_f"] = m["input_size"].to_numpy(dtype="float64", na_value=np.nan)
+            cache["license_lc"] = np.array([str(v).lower() if v is not None else "" for v in cache["license"]], dtype=object)
+            cache["library_lc"] = np.array([str(v).lower() if v is not None else "" for v in cache["library"]], dtype=object)
+            self.__dict__["_columns_cache"] = cache
+        return cache
+
+    def scores(self, task_vector: np.ndarray) -> np.ndarray:
+        """Raw transfer scores of every model for one task vector: one matrix-vector product."""
+        return self.model_vectors @ np.asarray(task_vector, dtype=np.float32)
+
+    # ---- save / load ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the zoo as a dataset-repo directory (parquet + safetensors + card + manifest).
+
+        The directory is written next to `path` and moved into place, so a reader never sees a
+        half-written zoo. An existing directory is replaced only if it is empty or holds a zoo.
+        """
+        target = Path(path)
+        if target.exists() and any(target.iterdir()) and not (target / MANIFEST).exists():
+            raise FileExistsError(f"{target} exists and is not a zoo directory; refusing to overwrite it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".zoo-", dir=target.parent))
+        try:
+            self._write(tmp)
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                target.rename(old)
+                tmp.rename(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._space_dir = target / SPACE_DIR if (target / SPACE_DIR).exists() else None
+        return target
+
+    def _write(self, root: Path) -> None:
+        import pyarrow.parquet as pq
+        from safetensors.numpy import save_file
+
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        vec_cols = {"vector": self.model_vectors}
+        if self.archi2vec_vectors.shape[1]:
+            vec_cols["archi2vec"] = self.archi2vec_vectors
+        pq.write_table(_table_from_frame(self.models, MODEL_COLUMNS, vec_cols), root / MODELS_FILE,
+                       compression="zstd")
+        pq.write_table(_table_from_frame(self.tasks, TASK_COLUMNS, {"vector": self.task_vectors}),
+                       root / TASKS_FILE, compression="zstd")
+        pq.write_table(_table_from_frame(self.history, HISTORY_COLUMNS, {}), root / HISTORY_FILE,
+                       compression="zstd")
+        save_file({"model_vectors": self.model_vectors, "archi2vec": self.archi2vec_vectors,
+                   "task_vectors": self.task_vectors}, str(root / VECTORS_FILE),
+                  metadata={"format": FORMAT_NAME})
+        if self._space is not None:
+            self._space.save(root / SPACE_DIR)
+        elif self._space_dir is not None and self._space_dir.exists():
+            shutil.copytree(self._space_dir, root / SPACE_DIR)
+        if self._proxies:
+            from .tasks import save_proxies
+
+            save_proxies(self._proxies, root / PROXIES_DIR)
+        elif self._proxies is None and self._proxies_dir is not None and self._proxies_dir.exists():
+            shutil.copytree(self._proxies_dir, root / PROXIES_DIR)
+        info = {k: v for k, v in self.info.items()
+                if k not in ("files", "counts", "dims", "schema_version", "format", "fingerprint")}
+        manifest: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "schema_version": SCHEMA_VERSION,
+            "dims": {"vector": self.dim, "archi2vec": int(self.archi2vec_vectors.shape[1])},
+            "counts": self._counts(),
+            **info,
+        }
+        (root / CARD_FILE).write_text(_dataset_card(manifest), encoding="utf-8")
+        files = {}
+        for rel in _list_files(root):
+            p = root / rel
+            files[rel] = {"sha256": _sha256(p), "size": p.stat().st_size}
+        manifest["files"] = files
+        manifest["fingerprint"] = hashlib.sha256(
+            json.dumps(files, sort_keys=True).encode()).hexdigest()[:12]
+        (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    def _counts(self) -> dict[str, int]:
+        src = self.models["vector_source"].value_counts()
+        h = self.history
+        return {
+            "models": len(self.models),
+            "history_models": int(src.get("history", 0)),
+            "cold_start_models": int(src.get("cold_start", 0)),
+            "tasks": len(self.tasks),
+            "history_tasks": int((self.tasks["vector_source"] == "history").sum()),
+            "records": int(len(h)),
+        }
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, revision: str | None = None, source: str | None = None) -> "Zoo":
+        """Read a zoo directory, verifying every file's size and sha256 first (nothing half-loaded)."""
+        import pandas as pd
+        from safetensors.numpy import load_file
+
+        root = Path(path)
+        manifest = _read_manifest(root)
+        _verify_files(root, manifest)
+        models = _read_table(root / MODELS_FILE, MODEL_COLUMNS)
+        tasks = _read_table(root / TASKS_FILE, TASK_COLUMNS)
+        try:
+            arrays = load_file(str(root / VECTORS_FILE))
+        except Exception as exc:
+            raise ZooFormatError(f"cannot read {VECTORS_FILE}: {exc}") from exc
+        for key in ("model_vectors", "task_vectors"):
+            if key not in arrays:
+                raise ZooFormatError(f"{VECTORS_FILE} lacks the {key!r} array")
+        dims = manifest.get("dims", {})
+        mv = _check_matrix("model_vectors", arrays["model_vectors"], len(models), dims.get("vector"))
+        tv = _check_matrix("task_vectors", arrays["task_vectors"], len(tasks), mv.shape[1])
+        av = arrays.get("archi2vec", np.zeros((len(models), 0), np.float32))
+        av = _check_matrix("archi2vec", av, len(models), dims.get("archi2vec"))
+        history_path = root / HISTORY_FILE
+        history: Any
+        if history_path.exists():
+            history = lambda: _read_table(history_path, HISTORY_COLUMNS)  # noqa: E731 (lazy, verified above)
+        else:
+            history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+        space_dir = root / SPACE_DIR
+        info = {k: v for k, v in manifest.items() if k not in ("files",)}
+        return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, info=info,
+                   revision=revision, source=source or str(root),
+                   _space_dir=space_dir if space_dir.exists() else None)
+
+    @classmethod
+    def default(cls) -> "Zoo":
+        """The zoo embedded in the package: no network, loaded once per process."""
+        global _DEFAULT_ZOO
+        if _DEFAULT_ZOO is None:
+            if not (DEFAULT_ZOO_DIR / MANIFEST).exists():
+                raise ZooFormatError(
+                    f"the embedded default zoo is missing from {DEFAULT_ZOO_DIR}; build it with "
+                    "`fennec-hub build-zoo` (or `python scripts/build_default_zoo.py`)")
+            _DEFAULT_ZOO = cls.load(DEFAULT_ZOO_DIR, source="embedded default zoo")
+        return _DEFAULT_ZOO
+
+    # ---- the Hub ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_hub(cls, repo_id: str, revision: str | None = None, token: str | bool | None = None, *,
+                 endpoint: str | None = None) -> "Zoo":
+        """Download a zoo dataset repo through the Hub cache and load it (pinned to a commit).
+
+        With `HF_HUB_OFFLINE=1` the cached snapshot is used without any network call. The commit
+        sha actually read is in `zoo.revision`. Errors: `hub.RepoNotFound`, `hub.GatedRepo`,
+        `hub.HubOffline` (not cached while offline), `ZooFormatError` (not a zoo, or corrupt).
+        """
+        from . import hub
+
+        local_dir, commit = hub.snapshot(repo_id, repo_type="dataset", revision=revision, token=token,
+                                         endpoint=endpoint)
+        if not (Path(local_dir) / MANIFEST).exists():
+            raise ZooFormatError(
+                f"dataset repo {repo_id!r} (revision {str(commit)[:12]}) is not a fennec_hub zoo: it has no {MANIFEST}")
+        zoo = cls.load(local_dir, revision=commit, source=f"hf://datasets/{repo_id}")
+        zoo.info["repo_id"] = repo_id
+        return zoo
+
+    def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | bool | None = None, *,
+                    commit_message: str | None = None, endpoint: str | None = None) -> str:
+        """Publish the zoo as a dataset repo in ONE atomic commit (creating the repo if needed).
+
+        Returns the commit URL.
+        """
+        from . import hub
+
+        with tempfile.TemporaryDirectory(prefix="fennec-zoo-push-") as tmp:
+            root = self.save(Path(tmp) / "zoo")
+            files = {rel: str(root / rel) for rel in _list_files(root)}
+            files[MANIFEST] = str(root / MANIFEST)
+            c = self._counts()
+            msg = commit_message or (f"fennec_hub zoo: {c['models']} models, {c['tasks']} tasks "
+                                     f"(schema {SCHEMA_VERSION})")
+            return hub.push_files(repo_id, files, repo_type="dataset", private=private,
+                                  commit_message=msg, token=token, endpoint=endpoint)
+
+    # ---- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        models: Iterable[str | Mapping[str, Any] | tuple],
+        space: "TransferSpace | Zoo | None" = None,
+        *,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> "Zoo":
+        """Encode your own checkpoints (Hub ids, private repos, local configs) into a custom zoo.
+
+        `models` items: a Hub model id or timm name (`"timm/resnet50.a1_in1k"`, `"my-org/my-vit"`);
+        a path to a `config.json` (or a folder holding one); a `(model_id, config)` pair; or a dict
+        with `model_id` and optional `config` (dict or path), `library`, `license`, `pipeline_tag`,
+        `params`, `input_size`, `pretrain`. Models the space has history for keep their history
+        vectors; the others get cold-start vectors from their architecture (archi2vec) and
+        metadata. A Hub id whose config is not shipped is fetched (`config.json`, with `token`
+        for private repos) through `fennec_hub.hub`. `space` defaults to the default zoo's space;
+        passing a Zoo reuses its space, task vectors and records.
+        """
+        return _build_custom(cls, models, space, token=token, endpoint=endpoint, name=name,
+                             description=description)
+
+
+_DEFAULT_ZOO: Zoo | None = None
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise ZooFormatError(f"{root} is not a zoo directory")
+    if not path.is_file():
+        raise ZooFormatError(f"{root} is not a fennec_hub zoo: {MANIFEST} is missing")
+    size = path.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise ZooFormatError(f"{MANIFEST} is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ZooFormatError(f"{MANIFEST} is corrupt or truncated: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise ZooFormatError(f"{MANIFEST} does not describe a {FORMAT_NAME} (format={manifest.get('format') if isinstance(manifest, dict) else None!r})")
+    sv = manifest.get("schema_version")
+    if not isinstance(sv, int) or sv > SCHEMA_VERSION or sv < 1:
+        raise ZooFormatError(f"zoo schema version {sv!r} is not supported by this fennec_hub "
+                             f"(supports 1..{SCHEMA_VERSION}); upgrade fennec_hub")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files or len(files) > MAX_FILES:
+        raise ZooFormatError(f"{MANIFEST} has no valid file list")
+    for rel in (MODELS_FILE, TASKS_FILE, VECTORS_FILE):
+        if rel not in files:
+            raise ZooFormatError(f"{MANIFEST} does not list {rel}")
+    return manifest
+
+
+def _verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
+    for rel, meta in manifest["files"].items():
+        rel = _safe_relpath(rel)
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or not isinstance(meta.get("size"), int):
+            raise ZooFormatError(f"{MANIFEST}: bad entry for {rel}")
+        p = root / rel
+        if not p.is_file():
+            raise ZooFormatError(f"zoo file {rel} is missing")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ZooFormatError(f"zoo file {rel} is {size} bytes, over the limit")
+        if size != meta["size"]:
+            raise ZooFormatError(f"zoo file {rel} is truncated or corrupt: {size} bytes, expected {meta['size']}")
+        if _sha256(p) != meta["sha256"]:
+            raise ZooFormatError(f"zoo file {rel} is corrupt: its sha256 does not match {MANIFEST}")
+
+
+def _dataset_card(m: Mapping[str, Any]) -> str:
+    """README.md of a zoo dataset repo: YAML front matter with `configs:` + a readable body."""
+    c = m.get("counts", {})
+    d = m.get("dims", {})
+    name = m.get("name") or "fennec_hub zoo"
+    lic = m.get("license") or "other"
+    records = m.get("records") or []
+    lines = [
+        "---",
+        f"license: {lic}",
+        "pretty_name: " + json.dumps(name),
+        "tags:",
+        "- fennec-hub",
+        "- model-recommendation",
+        "- transfer-learning",
+        "- image-classification",
+        "configs:",
+        "- config_name: models",
+        "  default: true",
+        "  data_files:",
+        "  - split: train",
+        "    path: data/models-*.parquet",
+        "- config_name: tasks",
+        "  data_files:",
+        "  - split: train",
+        "    path: data/tasks-*.parquet",
+        "- config_name: history",
+        "  data_files:",
+        "  - split: train",
+        "    path: data/history-*.parquet",
+        "---",
+        "",
+        f"# {name}",
+        "",
+        (m.get("description") or "Model and task vectors for fennec_hub, a recommender of pre-trained "
+         "vision checkpoints to fine-tune."),
+        "",
+        "Rank it with `fennec_hub.recommend(\"cifar100\", zoo=\"<this repo id>\")` or "
+        "`fennec-hub recommend cifar100 --zoo <this repo id>`. The score of model *m* for task *t* is "
+        "the dot product of their vectors, so ranking the zoo is one matrix-vector product.",
+        "",
+        "## Contents",
+        "",
+        f"- schema version: {m.get('schema_version')} (format `{FORMAT_NAME}`)",
+        f"- models: {c.get('models', '?')} ({c.get('history_models', '?')} with fine-tuning history, "
+        f"{c.get('cold_start_models', '?')} cold start from architecture)",
+        f"- tasks: {c.get('tasks', '?')} ({c.get('history_tasks', '?')} with history)",
+        f"- fine-tuning records: {c.get('records', '?')}",
+        f"- transfer-space dimension: {d.get('vector', '?')}; archi2vec dimension: {d.get('archi2vec', '?')}",
+        f"- archi2vec version: {m.get('archi2vec_version', 'unknown')}",
+        f"- built with fennec_hub {m.get('fennec_hub_version', 'unknown')}",
+        "",
+        "| file | content |",
+        "|---|---|",
+        "| `data/models-*.parquet` | one row per model: `model_id` (Hub id), library, license, pipeline tag, "
+        "params, input size, pre-training data, family, `vector_source` (history / cold_start), "
+        "`vector`, `archi2vec` |",
+        "| `data/tasks-*.parquet` | one row per task: canonical dataset id, name, domain, classes, size, `vector` |",
+        "| `data/history-*.parquet` | the fine-tuning records behind the history vectors |",
+        "| `vectors.safetensors` | `model_vectors` [n, d] (parquet row order), `archi2vec` [n, A], `task_vectors` [m, d] |",
+        "| `space/` | the TransferSpace that encodes new tasks and models (safetensors + JSON) |",
+        "| `zoo.json` | manifest: schema version, dims, counts and the sha256 of every file |",
+        "",
+        "## How it was built",
+        "",
+        m.get("how_built") or "See `zoo.json`.",
+        "",
+    ]
+    if records:
+        lines += ["## Records used", ""] + [f"- {r}" for r in records] + [""]
+    lines += [
+        "## Loading",
+        "",
+        "```python",
+        "from fennec_hub import Zoo, recommend",
+        "zoo = Zoo.from_hub(\"<repo id>\")          # pinned: zoo.revision is the commit read",
+        "recommend(\"cifar100\", zoo=zoo)",
+        "",
+        "import datasets",
+        "models = datasets.load_dataset(\"<repo id>\", \"models\", split=\"train\")",
+        "```",
+        "",
+        "Vectors are plain float32 arrays; nothing in this repo is pickled or executed.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, **options: Any) -> Zoo:
+    """Build the embedded default zoo from the bundled records, timm's catalogue and shipped configs.
+
+    Deterministic: the same records, library versions and options give the same files.
+    """
+    return _build_default(Path(out), **options)
+
+
+# --------------------------------------------------------------------------------------------
+# building
+# --------------------------------------------------------------------------------------------
+
+#: Namespaces of benchmark models that are not downloadable Hub checkpoints (kept out of zoos).
+NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _family_of(arch: str | None) -> str | None:
+    """A coarse family name from a timm architecture or transformers model type."""
+    if not arch:
+        return None
+    m = re.match(r"[a-z]+(?:v\d)?", str(arch).lower().replace("-", "_"))
+    return m.group(0) if m else str(arch)
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config.json at {path}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes; not a model config")
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return cfg
+
+
+def _normalise_spec(item: Any) -> dict[str, Any]:
+    """One model of `Zoo.build` as a dict with at least `model_id` (and maybe `config`)."""
+    if isinstance(item, tuple) and len(item) == 2:
+        spec: dict[str, Any] = {"model_id": str(item[0]), "config": item[1]}
+    elif isinstance(item, Mapping):
+        spec = dict(item)
+        if "model_id" not in spec:
+            raise ValueError(f"model spec {item!r} needs a 'model_id'")
+    elif isinstance(item, (str, os.PathLike)):
+        p = Path(item)
+        if isinstance(item, os.PathLike) or (p.exists() and (p.suffix == ".json" or p.is_dir())):
+            cfg = _load_config(p)
+            name = (p.parent if p.suffix == ".json" else p).name or "model"
+            spec = {"model_id": f"local/{name}", "config": cfg}
+        else:
+            spec = {"model_id": str(item).strip()}
+    else:
+        raise TypeError(f"cannot build a zoo entry from {type(item).__name__}")
+    cfg = spec.get("config")
+    if isinstance(cfg, (str, os.PathLike)):
+        spec["config"] = _load_config(Path(cfg))
+    return spec
+
+
+def _encode(keys: Sequence[Any], progress: bool = False) -> tuple[dict[int, np.ndarray], dict[int, Any]]:
+    """archi2vec vectors and ArchitectureInfo of each key (index -> value; failures are absent)."""
+    from . import archi2vec as a2v
+
+    vectors: dict[int, np.ndarray] = {}
+    infos: dict[int, Any] = {}
+    describe = getattr(a2v, "describe_architecture", None)
+    it: Iterable[int] = range(len(keys))
+    if progress:
+        from huggingface_hub.utils import tqdm
+
+        it = tqdm(list(it), desc="archi2vec", unit="arch")
+    for i in it:
+        key = keys[i]
+        try:
+            if describe is not None:
+                info = describe(key)
+                infos[i] = info
+                vec = getattr(info, "vector", None)
+                vectors[i] = np.asarray(vec if vec is not None else a2v.archi2vec(key), dtype=np.float32)
+            else:
+                vectors[i] = np.asarray(a2v.archi2vec(key), dtype=np.float32)
+        except Exception:  # unknown/unsupported architecture: the model keeps metadata-only features
+            continue
+    return vectors, infos
+
+
+def _fetch_config(model_id: str, token: str | bool | None, endpoint: str | None) -> dict[str, Any] | None:
+    """config.json of a Hub model (private ones with `token`) through fennec_hub.hub, or None."""
+    from . import hub
+
+    try:
+        path = hub.download(model_id, "config.json", token=token, endpoint=endpoint)
+    except hub.EntryNotFound:
+        return None
+    return _load_config(Path(path))
+
+
+def _nearest_history(models: "pd.DataFrame", archi: np.ndarray) -> list[str | None]:
+    """For each cold-start model, the history model with the most similar archi2vec vector."""
+    out: list[str | None] = [None] * len(models)
+    if archi.shape[1] == 0:
+        return out
+    hist = (models["vector_source"] == "history").to_numpy()
+    norms = np.linalg.norm(archi, axis=1)
+    have = norms > 0
+    cand = np.flatnonzero(hist & have)
+    if not len(cand):
+        return out
+    unit = archi / np.where(norms > 0, norms, 1.0)[:, None]
+    ids = models["model_id"].to_numpy()
+    cold = np.flatnonzero(~hist & have)
+    for start in range(0, len(cold), 1024):
+        rows = cold[start:start + 1024]
+        sims = unit[rows] @ unit[cand].T
+        best = cand[np.argmax(sims, axis=1)]
+        for r, b in zip(rows, best):
+            out[r] = str(ids[b])
+    return out
+
+
+def history_table(records: "pd.DataFrame", models: Iterable[str] | None = None) -> "pd.DataFrame":
+    """Records in the zoo's history format: value, and rank / group size within (benchmark, dataset, metric)."""
+    import pandas as pd
+
+    rec = records.dropna(subset=["value"]).copy()
+    if "benchmark" not in rec.columns:
+        rec["benchmark"] = rec["source"].astype(str).str.split("@").str[0]
+    rec["benchmark"] = rec["benchmark"].fillna(rec["source"].astype(str).str.split("@").str[0])
+    keys = ["benchmark", "dataset", "metric"]
+    # one value per (model, group): the best run
+    rec = rec.sort_values("value", ascending=False, kind="stable").drop_duplicates(["model"] + keys)
+    grouped = rec.groupby(keys, sort=False)["value"]
+    rec["rank"] = grouped.rank(method="min", ascending=False).astype(int)
+    rec["n_models"] = grouped.transform("count").astype(int)
+    if models is not None:
+        rec = rec[rec["model"].isin(set(models))]
+    out = pd.DataFrame({
+        "model_id": rec["model"].astype(str), "dataset": rec["dataset"].astype(str),
+        "metric": rec["metric"].astype(str), "value": rec["value"].astype(float),
+        "benchmark": rec["benchmark"].astype(str), "rank": rec["rank"], "n_models": rec["n_models"],
+    })
+    return out.sort_values(["model_id", "dataset", "metric", "benchmark"], kind="stable").reset_index(drop=True)
+
+
+def _task_rows(space: "TransferSpace", extra: Iterable[str] = ()) -> tuple["pd.DataFrame", np.ndarray]:
+    """Task rows + vectors for every registry dataset and every dataset the space knows."""
+    import pandas as pd
+
+    from .datasets import list_datasets, resolve_dataset
+
+    known = set(space.known_tasks)
+    ids = sorted({e.id for e in list_datasets()} | known | set(extra))
+    rows, vecs = [], []
+    for t in ids:
+        try:
+            e = resolve_dataset(t)
+        except (KeyError, ValueError):
+            e = None
+        try:
+            v = np.asarray(space.task_vector(t), dtype=np.float32)
+        except Exception:  # a task the space cannot place: leave it out of the zoo
+            continue
+        if not np.isfinite(v).all():
+            continue
+        rows.append({"task_id": t, "name": e.name if e else t, "domain": e.domain if e else None,
+                     "num_classes": e.num_classes if e else None, "train_size": e.train_size if e else None,
+                     "vector_source": "history" if t in known else "metadata"})
+        vecs.append(v)
+    d = space.dim
+    return pd.DataFrame(rows), (np.stack(vecs) if vecs else np.zeros((0, d), np.float32))
+
+
+def _build_custom(cls, models, space, *, token, endpoint, name, description) -> Zoo:
+    import pandas as pd
+
+    from . import __version__
+
+    base: Zoo | None = None
+    if space is None:
+        base = Zoo.default()
+        space = base.space
+    elif isinstance(space, Zoo):
+        base = space
+        space = base.space
+    specs = [_normalise_spec(m) for m in models]
+    if not specs:
+        raise ValueError("Zoo.build needs at least one model")
+    ids = [s["model_id"] for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("Zoo.build: duplicate model ids")
+    known = set(space.known_models)
+    base_rows = {}
+    if base is not None:
+        base_rows = {m: i for i, m in enumerate(base.models["model_id"])}
+
+    # Architecture: shipped/timm ids encode directly; other Hub ids fetch their config.json.
+    keys: list[Any] = []
+    for s in specs:
+        keys.append(s.get("config") if s.get("config") is not None else s["model_id"])
+    vectors, infos = _encode(keys)
+    for i, s in enumerate(specs):
+        if i in vectors or s.get("config") is not None or "/" not in s["model_id"] or s["model_id"].startswith(NON_HUB_NAMESPACES):
+            continue
+        if s["model_id"] in base_rows or s["model_id"] in known:
+            continue
+        cfg = _fetch_config(s["model_id"], token, endpoint)
+        if cfg is not None:
+            s["config"] = cfg
+            v, inf = _encode([cfg])
+            if 0 in v:
+                vectors[i] = v[0]
+            if 0 in inf:
+                infos[i] = inf[0]
+
+    rows = []
+    for i, s in enumerate(specs):
+        info = infos.get(i)
+        cfg = s.get("config") or {}
+        b = base.models.iloc[base_rows[s["model_id"]]] if s["model_id"] in base_rows else None
+
+        def pick(key, *alts):
+            if s.get(key) is not None:
+                return s[key]
+            for a in alts:
+                if a is not None and not (isinstance(a, float) and math.isnan(a)):
+                    return a
+            return None
+
+        params = pick("params", getattr(info, "params", None), None if b is None else b["params"])
+        insize = getattr(info, "input_size", None)
+        if isinstance(insize, (tuple, list)):
+            insize = insize[-1] if insize else None
+        rows.append({
+            "model_id": s["model_id"],
+            "library": pick("library", getattr(info, "library", None), None if b is None else b["library"],
+                            "transformers" if cfg.get("model_type") else None),
+            "license": pick("license", None if b is None else b["license"]),
+            "pipeline_tag": pick("pipeline_tag", None if b is None else b["pipeline_tag"]),
+            "params": params,
+            "input_size": pick("input_size", insize, cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None,
+                               None if b is None else b["input_size"]),
+            "pretrain": pick("pretrain", None if b is None else b["pretrain"]),
+            "family": pick("family", getattr(info, "family", None), cfg.get("model_type"), None if b is None else b["family"]),
+            "architecture": pick("architecture", (cfg.get("architectures") or [None])[0] if isinstance(cfg.get("architectures"), list) else None,
+                                 None if b is None else b["architecture"]),
+            "imagenet_top1": pick("imagenet_top1", None if b is None else b["imagenet_top1"]),
+            "vector_source": "history" if s["model_id"] in known else "cold_start",
+        })
+    mdf = pd.DataFrame(rows)
+
+    # Vectors: reuse the base zoo's rows where the model is there; otherwise ask the space, with
+    # features built from the architecture vectors and metadata we just gathered.
+    d = space.dim
+    mv = np.zeros((len(specs), d), np.float32)
+    todo = []
+    for i, s in enumerate(specs):
+        if s["model_id"] in base_rows and base is not None and base.dim == d:
+            mv[i] = base.model_vectors[base_rows[s["model_id"]]]
+        else:
+            todo.append(i)
+    if todo:
+        feats = None
+        try:
+            from .features import _pca_store, build_model_features
+
+            meta = pd.DataFrame({
+                "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
+                "img_size": [mdf.at[i, "input_size"] for i in todo],
+                "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
+                "pretrain": [mdf.at[i, "pretrain"] for i in todo],
+            }, index=[ids[i] for i in todo]).astype({"params_m": float})
+            feats = build_model_features([ids[i] for i in todo], meta,
+                                         {ids[i]: vectors[i] for i in todo if i in vectors}, _pca_store())
+        except ImportError:
+            feats = None
+        mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
+    A = max((v.shape[0] for v in vectors.values()), default=0)
+    if base is not None and base.archi2vec_vectors.shape[1]:
+        A = base.archi2vec_vectors.shape[1] if not vectors else A
+    av = np.zeros((len(specs), A), np.float32)
+    for i, s in enumerate(specs):
+        if i in vectors and vectors[i].shape[0] == A:
+            av[i] = vectors[i]
+        elif s["model_id"] in base_rows and base is not None and base.archi2vec_vectors.shape[1] == A:
+            av[i] = base.archi2vec_vectors[base_rows[s["model_id"]]]
+
+    if base is not None and base.dim == d:
+        tasks, tv = base.tasks, base.task_vectors
+        history = base.history[base.history["model_id"].isin(set(ids))]
+    else:
+        tasks, tv = _task_rows(space)
+        history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    mdf["n_records"] = [int((history["model_id"] == m).sum()) for m in ids]
+    mdf["vector_source"] = mdf["vector_source"]
+    mdf["nearest_history_model"] = None
+    if base is not None:
+        # closest recorded relative from the base zoo's history models (archi2vec cosine)
+        bh = base.models["vector_source"].to_numpy() == "history"
+        if base.archi2vec_vectors.shape[1] == A and A and bh.any():
+            allm = pd.concat([mdf[["model_id", "vector_source"]],
+                              base.models.loc[bh, ["model_id", "vector_source"]]], ignore_index=True)
+            arr = np.vstack([av, base.archi2vec_vectors[bh]])
+            mdf["nearest_history_model"] = _nearest_history(allm, arr)[: len(mdf)]
+    info = {
+        "name": name or "custom fennec_hub zoo",
+        "description": description or f"A custom zoo of {len(ids)} checkpoints encoded with fennec_hub.",
+        "how_built": "`Zoo.build(models, space=...)`: models the space has fine-tuning history for keep "
+                     "their history vectors; the others get cold-start vectors from archi2vec + metadata"
+                     + (f"; task vectors and records come from {base.label}" if base is not None else "") + ".",
+        "fennec_hub_version": __version__,
+        "archi2vec_version": _archi2vec_version(),
+        "records": (base.info.get("records") if base is not None else None) or [],
+        "license": "other",
+    }
+    return cls(mdf, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
+               source="built in memory")
+
+
+def _archi2vec_version() -> str:
+    try:
+        from . import archi2vec as a2v
+
+        return str(getattr(a2v, "ARCHI2VEC_VERSION", "unknown"))
+    except ImportError:
+        return "unknown"
+
+
+def timm_catalogue() -> "pd.DataFrame":
+    """Every timm pretrained checkpoint that timm lists with a Hub id (offline, from its cfgs)."""
+    import pandas as pd
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    from .records import timm_pretrain
+
+    names = sorted(timm.list_pretrained())
+    rows, seen = [], set()
+    # Tags whose Hub repo is their own name first, so that aliases sharing a repo are dropped.
+    cfgs = [(n, get_pretrained_cfg(n)) for n in names]
+    cfgs.sort(key=lambda nc: (0 if nc[1] is not None and nc[1].hf_hub_id == "timm/" + nc[0] else 1, nc[0]))
+    for name, cfg in cfgs:
+        if cfg is None or not cfg.hf_hub_id or cfg.hf_hub_id in seen:
+            continue
+        seen.add(cfg.hf_hub_id)
+        arch, _, tag = name.partition(".")
+        ins = cfg.input_size[-1] if cfg.input_size else None
+        rows.append({
+            "model_id": cfg.hf_hub_id,
+            "library": "timm",
+            "license": cfg.license,
+            "pipeline_tag": "image-classification" if (cfg.num_classes or 0) > 0 else "image-feature-extraction",
+            "input_size": ins,
+            "pretrain": timm_pretrain(tag),
+            "family": _family_of(arch),
+            "architecture": cfg.architecture or arch,
+            "timm_name": name,
+        })
+    return pd.DataFrame(rows).sort_values("model_id", kind="stable").reset_index(drop=True)
+
+
+def hf_catalogue() -> "pd.DataFrame":
+    """The canonical transformers vision checkpoints whose config.json ships with the package."""
+    import pandas as pd
+
+    root = Path(__file__).resolve().parent / "data" / "hf_configs"
+    index_path = root / "index.json"
+    if not index_path.exists():
+        return pd.DataFrame(columns=["model_id"])
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    items = index.get("models", index) if isinstance(index, dict) else index
+    if isinstance(items, dict):
+        items = [{"model_id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
+    rows = []
+    for it in items:
+        mid = it.get("model_id") or it.get("id") or it.get("repo_id")
+        if not mid:
+            continue
+        rows.append({
+            "model_id": mid, "library": it.get("library") or it.get("library_name") or "transformers",
+            "license": it.get("license"), "pipeline_tag": it.get("pipeline_tag"),
+            "input_size": it.get("image_size") or it.get("input_size"),
+            "pretrain": it.get("pretrain") or it.get("pretraining") or it.get("dataset"),
+            "family": it.get("model_type") or it.get("family"),
+            "architecture": (it.get("architectures") or [None])[0] if isinstance(it.get("architectures"), list) else it.get("architecture"),
+        })
+    return pd.DataFrame(rows).drop_duplicates("model_id").sort_values("model_id").reset_index(drop=True)
+
+
+def _build_default(out: Path, *, limit: int | None = None, progress: bool = True, log=print) -> Zoo:
+    """See `build_default_zoo`. `limit` keeps only the first N timm checkpoints (for quick tests)."""
+    import time
+
+    import pandas as pd
+
+    from . import __version__, features
+    from .records import load_model_metadata, load_records
+    from .space import TransferSpace
+
+    t0 = time.time()
+    records = load_records()
+    meta = load_model_metadata()
+    rec_models = sorted(set(records["model"]))
+    hub_rec = [m for m in rec_models if "/" in m and not m.startswith(NON_HUB_NAMESPACES)]
+
+    timm_df = timm_catalogue()
+    if limit is not None:
+        timm_df = timm_df.iloc[:limit]
+    hf_df = hf_catalogue()
+    rec_df = pd.DataFrame({"model_id": hub_rec})
+    for col, mcol in (("library", "library"), ("license", "license"), ("input_size", "img_size"),
+                      ("pretrain", "pretrain"), ("family", "model_type"), ("architecture", "architectures")):
+        rec_df[col] = [meta.at[m, mcol] if m in meta.index else None for m in hub_rec]
+    cand = pd.concat([timm_df, hf_df, rec_df], ignore_index=True)
+    # first occurrence wins per column where it has a value (timm cfg > shipped config > records)
+    cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
+    if limit is not None:
+        keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
+        cand = cand[cand["model_id"].isin(keep)].reset_index(drop=True)
+    ids = cand["model_id"].tolist()
+    log(f"[build-zoo] {len(ids)} candidate checkpoints: {len(timm_df)} timm, {len(hf_df)} shipped transformers "
+        f"configs, {len(hub_rec)} Hub models in the records ({time.time() - t0:.1f}s)")
+
+    # archi2vec: one encoding per distinct architecture (timm tags share their architecture's).
+    enc_key = []
+    for r in cand.itertuples(index=False):
+        if r.library == "timm" and isinstance(getattr(r, "timm_name", None), str):
+            enc_key.append(r.timm_name.partition(".")[0])
+        else:
+            enc_key.append(r.model_id)
+    uniq = sorted(set(enc_key))
+    vec_u, info_u = _encode(uniq, progress=progress)
+    pos = {k: i for i, k in enumerate(uniq)}
+    vectors = {m: vec_u[pos[k]] for m, k in zip(ids, enc_key) if pos[k] in vec_u}
+    infos = {m: info_u[pos[k]] for m, k in zip(ids, enc_key) if pos[k] in info_u}
+    log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded ({time.time() - t0:.1f}s)")
+
+    params = []
+    for m in ids:
+        p = getattr(infos.get(m), "params", None)
+        if p is None and m in meta.index and pd.notna(meta.at[m, "params_m"]):
+            p = float(meta.at[m, "params_m"]) * 1e6
+        params.append(p)
+    cand["params"] = params
+    for m_i, m in enumerate(ids):
+        inf = infos.get(m)
+        if inf is not None and not isinstance(cand.at[m_i, "family"], str):
+            cand.at[m_i, "family"] = getattr(inf, "family", None)
+    cand["imagenet_top1"] = [meta.at[m, "imagenet_top1"] if m in meta.index else None for m in ids]
+
+    # Features for the space: stored rows for the record models, fresh ones for the rest.
+    feat_meta = pd.DataFrame({
+        "params_m": [None if p is None else float(p) / 1e6 for p in params],
+        "img_size": cand["input_size"].tolist(),
+        "imagenet_top1": cand["imagenet_top1"].tolist(),
+        "pretrain": cand["pretrain"].tolist(),
+    }, index=ids)
+    feat_meta = feat_meta.combine_first(meta.reindex(ids)[["source_dataset"]]) if "source_dataset" in meta else feat_meta
+    for c in ("params_m", "img_size", "imagenet_top1"):
+        feat_meta[c] = pd.to_numeric(feat_meta[c], errors="coerce")
+    rec_feats = features.model_features(rec_models)
+    new_ids = [m for m in ids if m not in set(rec_models)]
+    new_feats = features.build_model_features(new_ids, feat_meta.reindex(new_ids), vectors, features._pca_store())
+    mf = pd.concat([rec_feats, new_feats])
+    from .datasets import list_datasets
+
+    task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
+    tf = features.task_features(task_ids)
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    log(f"[build-zoo] fitted {space!r} ({time.time() - t0:.1f}s)")
+
+    mv = np.asarray(space.model_vectors(ids, model_features=mf), dtype=np.float32)
+    known = set(space.known_models)
+    cand["vector_source"] = ["history" if m in known else "cold_start" for m in ids]
+    history = history_table(records, ids)
+    counts = history["model_id"].value_counts()
+    cand["n_records"] = [int(counts.get(m, 0)) for m in ids]
+    A = max((v.shape[0] for v in vectors.values()), default=0)
+    av = np.zeros((len(ids), A), np.float32)
+    for i, m in enumerate(ids):
+        if m in vectors and vectors[m].shape[0] == A:
+            av[i] = vectors[m]
+    cand["nearest_history_model"] = _nearest_history(cand, av)
+    tasks, tv = _task_rows(space, task_ids)
+    tcounts = records.groupby("dataset").size()
+    tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
+
+    bench = sorted(records["benchmark"].dropna().unique()) if "benchmark" in records else []
+    sources = sorted({str(s).split(":")[0] for s in records["source"].dropna().unique()})
+    info = {
+        "name": "fennec_hub default zoo",
+        "description": ("The zoo embedded in fennec_hub: every timm pretrained checkpoint with a Hub id, the "
+                        "canonical transformers vision checkpoints, and every Hub model in the bundled "
+                        "fine-tuning records, placed in one transfer space."),
+        "how_built": ("`fennec-hub build-zoo` (= `python scripts/build_default_zoo.py`): "
+                      "`load_records()` (bundled public ground truth) -> model features (archi2vec + metadata) "
+                      "-> `TransferSpace.fit(records, model_features, task_features)` -> model vectors for every "
+                      "candidate (history where the records have it, cold start from architecture and metadata "
+                      "otherwise) and task vectors for every registry dataset. timm's catalogue comes from "
+                      f"`timm.list_pretrained()` (timm {_version('timm')}); transformers configs from "
+                      "`fennec_hub/data/hf_configs/`."),
+        "records": [f"{b}" for b in bench] + [f"source: {s}" for s in sources],
+        "fennec_hub_version": __version__,
+        "archi2vec_version": _archi2vec_version(),
+        "timm_version": _version("timm"),
+        "space": repr(space),
+        "license": "other",
+    }
+    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
+              source="built")
+    zoo.save(out)
+    log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
+        f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
+        f"{_dir_size(out) / 1e6:.1f} MB")
+    return Zoo.load(out, source=str(out))
+
+
+def _version(pkg: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(pkg)
+    except Exception:
+        return "unknown"
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
