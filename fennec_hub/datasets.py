@@ -22,6 +22,7 @@ __all__ = [
     "DatasetEntry",
     "UnknownDatasetError",
     "dataset_key",
+    "find_dataset",
     "list_datasets",
     "register_dataset",
     "resolve_dataset",
@@ -184,6 +185,14 @@ def resolve_dataset(name: str | DatasetEntry) -> DatasetEntry:
     if key in keys:
         return _REGISTRY.entries()[keys[key]]
     raise _unknown(name, key)
+
+
+def find_dataset(name: str) -> DatasetEntry | None:
+    """Like `resolve_dataset` but returns None for an unknown name (cheap: no suggestions)."""
+    if not isinstance(name, str) or len(name) > _MAX_NAME_LEN:
+        return None
+    entry_id = _REGISTRY.keys().get(dataset_key(name))
+    return _REGISTRY.entries()[entry_id] if entry_id is not None else None
 
 
 def _unknown(name: str, key: str) -> UnknownDatasetError:

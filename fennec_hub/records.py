@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .datasets import UnknownDatasetError, resolve_dataset
+from .datasets import UnknownDatasetError, find_dataset, resolve_dataset
 
 __all__ = [
     "BENCHMARKS",
@@ -340,6 +340,7 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"in12k", "in12k"),
     (r"in1k", "in1k"),
 )
+_PRETRAIN_RE = tuple((re.compile(pattern), label) for pattern, label in _PRETRAIN_TOKENS)
 
 
 def timm_pretrain(tag: str | None) -> str | None:
@@ -349,10 +350,9 @@ def timm_pretrain(tag: str | None) -> str | None:
         return None
     tokens = tag.lower().split("_")
     pre = tokens[: tokens.index("ft")] if "ft" in tokens else tokens
-    for part in (pre, tokens if "ft" not in tokens else []):
-        for pattern, label in _PRETRAIN_TOKENS:
-            if any(re.fullmatch(pattern, t) for t in part):
-                return label
+    for pattern, label in _PRETRAIN_RE:
+        if any(pattern.fullmatch(t) for t in pre):
+            return label
     return None
 
 
@@ -432,17 +432,14 @@ def _transfergraph_metadata() -> pd.DataFrame:
 
 
 def _dataset_or_none(name: str) -> str | None:
-    try:
-        return normalize_dataset(name)
-    except UnknownDatasetError:
-        return None
+    entry = find_dataset(name)
+    return entry.id if entry is not None else None
 
 
 def _short_name(dataset: str) -> str:
     """Registry short name of a training set used as a ``pretrain`` label (ImageNet -> in1k)."""
-    try:
-        entry = resolve_dataset(dataset)
-    except UnknownDatasetError:
+    entry = find_dataset(dataset)
+    if entry is None:
         return dataset
     return "in1k" if entry.id == "ILSVRC/imagenet-1k" else entry.short_name
 

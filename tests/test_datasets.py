@@ -82,6 +82,12 @@ def test_unknown_dataset_suggests_close_names():
     assert info.value.suggestions[0] == "public/stanford_dogs"
 
 
+def test_find_dataset_returns_none_for_unknown():
+    assert ds.find_dataset("CIFAR-100") is resolve_dataset("cifar100")
+    assert ds.find_dataset("cifar1000") is None
+    assert ds.find_dataset(None) is None  # type: ignore[arg-type]
+
+
 def test_unknown_dataset_error_survives_pickling():
     import pickle
 
