@@ -483,7 +483,10 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
         elif ns == "vtab":
             row.update(library="vtab", arch="resnet50")  # every VTAB leaderboard method is a ResNet-50
         elif ns == "timm":
-            row.update(library="timm")
+            # Tagged names are covered by timm's metadata; legacy repo names carry the data as a
+            # suffix (e.g. timm/vit_huge_patch14_224_in21k).
+            row.update(library="timm", arch=name.partition(".")[0],
+                       pretrain=timm_pretrain(name.partition(".")[2] or name.rsplit("_", 1)[-1]))
         else:
             row.update(library="transformers")  # TransferGraph: Hugging Face checkpoints
         rows.append(row)

@@ -235,6 +235,7 @@ def test_model_metadata_joins(records):
     assert pd.isna(meta.loc["keras/resnet50", "params_m"])  # not in the shared data: left missing
     assert meta.loc["pytorchcv/resnet20_cifar10", "img_size"] == 32
     assert meta["license"].isna().all()
+    assert meta.loc["timm/vit_huge_patch14_224_in21k", "pretrain"] == "in21k"  # legacy Hub name in TransferGraph
 
 
 def test_timm_two_resolutions_keep_smaller():
