@@ -165,6 +165,8 @@ def normalize_dataset(name: str) -> str:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         return pd.read_csv(path)
     except FileNotFoundError:
@@ -175,6 +177,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _normalise_frame(df: pd.DataFrame, path: Path, *, unknown_datasets: str) -> pd.DataFrame:
     """Validate one long-format table and normalise its model and dataset names."""
+    import numpy as np
+    import pandas as pd
+
     missing = [c for c in _REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(
@@ -220,6 +225,9 @@ def _normalise_frame(df: pd.DataFrame, path: Path, *, unknown_datasets: str) -> 
 
 
 def _benchmark_column(df: pd.DataFrame, path: Path) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
     if path.name == "parc_oracles.csv":
         controlled = df["source"].str.contains(PARC_CONTROLLED_TAG, regex=False)
         return pd.Series(np.where(controlled, "parc", "parc_crowd"), index=df.index)
@@ -230,6 +238,8 @@ def _benchmark_column(df: pd.DataFrame, path: Path) -> pd.Series:
 
 def _flagged(df: pd.DataFrame, raw_models: pd.Series, path: Path) -> pd.Series:
     """Rows known to be broken: PARC checkpoints whose oracle PARC's evaluation voids."""
+    import pandas as pd
+
     if path.name != "parc_oracles.csv":
         return pd.Series(False, index=df.index)
     sources = raw_models.str.split("|", n=1).str[1]
@@ -248,6 +258,8 @@ def _load_file(path: Path, *, include_flagged: bool, unknown_datasets: str) -> p
 
 @functools.lru_cache(maxsize=2)
 def _bundled_records(include_flagged: bool) -> pd.DataFrame:
+    import pandas as pd
+
     frames = [
         _load_file(RECORDS_DIR / f, include_flagged=include_flagged, unknown_datasets="error")
         for f in GROUND_TRUTH_FILES
@@ -271,6 +283,8 @@ def load_records(
     ``include_flagged=True``. ``unknown_datasets``: "error" (default) raises
     `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
     """
+    import pandas as pd
+
     if unknown_datasets not in ("error", "keep"):
         raise ValueError("unknown_datasets must be 'error' or 'keep'")
     if paths is None:
@@ -299,6 +313,8 @@ def benchmark_records(name: str) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _method_scores() -> pd.DataFrame:
+    import pandas as pd
+
     frames = []
     for fname, bench in METHOD_SCORE_FILES.items():
         path = RECORDS_DIR / fname
@@ -357,6 +373,8 @@ def timm_pretrain(tag: str | None) -> str | None:
 
 
 def _timm_metadata() -> pd.DataFrame:
+    import pandas as pd
+
     meta = _read_csv(RECORDS_DIR / TIMM_METADATA_FILE)
     results = _read_csv(RECORDS_DIR / TIMM_RESULTS_FILE)
     top1 = results[(results["dataset"] == "imagenet") & (results["metric"] == "top1")]
@@ -409,6 +427,8 @@ def _parse_architectures(value: object) -> str | None:
 
 
 def _transfergraph_metadata() -> pd.DataFrame:
+    import pandas as pd
+
     tg = _read_csv(RECORDS_DIR / TRANSFERGRAPH_METADATA_FILE)
     out = pd.DataFrame({
         "model": tg["model"].astype(str).str.strip(),
@@ -446,6 +466,8 @@ def _short_name(dataset: str) -> str:
 
 def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Metadata derivable from the record files themselves (library, arch, source dataset)."""
+    import pandas as pd
+
     raw: dict[str, tuple[str, str, bool]] = {}
     for fname in ("parc_oracles.csv", "parc_method_scores.csv"):
         df = _read_csv(RECORDS_DIR / fname)
@@ -495,6 +517,9 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
 
 @functools.lru_cache(maxsize=1)
 def _model_metadata() -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     parts = [_timm_metadata(), _transfergraph_metadata(),
              _record_model_rows(load_records(include_flagged=True), load_method_scores())]
     # Later parts only fill what earlier, more specific parts left missing.
