@@ -363,6 +363,15 @@ class LoopHub:
             content.update({p: _as_bytes(v) for p, v in files.items()})
             return self._commit(repo, head.oid, content, message, "", DEFAULT_USER, branch).oid
 
+    def set_ref(self, repo_type: str, repo_id: str, ref: str, files: dict[str, bytes | str | Path | dict],
+                message: str = "Update parquet files") -> str:
+        """Point branch/ref ``ref`` (e.g. ``"refs/convert/parquet"``, ``"dev"``) at a new commit holding
+        exactly ``files`` (the Hub's parquet-conversion refs have their own file tree); returns its sha."""
+        with self._lock:
+            repo = self._get(repo_type, repo_id)
+            content = {p: _as_bytes(v) for p, v in files.items()}
+            return self._commit(repo, repo.branches.get(ref), content, message, "", "parquet-converter", ref).oid
+
     def set_info(self, repo_type: str, repo_id: str, **fields: Any) -> None:
         """Update wire info fields of a repo (e.g. ``downloads=10``)."""
         with self._lock:
@@ -1115,9 +1124,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refs(self, repo: Repo) -> None:
         with self.loophub._lock:
-            branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid} for n, oid in repo.branches.items()]
+            branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid}
+                        for n, oid in repo.branches.items() if not n.startswith("refs/")]
+            converts = [{"name": n.split("/")[-1], "ref": n, "targetCommit": oid}
+                        for n, oid in repo.branches.items() if n.startswith("refs/convert/")]
             tags = [{"name": n, "ref": f"refs/tags/{n}", "targetCommit": oid} for n, oid in repo.tags.items()]
-        self._json({"branches": branches, "tags": tags, "converts": []})
+        self._json({"branches": branches, "tags": tags, "converts": converts})
 
     def _commits(self, repo: Repo, rev: str) -> None:
         with self.loophub._lock:

@@ -349,3 +349,28 @@ def test_fixture_dir_loads_realistic_model_repos(loophub):
     assert broken.card_data.license == "mit" and not broken.card_data.eval_results
     with pytest.raises(hub.GatedRepo):
         hub.download("fennec-fixtures/gated-vit-large", "config.json")
+
+
+def test_push_files_retries_a_dropped_commit_with_fresh_operations(loophub, hub_token, unique_repo_id):
+    hub.push_files(unique_repo_id, {"a.txt": b"first"}, token=hub_token)
+    loophub.drop_next(r"/commit/main$")
+    loophub.clear_log()
+    result = hub.push_files(unique_repo_id, {"a.txt": b"second", "b.bin": b"\x00" * 600}, token=hub_token)
+    assert len(loophub.calls("POST", r"/commit/main$")) == 2  # dropped once, then committed
+    assert loophub.files("dataset", unique_repo_id, result.oid) == {
+        ".gitattributes": loophub.files("dataset", unique_repo_id)[".gitattributes"],
+        "a.txt": b"second", "b.bin": b"\x00" * 600}
+    assert len(loophub.commits("dataset", unique_repo_id)) == 3  # initial + first + second
+
+
+def test_dataset_info_at_parquet_conversion_ref(loophub):
+    repo_id = "refs-test/imagefolder"
+    loophub.add_repo("dataset", repo_id, {"train/cat/1.png": b"png", "README.md": "# images"})
+    conv = loophub.set_ref("dataset", repo_id, "refs/convert/parquet",
+                           {"default/train/0000.parquet": b"PAR1"})
+    info = hub.dataset_info(repo_id, revision="refs/convert/parquet")
+    assert info.sha == conv and [s.rfilename for s in info.siblings] == ["default/train/0000.parquet"]
+    path = hub.download(repo_id, "default/train/0000.parquet", repo_type="dataset", revision=conv)
+    assert Path(path).read_bytes() == b"PAR1"
+    refs = hub.api().list_repo_refs(repo_id, repo_type="dataset")
+    assert [b.name for b in refs.branches] == ["main"] and refs.converts[0].ref == "refs/convert/parquet"
