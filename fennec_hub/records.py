@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .datasets import UnknownDatasetError, find_dataset, resolve_dataset
+
+if TYPE_CHECKING:  # pandas costs ~1 s to import: only the functions that build tables import it
+    import pandas as pd
 
 __all__ = [
     "BENCHMARKS",
