@@ -1,0 +1,210 @@
+"""recommend(): resolution, scoring, filters, explanations, zoo sources and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fennec_hub import recommend
+from fennec_hub.cli import main as cli_main
+from fennec_hub.datasets import UnknownDatasetError, resolve_dataset
+from fennec_hub.recommend import RESULT_COLUMNS, format_table, parse_params
+from fennec_hub.zoo import MANIFEST, Zoo
+
+from test_zoo import make_small_zoo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Zoo:
+    return make_small_zoo()
+
+
+def test_columns_order_and_scores(zoo: Zoo):
+    df = recommend("cifar100", zoo=zoo)
+    assert list(df.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
+    assert len(df) == 10 and df["rank"].tolist() == list(range(1, 11))
+    assert df["score"].is_monotonic_decreasing
+    assert df["score"].between(0, 100).all()
+    assert df["why"].map(lambda s: isinstance(s, str) and 10 < len(s) < 200).all()
+    assert df.attrs["dataset"] == "uoft-cs/cifar100"
+    assert df.attrs["n_models"] == len(zoo) == df.attrs["n_ranked"]
+
+
+def test_ranking_is_the_matvec_of_model_and_task_vectors(zoo: Zoo):
+    df = recommend("dtd", top_k=None, zoo=zoo)
+    tv = zoo.space.task_vector("tanganke/dtd")
+    raw = zoo.model_vectors @ tv.astype(np.float32)
+    ids = np.array(zoo.model_ids, dtype=object)
+    expected = ids[np.lexsort((ids, -raw))].tolist()  # best first, ties by model id
+    assert df["model_id"].tolist() == expected
+    np.testing.assert_allclose(df["raw_score"].to_numpy(), np.sort(raw)[::-1], rtol=1e-4, atol=1e-5)
+    # the score is the raw score rescaled over the whole zoo: best model 100, worst 0
+    assert df["score"].iloc[0] == 100.0 and df["score"].iloc[-1] == 0.0
+
+
+def test_aliases_resolve_to_the_same_ranking(zoo: Zoo):
+    a = recommend("cifar100", zoo=zoo)
+    b = recommend("CIFAR-100", zoo=zoo)
+    c = recommend("uoft-cs/cifar100", zoo=zoo)
+    assert a["model_id"].tolist() == b["model_id"].tolist() == c["model_id"].tolist()
+
+
+def test_known_model_on_known_task_explains_with_its_record(zoo: Zoo):
+    df = recommend("cifar100", top_k=None, zoo=zoo)
+    hist = zoo.history
+    row = df[df["vector_source"] == "history"].iloc[0]
+    rec = hist[(hist["model_id"] == row["model_id"]) & (hist["dataset"] == "uoft-cs/cifar100")]
+    if len(rec):
+        assert f"{rec['value'].iloc[0]:.1f}%" in row["why"] and "CIFAR-100" in row["why"]
+    cold = df[df["vector_source"] == "cold_start"].iloc[0]
+    assert cold["why"].startswith("Cold start from architecture")
+
+
+def test_filters(zoo: Zoo):
+    df = recommend("food101", top_k=None, zoo=zoo, max_params="50M")
+    assert len(df) and (df["params"].dropna() <= 50_000_000).all() and df["params"].notna().all()
+    assert df.attrs["n_ranked"] == len(df) < len(zoo)
+    df = recommend("food101", top_k=None, zoo=zoo, licenses=["Apache-2.0", "mit"])
+    assert set(df["license"]) == {"apache-2.0", "mit"}
+    df = recommend("food101", top_k=5, zoo=zoo, library="timm")
+    assert set(df["library"]) == {"timm"} and len(df) == 5
+    df = recommend("food101", zoo=zoo, library="timm", max_params=1000)
+    assert len(df) == 0 and list(df.columns[:7]) == list(RESULT_COLUMNS)
+    # the filtered ranking is the unfiltered one with rows removed
+    full = recommend("food101", top_k=None, zoo=zoo)
+    small = recommend("food101", top_k=None, zoo=zoo, max_params=30_000_000)
+    kept = full[full["params"].notna() & (full["params"] <= 30_000_000)]
+    assert small["model_id"].tolist() == kept["model_id"].tolist()
+
+
+@pytest.mark.parametrize("text,value", [("50M", 50_000_000), ("1.5B", 1_500_000_000), ("800k", 800_000),
+                                        (" 25 m ", 25_000_000), (12345, 12345), ("3e", None), ("-5M", None)])
+def test_parse_params(text, value):
+    if value is None:
+        with pytest.raises(ValueError):
+            parse_params(text)
+    else:
+        assert parse_params(text) == value
+
+
+def test_bad_arguments(zoo: Zoo):
+    with pytest.raises(ValueError):
+        recommend("cifar100", top_k=0, zoo=zoo)
+    with pytest.raises(ValueError):
+        recommend("cifar100", zoo=zoo, licenses=[])
+    with pytest.raises(TypeError):
+        recommend("cifar100", zoo=42)
+
+
+def test_unknown_dataset_lists_close_names(zoo: Zoo):
+    with pytest.raises(UnknownDatasetError) as err:
+        recommend("cifar1000", zoo=zoo)
+    assert "uoft-cs/cifar100" in err.value.suggestions
+    assert "cifar100" in str(err.value)
+    assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
+
+
+def test_unknown_hub_dataset_offline_fails_fast_with_suggestions(zoo: Zoo, offline):
+    t = time.perf_counter()
+    with pytest.raises(UnknownDatasetError) as err:
+        recommend("someone/cifar100", zoo=zoo)
+    assert time.perf_counter() - t < 5
+    assert "uoft-cs/cifar100" in err.value.suggestions
+
+
+def test_task_without_history_is_placed_by_the_space(zoo: Zoo):
+    # a registry dataset the records never mention: its stored vector came from the space's
+    # metadata encoder; dropping it from the zoo makes recommend() encode it on the fly
+    entry = resolve_dataset("beans")
+    i = zoo.task_index(entry.id)
+    assert zoo.tasks.iloc[i]["vector_source"] == "metadata"
+    lean = Zoo(zoo.models, zoo.model_vectors, zoo.tasks.drop(index=i), np.delete(zoo.task_vectors, i, axis=0),
+               history=zoo.history, space=zoo.space)
+    a = recommend("beans", top_k=None, zoo=zoo)
+    b = recommend("beans", top_k=None, zoo=lean)
+    assert a["model_id"].tolist() == b["model_id"].tolist()
+    assert b.attrs["task_vector_source"] == "metadata"
+
+
+def test_nearest_tasks_differ_by_task(zoo: Zoo):
+    near = {d: recommend(d, zoo=zoo).attrs["nearest_tasks"] for d in ("cifar100", "eurosat")}
+    assert all(len(v) == 3 for v in near.values())
+    assert "uoft-cs/cifar100" not in near["cifar100"] and "tanganke/eurosat" not in near["eurosat"]
+
+
+def test_zoo_given_as_a_hub_repo(loophub, zoo: Zoo, unique_repo_id: str, hub_token: str):
+    zoo.push_to_hub(unique_repo_id, token=hub_token)
+    df = recommend("cifar100", zoo=unique_repo_id, token=hub_token)
+    local = recommend("cifar100", zoo=zoo)
+    assert df["model_id"].tolist() == local["model_id"].tolist()
+    assert df.attrs["zoo_revision"] == loophub.commits("dataset", unique_repo_id)[0]
+
+
+def test_format_table_reads_at_a_glance(zoo: Zoo):
+    df = recommend("cifar100", zoo=zoo, max_params="100M")
+    text = format_table(df, width=120)
+    lines = text.splitlines()
+    assert "CIFAR-100" in lines[0] and "uoft-cs/cifar100" in lines[0]
+    assert "ranked" in lines[1] and "score" in lines[2]
+    assert any(line.startswith("filters: params <= 100M") for line in lines)
+    table = lines[lines.index("") + 1:]
+    assert table[0].split()[:3] == ["#", "model", "score"]
+    assert len(table) == 11 and all(len(line) <= 120 for line in table)
+    # columns align: the score column ends at the same offset in every row
+    ends = {line.index(f"{s:5.1f}") + 5 for line, s in zip(table[1:], df["score"])}
+    assert len(ends) == 1
+
+
+def test_cli_formats(zoo: Zoo, tmp_path: Path, capsys):
+    d = zoo.save(tmp_path / "zoo")
+    assert cli_main(["recommend", "cifar100", "--zoo", str(d), "--format", "json", "--top-k", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dataset"] == "uoft-cs/cifar100" and len(out["results"]) == 3
+    assert set(RESULT_COLUMNS) <= set(out["results"][0])
+    assert cli_main(["recommend", "eurosat", "--zoo", str(d), "--format", "csv", "--library", "timm",
+                     "--max-params", "30M", "--license", "apache-2.0,mit"]) == 0
+    csv = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert set(csv["library"]) == {"timm"} and (csv["params"] <= 30e6).all()
+    assert cli_main(["recommend", "cifar1000", "--zoo", str(d)]) == 1
+    assert "cifar100" in capsys.readouterr().err
+
+
+def test_cli_push(loophub, zoo: Zoo, tmp_path: Path, unique_repo_id: str, hub_token: str, capsys):
+    d = zoo.save(tmp_path / "zoo")
+    assert cli_main(["push", str(d), unique_repo_id, "--private", "--token", hub_token]) == 0
+    url = capsys.readouterr().out.strip()
+    assert loophub.commits("dataset", unique_repo_id)[0] in url
+
+
+default_missing = not (REPO_ROOT / "fennec_hub" / "data" / "zoo" / MANIFEST).exists()
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_readme_command_works_with_no_network(tmp_path: Path):
+    """`fennec-hub recommend cifar100` in a fresh process, offline, with an empty HF cache."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    env.pop("HF_ENDPOINT", None)
+    out = subprocess.run([sys.executable, "-m", "fennec_hub.cli", "recommend", "cifar100"], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "CIFAR-100" in lines[0]
+    table = lines[lines.index("") + 1:]
+    assert len(table) == 11 and table[1].lstrip().startswith("1 ")
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_default_zoo_rankings_differ_between_datasets():
+    tops = {d: recommend(d)["model_id"].tolist() for d in ("cifar100", "food101", "dtd", "eurosat")}
+    assert all(len(v) == 10 for v in tops.values())
+    assert len({tuple(v) for v in tops.values()}) == 4

@@ -1,0 +1,357 @@
+"""Zoo: on-disk format, integrity checks, the Hub round trip (loopback Hub), and Zoo.build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fennec_hub import hub
+from fennec_hub.zoo import (
+    HISTORY_FILE,
+    MANIFEST,
+    MODELS_FILE,
+    VECTORS_FILE,
+    Zoo,
+    ZooFormatError,
+    history_table,
+    _task_rows,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------- a small real zoo
+_SMALL: dict[str, Zoo] = {}
+
+
+def make_small_zoo() -> Zoo:
+    """A zoo fitted on the real TransferGraph records (40 history models) + 6 cold-start models.
+
+    The space is a real TransferSpace fitted without features (fast); licenses, libraries and
+    sizes vary so that the filters have something to do.
+    """
+    if "zoo" in _SMALL:
+        return _SMALL["zoo"]
+    from fennec_hub.records import load_model_metadata, load_records
+    from fennec_hub.space import TransferSpace
+
+    rec = load_records()
+    rec = rec[rec["benchmark"] == "transfergraph_hf"]
+    space = TransferSpace.fit(rec, shrink=0.5, temperature=0.1)
+    meta = load_model_metadata()
+    hist = sorted(rec["model"].unique())[:40]
+    cold = ["timm/resnet50.a1_in1k", "timm/vit_base_patch16_224.augreg_in21k", "timm/convnext_tiny.fb_in1k",
+            "timm/mobilenetv3_large_100.ra_in1k", "timm/efficientnet_b0.ra_in1k", "local/tiny-vit"]
+    ids = hist + cold
+    mv = space.model_vectors(ids, model_features=pd.DataFrame(index=ids))
+    params = [float(meta.at[m, "params_m"]) * 1e6 if m in meta.index and pd.notna(meta.at[m, "params_m"]) else None
+              for m in hist] + [25.6e6, 86.6e6, 28.6e6, 5.5e6, 5.3e6, None]
+    models = pd.DataFrame({
+        "model_id": ids,
+        "library": ["transformers"] * len(hist) + ["timm"] * 5 + ["transformers"],
+        "license": [("apache-2.0", "mit", None)[i % 3] for i in range(len(ids))],
+        "pipeline_tag": "image-classification",
+        "params": params,
+        "input_size": 224,
+        "family": [None] * len(hist) + ["resnet", "vit", "convnext", "mobilenetv3", "efficientnet", "vit"],
+        "vector_source": ["history" if m in space.known_models else "cold_start" for m in ids],
+        "nearest_history_model": [None] * len(hist) + [hist[0]] * len(cold),
+    })
+    tasks, tv = _task_rows(space)
+    zoo = Zoo(models, mv, tasks, tv, history=history_table(rec, ids), space=space,
+              info={"name": "test zoo", "records": ["transfergraph_hf"]})
+    _SMALL["zoo"] = zoo
+    return zoo
+
+
+@pytest.fixture(scope="module")
+def small_zoo() -> Zoo:
+    return make_small_zoo()
+
+
+@pytest.fixture
+def zoo_dir(small_zoo: Zoo, tmp_path: Path) -> Path:
+    return small_zoo.save(tmp_path / "zoo")
+
+
+# ---------------------------------------------------------------------------- format
+def test_save_load_round_trip(small_zoo: Zoo, zoo_dir: Path):
+    z = Zoo.load(zoo_dir)
+    assert z.model_ids == small_zoo.model_ids
+    np.testing.assert_array_equal(z.model_vectors, small_zoo.model_vectors)
+    np.testing.assert_array_equal(z.task_vectors, small_zoo.task_vectors)
+    assert z.tasks["task_id"].tolist() == small_zoo.tasks["task_id"].tolist()
+    assert len(z.history) == len(small_zoo.history) > 0
+    assert z.models["vector_source"].tolist() == small_zoo.models["vector_source"].tolist()
+    assert z.models["params"].isna().tolist() == small_zoo.models["params"].isna().tolist()
+    # the space comes back too and gives the same task vectors
+    np.testing.assert_allclose(z.space.task_vector("uoft-cs/cifar100"),
+                               small_zoo.space.task_vector("uoft-cs/cifar100"), rtol=1e-6)
+
+
+def test_layout_has_no_pickle_and_a_manifest_of_every_file(zoo_dir: Path):
+    files = sorted(p.relative_to(zoo_dir).as_posix() for p in zoo_dir.rglob("*") if p.is_file())
+    suffixes = {Path(f).suffix for f in files}
+    assert suffixes <= {".parquet", ".safetensors", ".json", ".md"}, suffixes
+    manifest = json.loads((zoo_dir / MANIFEST).read_text())
+    assert manifest["schema_version"] == 1
+    assert set(manifest["files"]) == set(files) - {MANIFEST}
+    for rel, meta in manifest["files"].items():
+        assert meta["size"] == (zoo_dir / rel).stat().st_size
+    assert manifest["counts"]["models"] == 46
+    assert manifest["dims"]["vector"] > 1
+
+
+def test_parquet_rows_carry_vectors_in_safetensors_order(zoo_dir: Path, small_zoo: Zoo):
+    import pyarrow.parquet as pq
+    from safetensors.numpy import load_file
+
+    t = pq.read_table(zoo_dir / MODELS_FILE)
+    vec = np.array(t.column("vector").to_pylist(), dtype=np.float32)
+    arrays = load_file(str(zoo_dir / VECTORS_FILE))
+    np.testing.assert_array_equal(vec, arrays["model_vectors"])
+    assert t.column("model_id").to_pylist() == small_zoo.model_ids
+
+
+def test_dataset_card_declares_configs(zoo_dir: Path):
+    import yaml
+
+    text = (zoo_dir / "README.md").read_text()
+    assert text.startswith("---\n")
+    front = yaml.safe_load(text.split("---\n")[1])
+    names = {c["config_name"]: c for c in front["configs"]}
+    assert set(names) == {"models", "tasks", "history"}
+    assert names["models"]["data_files"][0]["path"] == "data/models-*.parquet"
+    assert "schema version: 1" in text and "archi2vec version" in text
+
+
+def test_local_dir_reads_with_datasets(zoo_dir: Path, small_zoo: Zoo):
+    import datasets
+
+    ds = datasets.load_dataset(str(zoo_dir), "models", split="train")
+    assert ds.num_rows == len(small_zoo.models)
+    assert ds[0]["model_id"] == small_zoo.model_ids[0]
+    assert len(ds[0]["vector"]) == small_zoo.dim
+    tasks = datasets.load_dataset(str(zoo_dir), "tasks", split="train")
+    assert tasks.num_rows == len(small_zoo.tasks)
+
+
+# ---------------------------------------------------------------------------- integrity
+def _flip_byte(path: Path, offset: int = -20) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip_vectors", "truncate_models", "delete_history", "bad_manifest",
+                                    "future_schema", "escaping_path"])
+def test_corrupt_zoo_is_rejected_with_a_clear_error(zoo_dir: Path, damage: str):
+    manifest_path = zoo_dir / MANIFEST
+    if damage == "flip_vectors":
+        _flip_byte(zoo_dir / VECTORS_FILE)
+        expect = "vectors.safetensors is corrupt"
+    elif damage == "truncate_models":
+        p = zoo_dir / MODELS_FILE
+        p.write_bytes(p.read_bytes()[:100])
+        expect = "truncated"
+    elif damage == "delete_history":
+        (zoo_dir / HISTORY_FILE).unlink()
+        expect = "missing"
+    elif damage == "bad_manifest":
+        manifest_path.write_text(manifest_path.read_text()[:50])
+        expect = "corrupt or truncated"
+    elif damage == "future_schema":
+        m = json.loads(manifest_path.read_text())
+        m["schema_version"] = 99
+        manifest_path.write_text(json.dumps(m))
+        expect = "not supported"
+    else:
+        m = json.loads(manifest_path.read_text())
+        m["files"]["../outside.txt"] = {"sha256": "0" * 64, "size": 1}
+        manifest_path.write_text(json.dumps(m))
+        expect = "unsafe"
+    with pytest.raises(ZooFormatError, match=expect):
+        Zoo.load(zoo_dir)
+
+
+def test_not_a_zoo(tmp_path: Path):
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(ZooFormatError, match="zoo.json is missing"):
+        Zoo.load(tmp_path)
+
+
+def test_save_refuses_to_clobber_a_foreign_directory(small_zoo: Zoo, tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        small_zoo.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_save_is_deterministic(small_zoo: Zoo, tmp_path: Path):
+    a = small_zoo.save(tmp_path / "a")
+    b = Zoo.load(a).save(tmp_path / "b")
+    ma = json.loads((a / MANIFEST).read_text())["files"]
+    mb = json.loads((b / MANIFEST).read_text())["files"]
+    assert ma == mb
+
+
+# ---------------------------------------------------------------------------- the Hub
+def test_push_and_read_back(loophub, small_zoo: Zoo, unique_repo_id: str, hub_token: str):
+    url = small_zoo.push_to_hub(unique_repo_id, token=hub_token)
+    commits = loophub.commits("dataset", unique_repo_id)
+    assert len(commits) >= 1 and commits[0] in str(url)
+    files = loophub.files("dataset", unique_repo_id)
+    assert {MANIFEST, MODELS_FILE, VECTORS_FILE, "README.md"} <= set(files)
+    # exactly one commit carried the zoo (the repo's creation does not add one)
+    assert len(loophub.calls("POST", rf"/api/datasets/{unique_repo_id}/commit/")) == 1
+
+    z = Zoo.from_hub(unique_repo_id, token=hub_token)
+    assert z.revision == commits[0]
+    assert z.model_ids == small_zoo.model_ids
+    np.testing.assert_array_equal(z.model_vectors, small_zoo.model_vectors)
+
+
+def test_read_with_datasets_load_dataset(loophub, small_zoo: Zoo, unique_repo_id: str, hub_token: str):
+    import datasets
+
+    small_zoo.push_to_hub(unique_repo_id, token=hub_token)
+    ds = datasets.load_dataset(unique_repo_id, "models", split="train", token=hub_token)
+    assert ds.num_rows == len(small_zoo.models)
+    assert set(ds.column_names) >= {"model_id", "vector", "license", "params", "vector_source"}
+    assert ds["model_id"] == small_zoo.model_ids
+    tasks = datasets.load_dataset(unique_repo_id, "tasks", split="train", token=hub_token)
+    assert tasks["task_id"] == small_zoo.tasks["task_id"].tolist()
+
+
+def test_revision_pinning(loophub, small_zoo: Zoo, unique_repo_id: str, hub_token: str):
+    small_zoo.push_to_hub(unique_repo_id, token=hub_token)
+    first = loophub.commits("dataset", unique_repo_id)[0]
+    smaller = Zoo(small_zoo.models.iloc[:10], small_zoo.model_vectors[:10], small_zoo.tasks,
+                  small_zoo.task_vectors, history=small_zoo.history, space=small_zoo.space)
+    smaller.push_to_hub(unique_repo_id, token=hub_token)
+    second = loophub.commits("dataset", unique_repo_id)[0]
+    assert first != second
+    assert len(Zoo.from_hub(unique_repo_id, token=hub_token)) == 10
+    old = Zoo.from_hub(unique_repo_id, revision=first, token=hub_token)
+    assert old.revision == first and len(old) == len(small_zoo)
+
+
+def test_offline_reuse_from_cache(loophub, small_zoo: Zoo, unique_repo_id: str, hub_token: str, offline):
+    # `offline` is active for the whole test: push and first read must happen with it lifted
+    import huggingface_hub.constants as c
+
+    c.HF_HUB_OFFLINE = False
+    small_zoo.push_to_hub(unique_repo_id, token=hub_token)
+    online = Zoo.from_hub(unique_repo_id, token=hub_token)
+    c.HF_HUB_OFFLINE = True
+    loophub.clear_log()
+    again = Zoo.from_hub(unique_repo_id, token=hub_token)
+    assert loophub.calls() == []  # no request at all while offline
+    assert again.revision == online.revision
+    assert again.model_ids == small_zoo.model_ids
+
+
+def test_offline_without_cache_fails_fast(loophub, offline):
+    import time
+
+    t = time.perf_counter()
+    with pytest.raises(hub.HubError):
+        Zoo.from_hub("nobody/never-downloaded-zoo")
+    assert time.perf_counter() - t < 5
+
+
+def test_private_repo_needs_a_token(loophub, small_zoo: Zoo, unique_repo_id: str, hub_token: str):
+    small_zoo.push_to_hub(unique_repo_id, private=True, token=hub_token)
+    with pytest.raises(hub.RepoNotFound) as err:
+        Zoo.from_hub(unique_repo_id, token=False)
+    assert unique_repo_id in str(err.value)
+    z = Zoo.from_hub(unique_repo_id, token=hub_token)
+    assert len(z) == len(small_zoo)
+
+
+def test_repo_not_found_message(loophub):
+    with pytest.raises(hub.RepoNotFound) as err:
+        Zoo.from_hub("nobody/no-such-zoo")
+    assert "nobody/no-such-zoo" in str(err.value)
+
+
+def test_gated_repo_message(loophub, zoo_dir: Path, unique_repo_id: str):
+    files = {p.relative_to(zoo_dir).as_posix(): p.read_bytes() for p in zoo_dir.rglob("*") if p.is_file()}
+    loophub.add_repo("dataset", unique_repo_id, files, gated=True)
+    with pytest.raises(hub.GatedRepo) as err:
+        Zoo.from_hub(unique_repo_id)
+    assert unique_repo_id in str(err.value)
+
+
+def test_corrupt_zoo_on_the_hub_is_rejected(loophub, zoo_dir: Path, unique_repo_id: str):
+    files = {p.relative_to(zoo_dir).as_posix(): p.read_bytes() for p in zoo_dir.rglob("*") if p.is_file()}
+    vec = bytearray(files[VECTORS_FILE])
+    vec[-8] ^= 0xFF
+    files[VECTORS_FILE] = bytes(vec)
+    loophub.add_repo("dataset", unique_repo_id, files)
+    with pytest.raises(ZooFormatError, match="corrupt"):
+        Zoo.from_hub(unique_repo_id)
+
+
+def test_repo_that_is_not_a_zoo(loophub, unique_repo_id: str):
+    loophub.add_repo("dataset", unique_repo_id, {"README.md": "# just a dataset\n", "data/x.csv": "a,b\n1,2\n"})
+    with pytest.raises(ZooFormatError, match="not a fennec_hub zoo"):
+        Zoo.from_hub(unique_repo_id)
+
+
+# ---------------------------------------------------------------------------- Zoo.build
+def test_build_custom_zoo_with_private_and_local_models(loophub, small_zoo: Zoo, tmp_path: Path,
+                                                        unique_repo_id: str, hub_token: str):
+    private_id = unique_repo_id.replace("/", "/private-vit-")
+    cfg = {"model_type": "vit", "architectures": ["ViTForImageClassification"], "hidden_size": 192,
+           "num_hidden_layers": 4, "num_attention_heads": 3, "intermediate_size": 768, "image_size": 224,
+           "patch_size": 16, "num_channels": 3}
+    loophub.add_repo("model", private_id, {"config.json": json.dumps(cfg)}, private=True)
+    local = tmp_path / "my-model"
+    local.mkdir()
+    (local / "config.json").write_text(json.dumps({**cfg, "num_hidden_layers": 2}))
+    history_model = small_zoo.model_ids[0]
+
+    with pytest.raises(hub.RepoNotFound):
+        Zoo.build([private_id], space=small_zoo, token=False)
+
+    zoo = Zoo.build([history_model, private_id, str(local),
+                     {"model_id": "me/with-meta", "config": cfg, "license": "mit", "params": 5_000_000}],
+                    space=small_zoo, token=hub_token, name="my zoo")
+    assert zoo.model_ids == [history_model, private_id, "local/my-model", "me/with-meta"]
+    src = dict(zip(zoo.model_ids, zoo.models["vector_source"]))
+    assert src[history_model] == "history" and src[private_id] == "cold_start"
+    # a history model keeps exactly its vector from the base zoo
+    np.testing.assert_array_equal(zoo.model_vectors[0], small_zoo.model_vectors[small_zoo.model_index(history_model)])
+    assert zoo.models.set_index("model_id").at["me/with-meta", "license"] == "mit"
+    assert zoo.dim == small_zoo.dim and len(zoo.tasks) == len(small_zoo.tasks)
+    # the private config was fetched through the Hub with the token
+    assert loophub.calls("GET", rf"/{private_id}/resolve/.*/config.json")
+    # and the custom zoo round-trips through the Hub
+    target = unique_repo_id + "-custom"
+    zoo.push_to_hub(target, private=True, token=hub_token)
+    back = Zoo.from_hub(target, token=hub_token)
+    assert back.model_ids == zoo.model_ids
+
+
+# ---------------------------------------------------------------------------- the default zoo
+default_missing = not (REPO_ROOT / "fennec_hub" / "data" / "zoo" / MANIFEST).exists()
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_default_zoo_loads_offline_in_a_fresh_process(tmp_path: Path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    code = ("import time; t=time.perf_counter(); from fennec_hub import Zoo; z=Zoo.default(); "
+            "print(len(z), len(z.tasks), z.models['vector_source'].nunique())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    n, m, kinds = map(int, out.stdout.split())
+    assert n > 1000 and m > 20 and kinds == 2
