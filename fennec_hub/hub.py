@@ -422,7 +422,9 @@ def push_files(repo_id: str, files: Mapping[str, bytes | str | Path], *, repo_ty
     ``files`` maps a path in the repo to bytes or to a local file path (``str``/``Path``). The
     result is huggingface_hub's ``CommitInfo``: a ``str`` equal to the commit URL, with ``.oid``
     (the new commit sha) and ``.repo_url``. Transient failures (429/5xx/transport) are retried up
-    to ``attempts`` times with freshly built operations (they are single-use).
+    to ``attempts`` times with freshly built operations (they are single-use). A retry after a
+    commit that did land but whose answer was lost makes no second commit: preupload reports
+    the files as unchanged, the client then skips the commit and returns the current head.
     """
     from huggingface_hub import CommitOperationAdd
 

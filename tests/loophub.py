@@ -1150,3 +1150,25 @@ def _in_range(total: int, spec: str) -> bool:
         if op.strip() == "max" and total > bound:
             return False
     return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a LoopHub from the command line (manual checks, demos): ``python tests/loophub.py``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--fixtures", action="append", default=[], help="fixture directory to load (repeatable)")
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args(argv)
+    hub = LoopHub(page_size=args.page_size).start()
+    for path in args.fixtures:
+        print(f"loaded {len(hub.add_fixture_dir(path))} repos from {path}")
+    print(f"HF_ENDPOINT={hub.url}  (token: {DEFAULT_TOKEN})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -374,3 +374,37 @@ def test_dataset_info_at_parquet_conversion_ref(loophub):
     assert Path(path).read_bytes() == b"PAR1"
     refs = hub.api().list_repo_refs(repo_id, repo_type="dataset")
     assert [b.name for b in refs.branches] == ["main"] and refs.converts[0].ref == "refs/convert/parquet"
+
+
+def test_whoami_accepts_only_known_tokens(hub_token, hub_user):
+    assert hub.whoami(token=hub_token)["name"] == hub_user
+    with pytest.raises(hub.HubError):
+        hub.whoami(token="hf_not_a_valid_token")
+
+
+def test_network_guard_blocks_everything_but_loopback():
+    import socket
+
+    with pytest.raises(OSError, match="network"):
+        socket.getaddrinfo("huggingface.co", 443)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError, match="must not reach the network"):
+            sock.connect(("93.184.216.34", 443))
+    finally:
+        sock.close()
+    with pytest.raises(hub.HubOffline):  # the real Hub is never reached, even by explicit endpoint
+        hub.model_info("google/vit-base-patch16-224", endpoint="https://huggingface.co")
+
+
+def test_slow_fault_delays_only_matching_requests(loophub):
+    import time
+
+    loophub.add_model_repo("slow-test/vit", config=VIT_CONFIG)
+    loophub.slow(r"^/api/models/slow-test/vit$", seconds=0.4)
+    start = time.perf_counter()
+    hub.model_info("slow-test/vit")
+    assert time.perf_counter() - start >= 0.4
+    start = time.perf_counter()
+    hub.model_info("slow-test/vit")  # the fault was used up
+    assert time.perf_counter() - start < 0.4
