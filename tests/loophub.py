@@ -188,7 +188,7 @@ class Repo:
 @dataclass
 class _Fault:
     pattern: re.Pattern
-    kind: str  # "fail" | "slow" | "drop"
+    kind: str  # "fail" | "slow" | "drop" | "lose"
     times: int
     status: int = 500
     headers: dict | None = None
@@ -300,6 +300,16 @@ class LoopHub:
     def drop_next(self, path_regex: str, times: int = 1, methods: Iterable[str] | None = None) -> None:
         """Close the connection of the next ``times`` matching requests without any response."""
         self._add_fault(_Fault(re.compile(path_regex), "drop", times, methods=_m(methods)))
+
+    def lose_response_next(self, path_regex: str, times: int = 1, methods: Iterable[str] | None = None) -> None:
+        """Process the next ``times`` matching requests normally but close the connection instead of
+        answering (the change happened, the client never hears of it)."""
+        self._add_fault(_Fault(re.compile(path_regex), "lose", times, methods=_m(methods)))
+
+    def pending_faults(self) -> int:
+        """How many injected faults are still waiting to fire."""
+        with self._lock:
+            return sum(f.times for f in self._faults)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -694,6 +704,20 @@ class _Handler(BaseHTTPRequestHandler):
                     {"error": f"injected failure {fault.status}"}).encode()
                 self._send(fault.status, payload, headers=fault.headers, content_type="application/json")
                 return
+        if fault is not None and fault.kind == "lose":
+            real_wfile, self.wfile = self.wfile, io.BytesIO()
+            try:
+                self._route(method, raw_path, query, body)
+            except Exception:  # noqa: BLE001 - the answer is discarded anyway
+                pass
+            finally:
+                self.wfile = real_wfile
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
         try:
             self._route(method, raw_path, query, body)
         except _HTTPError as err:

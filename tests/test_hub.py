@@ -405,6 +405,14 @@ def test_slow_fault_delays_only_matching_requests(loophub):
     start = time.perf_counter()
     hub.model_info("slow-test/vit")
     assert time.perf_counter() - start >= 0.4
-    start = time.perf_counter()
-    hub.model_info("slow-test/vit")  # the fault was used up
-    assert time.perf_counter() - start < 0.4
+    assert loophub.pending_faults() == 0  # used up: later requests are answered at once
+
+
+def test_push_files_retry_after_lost_answer_makes_no_duplicate_commit(loophub, hub_token, unique_repo_id):
+    first = hub.push_files(unique_repo_id, {"a.txt": b"v1"}, token=hub_token)
+    loophub.lose_response_next(r"/commit/main$")  # the commit lands, its answer is lost
+    result = hub.push_files(unique_repo_id, {"a.txt": b"v2"}, token=hub_token)
+    history = loophub.commits("dataset", unique_repo_id)
+    assert len(history) == 3 and history[1] == first.oid  # initial, v1, v2: no duplicate v2 commit
+    assert result.oid == history[0]
+    assert loophub.files("dataset", unique_repo_id)["a.txt"] == b"v2"
