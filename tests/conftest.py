@@ -7,7 +7,8 @@ not to the loopback interface (set ``FENNEC_LIVE=1`` to lift it for ``live`` tes
 
 Fixtures: ``loophub`` (the running LoopHub, shared by the session: use unique repo ids, e.g. from
 ``unique_repo_id``, or ``fresh_hub`` for an emptied one), ``hub_token`` (a token the server
-accepts; ``whoami`` names its user), ``offline`` (in-process HF_HUB_OFFLINE=1), ``hf_home``.
+accepts; ``whoami`` names its user ``hub_user``), ``hub_fixture_repos`` (tests/fixtures/hub loaded),
+``offline`` (in-process HF_HUB_OFFLINE=1), ``hf_home``.
 """
 
 from __future__ import annotations
@@ -183,6 +184,12 @@ def unique_repo_id(request, hub_user: str) -> str:
     """A repo id no other test uses, e.g. ``fennec-tester/test-push-files-3``."""
     name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-").lower()[:60]
     return f"{hub_user}/{name}-{next(_repo_counter)}"
+
+
+@pytest.fixture(scope="session")
+def hub_fixture_repos(loophub: LoopHub) -> list[str]:
+    """Load the model repo fixtures of tests/fixtures/hub into the LoopHub (once); returns their ids."""
+    return loophub.add_fixture_dir(_TESTS_DIR / "fixtures" / "hub")
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import yaml
 
@@ -39,7 +39,6 @@ DEFAULT_TOKEN = "hf_loophub_fennec_tester_token"
 
 _REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 # Keys of config.json the real Hub keeps in the ``config`` info field (it is NOT the whole file:
 # huggingface/huggingface_hub#2571 shows model_info(expand=["config"]) returning only

@@ -335,8 +335,9 @@ def test_load_dataset_reads_pushed_image_dataset(loophub, hub_token, unique_repo
 
 
 # ---------------------------------------------------------------------------- fixtures
-def test_fixture_dir_loads_realistic_model_repos(loophub):
-    ids = loophub.add_fixture_dir(FIXTURES)
+def test_fixture_dir_loads_realistic_model_repos(hub_fixture_repos):
+    ids = hub_fixture_repos
+    assert len(ids) == len(list(FIXTURES.rglob("info.json")))
     assert {"google/vit-base-patch16-224", "microsoft/resnet-50", "facebook/convnext-tiny-224",
             "timm/resnet50.a1_in1k"} <= set(ids)
     vit = hub.model_info("google/vit-base-patch16-224", expand=["safetensors", "config", "cardData"])
