@@ -250,6 +250,7 @@ class Zoo:
         info: Mapping[str, Any] | None = None,
         revision: str | None = None,
         source: str = "memory",
+        a2v_pca: Mapping[str, np.ndarray] | None = None,
         _space_dir: Path | None = None,
     ) -> None:
         import pandas as pd
@@ -276,6 +277,9 @@ class Zoo:
         self._space = space
         self._space_dir = _space_dir
         self._proxies: dict[str, Any] | None = None
+        #: The archi2vec PCA ({"mean", "components"}) behind the space's a2v_* features, if any:
+        #: Zoo.build uses it so that new models get the same features the space was fitted on.
+        self.a2v_pca = None if a2v_pca is None else {k: np.asarray(v, dtype=np.float64) for k, v in a2v_pca.items()}
         self.info: dict[str, Any] = dict(info or {})
         #: Hub commit sha this zoo was read at (None for local/embedded zoos).
         self.revision: str | None = revision
@@ -461,9 +465,12 @@ class Zoo:
                        root / TASKS_FILE, compression="zstd")
         pq.write_table(_table_from_frame(self.history, HISTORY_COLUMNS, {}), root / HISTORY_FILE,
                        compression="zstd")
-        save_file({"model_vectors": self.model_vectors, "archi2vec": self.archi2vec_vectors,
-                   "task_vectors": self.task_vectors}, str(root / VECTORS_FILE),
-                  metadata={"format": FORMAT_NAME})
+        arrays = {"model_vectors": self.model_vectors, "archi2vec": self.archi2vec_vectors,
+                  "task_vectors": self.task_vectors}
+        if self.a2v_pca is not None:
+            arrays["a2v_pca_mean"] = np.ascontiguousarray(self.a2v_pca["mean"], dtype=np.float64).reshape(1, -1)
+            arrays["a2v_pca_components"] = np.ascontiguousarray(self.a2v_pca["components"], dtype=np.float64)
+        save_file(arrays, str(root / VECTORS_FILE), metadata={"format": FORMAT_NAME})
         if self._space is not None:
             self._space.save(root / SPACE_DIR)
         elif self._space_dir is not None and self._space_dir.exists():
@@ -536,8 +543,13 @@ class Zoo:
             history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
         space_dir = root / SPACE_DIR
         info = {k: v for k, v in manifest.items() if k not in ("files",)}
+        pca = None
+        if "a2v_pca_mean" in arrays and "a2v_pca_components" in arrays:
+            pca = {"mean": arrays["a2v_pca_mean"].reshape(-1), "components": arrays["a2v_pca_components"]}
+            if pca["components"].ndim != 2 or pca["components"].shape[1] != pca["mean"].shape[0]:
+                raise ZooFormatError(f"{VECTORS_FILE}: inconsistent archi2vec PCA arrays")
         return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, info=info,
-                   revision=revision, source=source or str(root),
+                   revision=revision, source=source or str(root), a2v_pca=pca,
                    _space_dir=space_dir if space_dir.exists() else None)
 
     @classmethod
@@ -820,7 +832,10 @@ def _normalise_spec(item: Any) -> dict[str, Any]:
 
 def _encode(keys: Sequence[Any], progress: bool = False) -> tuple[dict[int, np.ndarray], dict[int, Any]]:
     """archi2vec vectors and ArchitectureInfo of each key (index -> value; failures are absent)."""
-    from . import archi2vec as a2v
+    import importlib
+
+    # (fennec_hub.archi2vec the attribute is the function; the module must be imported by name)
+    a2v = importlib.import_module("fennec_hub.archi2vec")
 
     vectors: dict[int, np.ndarray] = {}
     infos: dict[int, Any] = {}
@@ -1030,8 +1045,9 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
                 "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
                 "pretrain": [mdf.at[i, "pretrain"] for i in todo],
             }, index=[ids[i] for i in todo]).astype({"params_m": float})
+            pca = base.a2v_pca if base is not None and base.a2v_pca is not None else _pca_store()
             feats = build_model_features([ids[i] for i in todo], meta,
-                                         {ids[i]: vectors[i] for i in todo if i in vectors}, _pca_store())
+                                         {ids[i]: vectors[i] for i in todo if i in vectors}, pca)
         except ImportError:
             feats = None
         mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
@@ -1074,13 +1090,14 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
         "license": "other",
     }
     return cls(mdf, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-               source="built in memory")
+               source="built in memory", a2v_pca=base.a2v_pca if base is not None else None)
 
 
 def _archi2vec_version() -> str:
     try:
-        from . import archi2vec as a2v
+        import importlib
 
+        a2v = importlib.import_module("fennec_hub.archi2vec")
         return str(getattr(a2v, "ARCHI2VEC_VERSION", "unknown"))
     except ImportError:
         return "unknown"
@@ -1136,10 +1153,19 @@ def hf_catalogue() -> "pd.DataFrame":
         mid = it.get("model_id") or it.get("id") or it.get("repo_id")
         if not mid:
             continue
+        insize = it.get("image_size") or it.get("input_size")
+        if insize is None and isinstance(it.get("file"), str):
+            try:
+                cfg = _load_config(root / _safe_relpath(it["file"]))
+                insize = cfg.get("image_size") or (cfg.get("vision_config") or {}).get("image_size")
+            except (OSError, ValueError, ZooFormatError):
+                insize = None
+        if isinstance(insize, (list, tuple)):
+            insize = insize[-1] if insize else None
         rows.append({
             "model_id": mid, "library": it.get("library") or it.get("library_name") or "transformers",
             "license": it.get("license"), "pipeline_tag": it.get("pipeline_tag"),
-            "input_size": it.get("image_size") or it.get("input_size"),
+            "input_size": insize if isinstance(insize, int) else None,
             "pretrain": it.get("pretrain") or it.get("pretraining") or it.get("dataset"),
             "family": it.get("model_type") or it.get("family"),
             "architecture": (it.get("architectures") or [None])[0] if isinstance(it.get("architectures"), list) else it.get("architecture"),
@@ -1181,25 +1207,32 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     log(f"[build-zoo] {len(ids)} candidate checkpoints: {len(timm_df)} timm, {len(hf_df)} shipped transformers "
         f"configs, {len(hub_rec)} Hub models in the records ({time.time() - t0:.1f}s)")
 
-    # archi2vec: one encoding per distinct architecture (timm tags share their architecture's).
-    enc_key = []
+    # archi2vec: one encoding per distinct architecture (timm tags share their architecture's);
+    # the record models (benchmark zoos included) are encoded too, for the space's cold-start map.
+    enc_key = {}
     for r in cand.itertuples(index=False):
         if r.library == "timm" and isinstance(getattr(r, "timm_name", None), str):
-            enc_key.append(r.timm_name.partition(".")[0])
+            enc_key[r.model_id] = r.timm_name.partition(".")[0]
         else:
-            enc_key.append(r.model_id)
-    uniq = sorted(set(enc_key))
+            enc_key[r.model_id] = r.model_id
+    for m in rec_models:
+        enc_key.setdefault(m, m)
+    uniq = sorted(set(enc_key.values()))
     vec_u, info_u = _encode(uniq, progress=progress)
     pos = {k: i for i, k in enumerate(uniq)}
-    vectors = {m: vec_u[pos[k]] for m, k in zip(ids, enc_key) if pos[k] in vec_u}
-    infos = {m: info_u[pos[k]] for m, k in zip(ids, enc_key) if pos[k] in info_u}
+    vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
+    infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
     log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded ({time.time() - t0:.1f}s)")
 
     params = []
     for m in ids:
-        p = getattr(infos.get(m), "params", None)
-        if p is None and m in meta.index and pd.notna(meta.at[m, "params_m"]):
+        # the published count (timm results / Hub metadata, classifier included) where known,
+        # else the backbone built on the meta device
+        p = None
+        if m in meta.index and pd.notna(meta.at[m, "params_m"]):
             p = float(meta.at[m, "params_m"]) * 1e6
+        if p is None:
+            p = getattr(infos.get(m), "params", None)
         params.append(p)
     cand["params"] = params
     for m_i, m in enumerate(ids):
@@ -1208,20 +1241,23 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             cand.at[m_i, "family"] = getattr(inf, "family", None)
     cand["imagenet_top1"] = [meta.at[m, "imagenet_top1"] if m in meta.index else None for m in ids]
 
-    # Features for the space: stored rows for the record models, fresh ones for the rest.
-    feat_meta = pd.DataFrame({
-        "params_m": [None if p is None else float(p) / 1e6 for p in params],
-        "img_size": cand["input_size"].tolist(),
-        "imagenet_top1": cand["imagenet_top1"].tolist(),
-        "pretrain": cand["pretrain"].tolist(),
-    }, index=ids)
-    feat_meta = feat_meta.combine_first(meta.reindex(ids)[["source_dataset"]]) if "source_dataset" in meta else feat_meta
-    for c in ("params_m", "img_size", "imagenet_top1"):
+    # Model features (fennec_hub.features) for every record model and candidate, from one
+    # archi2vec PCA: SPACE's stored one, or one fitted here on the vectors just computed.
+    all_ids = list(dict.fromkeys(rec_models + ids))
+    feat_meta = meta.reindex(all_ids).copy()
+    cand_ix = cand.set_index("model_id")
+    for col, src in (("img_size", "input_size"), ("imagenet_top1", "imagenet_top1"), ("pretrain", "pretrain")):
+        filled = cand_ix[src].reindex(all_ids)
+        feat_meta[col] = feat_meta[col].astype(object).where(feat_meta[col].notna(), filled)
+    feat_meta["params_m"] = pd.to_numeric(pd.Series(
+        [None if p is None else float(p) / 1e6 for p in params], index=ids).reindex(all_ids)
+        .fillna(pd.to_numeric(feat_meta["params_m"], errors="coerce")), errors="coerce")
+    for c in ("img_size", "imagenet_top1"):
         feat_meta[c] = pd.to_numeric(feat_meta[c], errors="coerce")
-    rec_feats = features.model_features(rec_models)
-    new_ids = [m for m in ids if m not in set(rec_models)]
-    new_feats = features.build_model_features(new_ids, feat_meta.reindex(new_ids), vectors, features._pca_store())
-    mf = pd.concat([rec_feats, new_feats])
+    pca = features._pca_store()
+    if pca is None and vectors:
+        pca = _fit_pca(np.stack([vectors[m] for m in sorted(vectors)]), features.A2V_DIM)
+    mf = features.build_model_features(all_ids, feat_meta, vectors, pca)
     from .datasets import list_datasets
 
     task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
@@ -1267,12 +1303,25 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         "license": "other",
     }
     zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-              source="built")
+              source="built", a2v_pca=pca)
     zoo.save(out)
     log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
         f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
         f"{_dir_size(out) / 1e6:.1f} MB")
     return Zoo.load(out, source=str(out))
+
+
+def _fit_pca(mat: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Principal axes of archi2vec vectors (deterministic: SVD with a sign convention)."""
+    mat = np.asarray(mat, dtype=np.float64)
+    mean = mat.mean(axis=0)
+    _, _, vt = np.linalg.svd(mat - mean, full_matrices=False)
+    comp = vt[:k]
+    signs = np.sign(comp[np.arange(len(comp)), np.argmax(np.abs(comp), axis=1)])
+    comp = comp * np.where(signs == 0, 1.0, signs)[:, None]
+    if comp.shape[0] < k:
+        comp = np.vstack([comp, np.zeros((k - comp.shape[0], mat.shape[1]))])
+    return {"mean": mean, "components": comp}
 
 
 def _version(pkg: str) -> str:
