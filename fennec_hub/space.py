@@ -1,3 +1,716 @@
-"""Placeholder: being written (issue 3)."""
+"""TransferSpace: one vector per model and per task; score(model, task) = dot product.
+
+The space is fitted on fine-tuning records from many sources whose protocols differ, so values are
+only ever compared inside one ``(source, dataset, metric)`` group: each group is standardised on its
+own (rank-gaussianised by default, robust to collapsed runs), and nothing compares raw accuracies
+across sources.
+
+A model's score for a task is
+
+    score(m, t) = b_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * f(sim(src(m), t))
+
+* ``b_m``: the model's prior, its mean standardised score over the groups it was fine-tuned in.
+* ``r_{m,g}``: its residual in group g (standardised score minus prior minus the pair term), zero
+  where the records have no value. These residual profiles are the task-specific structure.
+* ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
+  of its own groups; for a new task it is a softmax over the historical groups of each block
+  (connected set of models and groups) by similarity of task features, shrunk by a factor; both
+  chosen by nested leave-one-dataset-out on the training datasets only, per block and per protocol
+  (records source + metric), so a ranking "for TransferGraph's fine-tuning protocol" leans on that
+  protocol's history.
+* ``gamma * f(sim(src(m), t))``: similarity between the dataset a model was pre-trained or
+  fine-tuned on and the target (task-feature cosine through a kernel, 1 for the same dataset),
+  with one least-squares weight per protocol: models trained on birds transfer to birds. The model
+  side is a one-hot of its source dataset, the task side the kernel row, so it stays a dot product.
+
+Models the records never mention get ``b_m`` and ``r_m`` from their features (archi2vec +
+metadata) through ridge maps stored as arrays; tasks the records never mention get ``w(t)`` from
+their features. So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly,
+and ranking 100,000 models is one matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+SPACE_FORMAT_VERSION = 1
+GROUP_KEYS = ("source", "dataset", "metric")
+_TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
+_SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+# --- standardisation -------------------------------------------------------------------------------
+
+def standardize(records: pd.DataFrame, method: str = "rank") -> pd.Series:
+    """Standardised value of every record, computed inside its (source, dataset, metric) group only.
+
+    ``rank``: rank-gaussianised (normal quantile of the mid-rank), robust to collapsed runs;
+    ``zscore``: (value - mean) / std within the group, clipped to [-3, 3]. A group with a single
+    record, or constant values, standardises to 0. Raw accuracies are never compared across groups.
+    """
+    from scipy.special import ndtri
+
+    keys = [records[k] for k in GROUP_KEYS]
+    grouped = records["value"].astype(float).groupby(keys, sort=False, dropna=False)
+    if method == "rank":
+        rank = grouped.rank(method="average")
+        n = grouped.transform("count")
+        z = pd.Series(ndtri((rank - 0.5) / n), index=records.index)
+        z[n <= 1] = 0.0
+    elif method == "zscore":
+        mean = grouped.transform("mean")
+        std = grouped.transform("std")
+        z = ((records["value"] - mean) / std.where(std > 0)).clip(-3, 3).fillna(0.0)
+    else:
+        raise ValueError(f"unknown standardisation {method!r}; use 'rank' or 'zscore'")
+    return z.astype(float)
+
+
+# --- feature helpers -------------------------------------------------------------------------------
+
+def _numeric(frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None:
+        return pd.DataFrame()
+    return frame.select_dtypes(include=[np.number, "bool"]).astype(float)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), 0.0)
+
+
+@dataclass
+class _TaskEncoder:
+    """Maps task-feature rows to unit vectors whose dot products are task similarities."""
+
+    columns: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray  # [p, q] principal axes (of the standardised registry features)
+
+    @classmethod
+    def fit(cls, feats: pd.DataFrame, max_dim: int = 32) -> "_TaskEncoder":
+        x = feats.to_numpy(float)
+        mean = np.nanmean(x, axis=0) if len(x) else np.zeros(x.shape[1])
+        mean = np.nan_to_num(mean)
+        xc = np.nan_to_num(x - mean)
+        scale = xc.std(axis=0)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        xs = xc / scale
+        # Text-embedding blocks hold many columns; give every column family equal say per column.
+        q = max(1, min(max_dim, xs.shape[0], xs.shape[1]))
+        _, _, vt = np.linalg.svd(xs, full_matrices=False)
+        return cls(list(feats.columns), mean, scale, vt[:q].T.copy())
+
+    def encode(self, feats: pd.DataFrame) -> np.ndarray:
+        x = feats.reindex(columns=self.columns).to_numpy(float)
+        xs = np.nan_to_num((x - self.mean) / self.scale)
+        return _unit_rows(xs @ self.basis)
+
+
+# --- the space -------------------------------------------------------------------------------------
+
+@dataclass
 class TransferSpace:
-    pass
+    """Learned transfer space: model vectors and task vectors whose dot product ranks models.
+
+    Vector layout (length ``dim = 1 + G + S``): a model is ``[b_m, r_m (G groups), onehot(source
+    dataset) (S sources)]``; a task is ``[1, w (G), gamma * f(sim(source, task)) (S)]``.
+    Build it with :meth:`fit`; query with :meth:`score`, :meth:`model_vectors`, :meth:`task_vector`.
+    """
+
+    models: list[str]
+    groups: list[tuple[str, str, str]]
+    datasets: list[str]
+    group_dataset: np.ndarray  # [G] index into datasets
+    group_block: np.ndarray  # [G] block id (connected component of models and groups)
+    group_protocol: np.ndarray  # [G] index into protocols
+    protocols: list[tuple[str, str]]  # (source, metric)
+    prior: np.ndarray  # [M] b_m
+    profile: np.ndarray  # [M, G] residuals r_{m,g}
+    sources: list[str]  # source-dataset vocabulary (dataset ids)
+    source_emb: np.ndarray  # [S, q] unit task vectors of the sources
+    model_source: np.ndarray  # [M] index into sources, -1 when unknown
+    task_emb: np.ndarray  # [T, q] unit task vectors of the training datasets
+    pair_temperature: float
+    protocol_gamma: np.ndarray  # [P] weight of the source-similarity term per protocol
+    default_gamma: float  # its weight when no protocol is named
+    block_shrink: np.ndarray  # [B]
+    block_temperature: np.ndarray  # [B]
+    protocol_shrink: np.ndarray  # [P]
+    protocol_temperature: np.ndarray  # [P]
+    task_encoder: _TaskEncoder | None
+    cold_columns: list[str] = field(default_factory=list)
+    cold_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cold_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cold_map: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # [p+1, 1+G]
+    options: dict[str, Any] = field(default_factory=dict)
+    _model_features: pd.DataFrame | None = None
+    _task_features: pd.DataFrame | None = None
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        records: pd.DataFrame,
+        *,
+        model_features: pd.DataFrame | None = None,
+        task_features: pd.DataFrame | None = None,
+        standardization: str = "rank",
+        shrink: float | None = None,
+        temperature: float | None = None,
+        pair: bool = True,
+        pair_temperature: float | None = None,
+        pair_ridge: float = 1.0,
+        cold_ridge: float = 10.0,
+        task_dim: int = 32,
+    ) -> "TransferSpace":
+        """Fit the space on long-format records (model, dataset, metric, value, source).
+
+        ``model_features``: DataFrame indexed by model id, numeric columns (archi2vec, metadata)
+        plus an optional ``source_dataset`` column (dataset id the model was trained on); used for
+        cold-start models and the source/target similarity term. ``task_features``: DataFrame
+        indexed by dataset id (numeric), used for cold-start tasks. Either may be ``None``.
+        ``shrink`` / ``temperature`` / ``pair_temperature``: fixed values; ``None`` chooses them by
+        nested leave-one-dataset-out on the training datasets (never on a held-out one).
+        """
+        need = {"model", "dataset", "metric", "value", "source"}
+        missing = need - set(records.columns)
+        if missing:
+            raise ValueError(f"records lack columns {sorted(missing)}")
+        rec = records.dropna(subset=["value"]).copy()
+        if rec.empty:
+            raise ValueError("no records to fit on")
+        rec["z"] = standardize(rec, standardization)
+
+        gkey = pd.Series(list(zip(rec["source"], rec["dataset"], rec["metric"])), dtype=object)
+        group_codes, groups = pd.factorize(gkey, sort=True)
+        model_codes, models = pd.factorize(rec["model"], sort=True)
+        M, G = len(models), len(groups)
+        zsum = np.zeros((M, G))
+        cnt = np.zeros((M, G))
+        np.add.at(zsum, (model_codes, group_codes), rec["z"].to_numpy())
+        np.add.at(cnt, (model_codes, group_codes), 1.0)
+        obs = cnt > 0
+        Z = np.where(obs, zsum / np.maximum(cnt, 1), np.nan)
+
+        groups = [tuple(g) for g in groups]
+        models = [str(m) for m in models]
+        datasets = sorted({g[1] for g in groups})
+        dindex = {d: i for i, d in enumerate(datasets)}
+        group_dataset = np.array([dindex[g[1]] for g in groups], dtype=np.int64)
+        group_block = _blocks(obs)
+        proto_codes, protocols = pd.factorize(pd.Series([(g[0], g[2]) for g in groups], dtype=object), sort=True)
+        protocols = [tuple(p) for p in protocols]
+
+        # Task features: one unit vector per dataset.
+        tf = _numeric(task_features)
+        encoder = None
+        q = 0
+        if not tf.empty:
+            encoder = _TaskEncoder.fit(tf.dropna(how="all"), max_dim=task_dim)
+            q = encoder.basis.shape[1]
+        task_emb = _encode_tasks(encoder, tf, datasets, q)
+
+        # Source datasets: every dataset with task features that some model was trained on.
+        model_source = np.full(M, -1, dtype=np.int64)
+        sources: list[str] = []
+        if pair and encoder is not None and model_features is not None and "source_dataset" in model_features:
+            src = model_features.reindex(models)["source_dataset"]
+            sources = sorted({s for s in src.dropna().astype(str) if s in tf.index})
+            sindex = {s: i for i, s in enumerate(sources)}
+            model_source = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in src], dtype=np.int64)
+        source_emb = _encode_tasks(encoder, tf, sources, q)
+
+        state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge)
+        n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
+        tuned = encoder is not None and shrink is None and temperature is None
+        if not pair or not sources:
+            pt = 1.0
+        elif pair_temperature is not None or not tuned:
+            pt = 0.2 if pair_temperature is None else float(pair_temperature)
+        else:
+            pt = state.tune_pair()
+        F = state.pair_features(pt) if pair and sources else np.zeros((M, G))
+        everything = np.ones(G, bool)
+        prior = state.prior(everything)
+        gammas, default_gamma = state.gammas(prior, F, everything)
+        profile = state.profile(prior, gammas, F, everything)
+
+        if tuned:
+            bs, bt, ps, ptemp = state.tune_kernel(F)
+        else:
+            value = 0.0 if encoder is None else (1.0 if shrink is None else float(shrink))
+            tau = 0.1 if temperature is None else float(temperature)
+            bs, bt = np.full(n_blocks, value), np.full(n_blocks, tau)
+            ps, ptemp = np.full(n_protos, value), np.full(n_protos, tau)
+
+        space = cls(
+            models=models, groups=groups, datasets=datasets, group_dataset=group_dataset,
+            group_block=group_block, group_protocol=np.asarray(proto_codes, dtype=np.int64), protocols=protocols,
+            prior=prior, profile=profile, sources=sources, source_emb=source_emb, model_source=model_source,
+            task_emb=task_emb, pair_temperature=float(pt), protocol_gamma=gammas, default_gamma=float(default_gamma),
+            block_shrink=bs, block_temperature=bt, protocol_shrink=ps, protocol_temperature=ptemp,
+            task_encoder=encoder,
+            options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
+                         pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
+                         task_dim=task_dim),
+            _model_features=model_features, _task_features=task_features,
+        )
+        space._fit_cold_start(model_features, obs, cold_ridge)
+        return space
+
+    def _fit_cold_start(self, model_features: pd.DataFrame | None, obs: np.ndarray, ridge: float) -> None:
+        """Ridge maps from model features to (prior, residual profile), one per output column."""
+        G = len(self.groups)
+        feats = _numeric(model_features)
+        if not feats.empty:
+            feats = feats.loc[:, feats.reindex(self.models).notna().any(axis=0)]
+        if feats.empty:
+            self.cold_columns, self.cold_mean, self.cold_scale = [], np.zeros(0), np.zeros(0)
+            self.cold_map = np.zeros((1, 1 + G))
+            self.cold_map[0, 0] = float(np.mean(self.prior))
+            return
+        x = feats.reindex(self.models).to_numpy(float)
+        has = ~np.isnan(x).all(axis=1)
+        mean = np.nan_to_num(np.nanmean(x[has], axis=0))
+        scale = np.nan_to_num(np.nanstd(x[has], axis=0))
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        xs = np.nan_to_num((x - mean) / scale)
+        X = np.hstack([np.ones((len(xs), 1)), xs])
+        pen = ridge * np.eye(X.shape[1])
+        pen[0, 0] = 0.0
+        coef = np.zeros((X.shape[1], 1 + G))
+        Y = np.hstack([self.prior[:, None], self.profile])
+        masks = np.hstack([has[:, None], obs & has[:, None]])
+        for j in range(1 + G):
+            rows = masks[:, j]
+            if rows.sum() < 2:
+                continue
+            Xj = X[rows]
+            coef[:, j] = np.linalg.solve(Xj.T @ Xj + pen, Xj.T @ Y[rows, j])
+        self.cold_columns = list(feats.columns)
+        self.cold_mean, self.cold_scale, self.cold_map = mean, scale, coef
+
+    # -- queries --------------------------------------------------------------------------------
+
+    @property
+    def known_models(self) -> list[str]:
+        """Models the records mention (their vectors come from history)."""
+        return list(self.models)
+
+    @property
+    def known_tasks(self) -> list[str]:
+        """Dataset ids the records mention."""
+        return list(self.datasets)
+
+    @property
+    def dim(self) -> int:
+        """Length of every model and task vector."""
+        return 1 + len(self.groups) + len(self.sources)
+
+    def model_vectors(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
+        """[n, dim] float64 vectors; unknown models get cold-start vectors from their features.
+
+        ``model_features`` (indexed by model id) supplies features for unknown models; otherwise
+        they come from the features given at fit time or :func:`fennec_hub.features.model_features`.
+        """
+        models = list(models)
+        index = {m: i for i, m in enumerate(self.models)}
+        out = np.zeros((len(models), self.dim))
+        known = np.array([m in index for m in models], dtype=bool)
+        G = len(self.groups)
+        if known.any():
+            rows = np.array([index[m] for m, k in zip(models, known) if k])
+            out[known, 0] = self.prior[rows]
+            out[known, 1 : 1 + G] = self.profile[rows]
+            src = self.model_source[rows]
+            hit = src >= 0
+            sub = np.zeros((len(rows), len(self.sources)))
+            sub[np.flatnonzero(hit), src[hit]] = 1.0
+            out[known, 1 + G :] = sub
+        if (~known).any():
+            cold = [m for m, k in zip(models, known) if not k]
+            out[~known] = self._cold_vectors(cold, model_features)
+        return out
+
+    def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
+        feats = model_features
+        if feats is None or not set(models) <= set(feats.index):
+            feats = _lookup_model_features(models, self._model_features)
+        feats = feats.reindex(models)
+        if self.cold_columns:
+            x = feats.reindex(columns=self.cold_columns).to_numpy(float)
+            xs = np.nan_to_num((x - self.cold_mean) / self.cold_scale)
+            pred = np.hstack([np.ones((len(models), 1)), xs]) @ self.cold_map
+        else:
+            pred = np.tile(self.cold_map[0], (len(models), 1))
+        onehot = np.zeros((len(models), len(self.sources)))
+        if self.sources and "source_dataset" in feats:
+            sindex = {s: i for i, s in enumerate(self.sources)}
+            for i, s in enumerate(feats["source_dataset"]):
+                if isinstance(s, str) and s in sindex:
+                    onehot[i, sindex[s]] = 1.0
+        return np.hstack([pred, onehot])
+
+    def task_vector(self, task: str | Mapping[str, float] | pd.Series, *, source: str | None = None,
+                    metric: str | None = None) -> np.ndarray:
+        """[dim] vector of a task: a dataset id / alias (known or in the registry) or a feature mapping.
+
+        ``source`` / ``metric`` name the protocol the ranking is for (a records ``source`` string and
+        metric, e.g. ``finetune_top1``): where a block has historical groups of that protocol, the
+        task's weights go to those groups only, so the prior becomes the protocol's own prior.
+        """
+        G = len(self.groups)
+        name = self._canonical(task) if isinstance(task, str) else None
+        emb = self._task_embedding(name if name is not None else task)
+        own = np.zeros(G, bool)
+        if name is not None and name in self.datasets:
+            own = self.group_dataset == self.datasets.index(name)
+        proto = self._protocol_index(source, metric)
+        in_proto = np.isin(self.group_protocol, proto) if proto is not None else np.zeros(G, bool)
+        w = np.zeros(G)
+        for block in range(len(self.block_shrink)):
+            in_block = self.group_block == block
+            mine = own & in_block
+            if mine.any():
+                if (mine & in_proto).any():
+                    mine = mine & in_proto
+                w[mine] = 1.0 / mine.sum()
+                continue
+            if emb is None:
+                continue
+            cand = in_block & in_proto
+            if cand.any():
+                p0 = self.group_protocol[cand][0]
+                lam, tau = self.protocol_shrink[p0], self.protocol_temperature[p0]
+            else:
+                cand = in_block
+                lam, tau = self.block_shrink[block], self.block_temperature[block]
+            if not lam:
+                continue
+            sims = self.task_emb[self.group_dataset[cand]] @ emb
+            w[cand] = lam * _softmax(sims / tau)
+        pair = np.zeros(len(self.sources))
+        if emb is not None and self.sources:
+            gamma = self.default_gamma
+            if proto is not None and len(proto) == 1:
+                gamma = self.protocol_gamma[proto[0]]
+            pair = gamma * _pair_kernel(self.source_emb @ emb, self.pair_temperature)
+        return np.concatenate([[1.0], w, pair])
+
+    def _protocol_index(self, source: str | None, metric: str | None) -> np.ndarray | None:
+        if source is None and metric is None:
+            return None
+        hit = [i for i, (s, m) in enumerate(self.protocols)
+               if (source is None or s == source) and (metric is None or m == metric)]
+        return np.array(hit, dtype=np.int64)
+
+    def _canonical(self, task: str) -> str:
+        if task in self.datasets:
+            return task
+        try:
+            from .datasets import resolve_dataset
+
+            return resolve_dataset(task).id
+        except (KeyError, ValueError, NotImplementedError):
+            return task
+
+    def _task_embedding(self, task) -> np.ndarray | None:
+        if self.task_encoder is None:
+            return None
+        if isinstance(task, str):
+            if task in self.datasets and np.any(self.task_emb[self.datasets.index(task)]):
+                return self.task_emb[self.datasets.index(task)]
+            try:
+                feats = _lookup_task_features([task], self._task_features)
+            except (KeyError, ValueError, ImportError):
+                return None
+        elif isinstance(task, pd.Series):
+            feats = task.to_frame().T
+        else:
+            feats = pd.DataFrame([dict(task)])
+        feats = _numeric(feats)
+        if feats.empty or feats.isna().all(axis=None):
+            return None
+        return self.task_encoder.encode(feats)[0]
+
+    def score(self, models: Sequence[str], task: str | Mapping[str, float] | pd.Series, *,
+              source: str | None = None, metric: str | None = None) -> np.ndarray:
+        """Predicted transfer score of each model on the task (higher = better); one matvec."""
+        return self.model_vectors(models) @ self.task_vector(task, source=source, metric=metric)
+
+    def explain(self, model: str, task: str, top: int = 3, **protocol: str) -> dict[str, Any]:
+        """Why a model scores what it does on a task: prior, source similarity and nearest tasks.
+
+        Returns ``{"score", "prior", "source_dataset", "source_term", "cold_start", "tasks": [...]}``;
+        each task entry is ``{"dataset", "source", "metric", "weight", "standardized_score",
+        "contribution"}`` for the historical groups with the largest weights (``standardized_score``:
+        the model's standardised result there, None where it has none).
+        """
+        vec = self.model_vectors([model])[0]
+        tv = self.task_vector(task, **protocol)
+        G = len(self.groups)
+        cold = model not in self.models
+        row = None if cold else self.models.index(model)
+        tasks = []
+        for g in np.argsort(-tv[1 : 1 + G], kind="stable")[: max(top, 0)]:
+            if tv[1 + g] <= 0:
+                break
+            z = None
+            if row is not None and vec[1 + g] != 0:
+                z = float(self.prior[row] + self.profile[row, g] + self._pair_value(row, g))
+            tasks.append(dict(dataset=self.groups[g][1], source=self.groups[g][0], metric=self.groups[g][2],
+                              weight=float(tv[1 + g]), standardized_score=z,
+                              contribution=float(vec[1 + g] * tv[1 + g])))
+        src_idx = np.flatnonzero(vec[1 + G :])
+        return dict(score=float(vec @ tv), prior=float(vec[0]),
+                    source_dataset=self.sources[src_idx[0]] if len(src_idx) else None,
+                    source_term=float(vec[1 + G :] @ tv[1 + G :]), cold_start=cold, tasks=tasks)
+
+    def _pair_value(self, row: int, g: int) -> float:
+        """The pair term of a known model in a historical group (part of its standardised score)."""
+        src = self.model_source[row]
+        if src < 0:
+            return 0.0
+        sim = float(self.source_emb[src] @ self.task_emb[self.group_dataset[g]])
+        return float(self.protocol_gamma[self.group_protocol[g]] * _pair_kernel(sim, self.pair_temperature))
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
+               "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "protocol_shrink",
+               "protocol_temperature", "cold_mean", "cold_scale", "cold_map")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._ARRAYS}
+        if self.task_encoder is not None:
+            arrays.update(enc_mean=self.task_encoder.mean, enc_scale=self.task_encoder.scale,
+                          enc_basis=np.ascontiguousarray(self.task_encoder.basis))
+        save_file(arrays, str(path / "space.safetensors"))
+        meta = dict(
+            format_version=SPACE_FORMAT_VERSION, models=self.models, groups=[list(g) for g in self.groups],
+            datasets=self.datasets, protocols=[list(p) for p in self.protocols], sources=self.sources,
+            pair_temperature=self.pair_temperature, default_gamma=self.default_gamma,
+            cold_columns=self.cold_columns,
+            task_columns=self.task_encoder.columns if self.task_encoder is not None else None,
+            options=self.options,
+        )
+        (path / "space.json").write_text(json.dumps(meta, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TransferSpace":
+        """Read a space written by :meth:`save`."""
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        meta = json.loads((path / "space.json").read_text())
+        if meta.get("format_version") != SPACE_FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported space format {meta.get('format_version')!r}")
+        a = load_file(str(path / "space.safetensors"))
+        encoder = None
+        if meta["task_columns"] is not None:
+            encoder = _TaskEncoder(list(meta["task_columns"]), a["enc_mean"], a["enc_scale"], a["enc_basis"])
+        return cls(
+            models=list(meta["models"]), groups=[tuple(g) for g in meta["groups"]], datasets=list(meta["datasets"]),
+            protocols=[tuple(p) for p in meta["protocols"]], sources=list(meta["sources"]),
+            pair_temperature=float(meta["pair_temperature"]), default_gamma=float(meta["default_gamma"]),
+            task_encoder=encoder, cold_columns=list(meta["cold_columns"]), options=dict(meta["options"]),
+            **{k: a[k] for k in cls._ARRAYS},
+        )
+
+    def __repr__(self) -> str:
+        return (f"TransferSpace({len(self.models)} models, {len(self.datasets)} datasets, "
+                f"{len(self.groups)} groups, {len(self.sources)} sources, dim={self.dim})")
+
+
+# --- fitting internals -----------------------------------------------------------------------------
+
+_PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
+
+
+def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:
+    """Source/target similarity -> pair feature: 1 for identical datasets, decaying with dissimilarity."""
+    return np.exp((np.asarray(sim) - 1.0) / tau)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def _encode_tasks(encoder: _TaskEncoder | None, tf: pd.DataFrame, ids: Sequence[str], q: int) -> np.ndarray:
+    if encoder is None or not len(ids):
+        return np.zeros((len(ids), q))
+    rows = tf.reindex(list(ids))
+    emb = encoder.encode(rows)
+    emb[~rows.notna().any(axis=1).to_numpy()] = 0.0
+    return emb
+
+
+def _blocks(obs: np.ndarray) -> np.ndarray:
+    """Block id of every group: connected components of the model-group bipartite graph."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    M, G = obs.shape
+    r, c = np.nonzero(obs)
+    adj = coo_matrix((np.ones(len(r)), (r, M + c)), shape=(M + G, M + G))
+    _, labels = connected_components(adj, directed=False)
+    _, block = np.unique(labels[M:], return_inverse=True)
+    return block.astype(np.int64)
+
+
+class _Fit:
+    """Dense matrices of one fit; also runs the nested leave-one-dataset-out tuning."""
+
+    def __init__(self, Z, obs, group_dataset, group_block, group_protocol, task_emb, source_emb, model_source,
+                 pair_ridge):
+        self.Z, self.obs = Z, obs
+        self.Z0 = np.where(obs, Z, 0.0)
+        self.gd, self.gb, self.gp = group_dataset, group_block, np.asarray(group_protocol)
+        self.task_emb = task_emb
+        has = model_source >= 0
+        sim = np.zeros((len(model_source), len(group_dataset)))
+        if has.any() and task_emb.shape[1]:
+            sim[has] = source_emb[model_source[has]] @ task_emb[group_dataset].T
+        self.sim, self.has_src = sim, has
+        self.pair_ridge = pair_ridge
+
+    def pair_features(self, tau: float) -> np.ndarray:
+        return np.where(self.has_src[:, None], _pair_kernel(self.sim, tau), 0.0)
+
+    def prior(self, keep: np.ndarray) -> np.ndarray:
+        n = self.obs[:, keep].sum(axis=1)
+        s = self.Z0[:, keep].sum(axis=1)
+        return np.where(n > 0, s / np.maximum(n, 1), 0.0)
+
+    def gammas(self, b: np.ndarray, F: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float]:
+        """Least-squares weight of the pair feature per protocol (and pooled), within-group centred."""
+        obs = self.obs & keep[None, :]
+        r = np.where(obs, self.Z0 - b[:, None], 0.0)
+        n = np.maximum(obs.sum(axis=0), 1)
+        f = np.where(obs, F - np.where(obs, F, 0.0).sum(axis=0) / n, 0.0)
+        num = (r * f).sum(axis=0)
+        den = (f * f).sum(axis=0)
+        P = int(self.gp.max()) + 1
+        pnum = np.bincount(self.gp, weights=num, minlength=P)
+        pden = np.bincount(self.gp, weights=den, minlength=P)
+        gam = pnum / (pden + self.pair_ridge)
+        return gam, float(num.sum() / (den.sum() + self.pair_ridge))
+
+    def profile(self, b: np.ndarray, gammas: np.ndarray, F: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        P = np.where(self.obs, self.Z0 - b[:, None] - gammas[self.gp][None, :] * F, 0.0)
+        P[:, ~keep] = 0.0
+        return P
+
+    def _folds(self):
+        for d in np.unique(self.gd):
+            held = self.gd == d
+            yield d, held, ~held
+
+    def tune_pair(self) -> float:
+        """Pair-kernel temperature maximising inner-LODO Pearson of prior + pair term."""
+        best, best_tau = -np.inf, _PAIR_TEMPERATURES[-1]
+        for tau in _PAIR_TEMPERATURES:
+            F = self.pair_features(tau)
+            total = 0.0
+            for d, held, keep in self._folds():
+                b = self.prior(keep)
+                gam, _ = self.gammas(b, F, keep)
+                for g in np.flatnonzero(held):
+                    rows = self.obs[:, g]
+                    if rows.sum() < 3:
+                        continue
+                    pred = b[rows] + gam[self.gp[g]] * F[rows, g]
+                    total += _pearson_cols(pred[:, None], self.Z[rows, g])[0]
+            if total > best + 1e-9:
+                best, best_tau = total, tau
+        return best_tau
+
+    def tune_kernel(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-block and per-protocol (shrink, temperature) maximising inner-LODO within-group Pearson."""
+        n_blocks, n_protos = int(self.gb.max()) + 1, int(self.gp.max()) + 1
+        shape = (len(_TEMPERATURES), len(_SHRINKS))
+        bscore, pscore = np.zeros((n_blocks,) + shape), np.zeros((n_protos,) + shape)
+        bcount, pcount = np.zeros(n_blocks), np.zeros(n_protos)
+        shrinks = np.array(_SHRINKS)
+        for d, held, keep in self._folds():
+            b = self.prior(keep)
+            gam, _ = self.gammas(b, F, keep)
+            P = self.profile(b, gam, F, keep)
+            sims = self.task_emb[self.gd] @ self.task_emb[d]
+            for g in np.flatnonzero(held):
+                rows = self.obs[:, g]
+                if rows.sum() < 3:
+                    continue
+                y = self.Z[rows, g]
+                base = b[rows] + gam[self.gp[g]] * F[rows, g]
+                in_block = keep & (self.gb == self.gb[g])
+                for scores, counts, key, cand in (
+                    (bscore, bcount, self.gb[g], in_block),
+                    (pscore, pcount, self.gp[g], in_block & (self.gp == self.gp[g])),
+                ):
+                    if not cand.any():
+                        continue
+                    Pc = P[np.ix_(rows, cand)]
+                    for ti, tau in enumerate(_TEMPERATURES):
+                        c = Pc @ _softmax(sims[cand] / tau)
+                        scores[key, ti] += _pearson_cols(base[:, None] + c[:, None] * shrinks[None, :], y)
+                    counts[key] += 1
+        out = []
+        for scores, counts in ((bscore, bcount), (pscore, pcount)):
+            s_best = np.zeros(len(counts))
+            t_best = np.full(len(counts), 0.1)
+            for k in range(len(counts)):
+                if counts[k] < 2:
+                    continue
+                ti, si = np.unravel_index(np.argmax(scores[k]), shape)
+                s_best[k], t_best[k] = shrinks[si], _TEMPERATURES[ti]
+            out += [s_best, t_best]
+        return out[0], out[1], out[2], out[3]
+
+
+def _pearson_cols(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    pc = pred - pred.mean(axis=0)
+    yc = y - y.mean()
+    den = np.sqrt((pc**2).sum(axis=0) * (yc**2).sum())
+    return np.where(den > 0, (pc * yc[:, None]).sum(axis=0) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd.DataFrame:
+    have = cached.loc[[m for m in models if m in cached.index]] if cached is not None else pd.DataFrame()
+    rest = [m for m in models if cached is None or m not in cached.index]
+    if rest:
+        try:
+            from .features import model_features
+
+            extra = model_features(rest)
+        except Exception:  # features unavailable: the cold-start map falls back to its intercept
+            extra = pd.DataFrame(index=rest)
+        have = pd.concat([have, extra]) if len(have) else extra
+    return have
+
+
+def _lookup_task_features(tasks: list[str], cached: pd.DataFrame | None) -> pd.DataFrame:
+    if cached is not None and all(t in cached.index for t in tasks):
+        return cached.loc[tasks]
+    from .features import task_features
+
+    return task_features(tasks, text=None)

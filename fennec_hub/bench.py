@@ -1,0 +1,496 @@
+"""Evaluation harness: how well does each method rank models on ground truth it never saw?
+
+Protocols
+* ``lodo`` (leave one dataset out): for every dataset of the selected benchmarks, its records are
+  removed from EVERY source (canonical dataset id), the space is fitted on the rest, and the
+  benchmark's models that have ground truth for the dataset are ranked (cold-start task).
+* ``lomo`` (leave models out): each benchmark's models are split into 5 folds; a fold's models are
+  removed from all records, the space is fitted on the rest and scores them from their features
+  only (cold-start models), on every dataset of the benchmark; folds are pooled per dataset.
+
+Metrics per (benchmark, dataset): weighted Kendall tau (``scipy.stats.weightedtau``, defaults),
+Kendall tau, Pearson r, top-1 relative accuracy (accuracy of the top pick / best accuracy) and
+best-of-top-5 relative accuracy; then the mean over datasets per benchmark and over benchmarks.
+
+Baselines are computed in the same run, on the same splits: the global prior, ImageNet top-1 and
+parameter count (where known), random, Fennec's released scores (and LogME / the Keras metrics
+where the shared data has them), and a re-implementation of Fennec's pipeline as its code does it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("wtau", "kendall", "pearson", "top1_rel", "top5_rel")
+METRIC_LABELS = {
+    "wtau": "weighted τ", "kendall": "Kendall τ", "pearson": "Pearson r",
+    "top1_rel": "top-1 rel. acc.", "top5_rel": "best-of-top-5 rel. acc.",
+}
+DEFAULT_BENCHMARKS = ("transfergraph_hf", "vtab1k_hf", "parc", "keras", "fennec")
+OURS = "TransferSpace"
+OURS_META = "TransferSpace (metadata only)"
+PRIOR = "Global prior"
+PRIOR_ALL = "Global prior (all sources)"
+FENNEC_REIMPL = "Fennec re-implementation"
+MIN_CANDIDATES = 3
+LOMO_FOLDS = 5
+SEED = 2023
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+def ranking_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Ranking quality of ``scores`` against ground-truth accuracies ``truth`` (same order).
+
+    weighted tau / Kendall tau / Pearson from scipy.stats; ``top1_rel`` = truth of the best-scored
+    model / best truth; ``top5_rel`` = best truth among the 5 best-scored / best truth.
+    """
+    from scipy.stats import kendalltau, pearsonr, weightedtau
+
+    s = np.asarray(scores, dtype=float)
+    t = np.asarray(truth, dtype=float)
+    ok = np.isfinite(s) & np.isfinite(t)
+    s, t = s[ok], t[ok]
+    out = dict.fromkeys(METRICS, float("nan"))
+    if len(s) < 2:
+        return out
+    constant = np.ptp(s) == 0
+    out["wtau"] = 0.0 if constant else float(weightedtau(s, t).statistic)
+    out["kendall"] = 0.0 if constant else float(kendalltau(s, t).statistic)
+    out["pearson"] = 0.0 if constant or np.ptp(t) == 0 else float(pearsonr(s, t).statistic)
+    best = t.max()
+    if best > 0:
+        order = np.argsort(-s, kind="stable")
+        out["top1_rel"] = float(t[order[0]] / best)
+        out["top5_rel"] = float(t[order[:5]].max() / best)
+    return out
+
+
+# --- inputs ----------------------------------------------------------------------------------------
+
+@dataclass
+class BenchInputs:
+    """Everything one run needs; :func:`load_inputs` builds it from the bundled data."""
+
+    records: pd.DataFrame
+    benchmarks: dict[str, Any]  # name -> object with .select(records) and .metric
+    method_scores: pd.DataFrame | None = None
+    metadata: pd.DataFrame | None = None
+    model_features: pd.DataFrame | None = None
+    task_features: pd.DataFrame | None = None  # metadata + text columns
+    task_features_meta: pd.DataFrame | None = None  # metadata columns only
+
+    def truth(self, benchmark: str) -> pd.DataFrame:
+        """Ground truth of a benchmark: model x dataset table of accuracies."""
+        sel = self.benchmarks[benchmark].select(self.records)
+        return sel.groupby(["model", "dataset"])["value"].mean().unstack("dataset")
+
+    def protocol(self, benchmark: str) -> dict[str, str | None]:
+        """The (source, metric) of a benchmark's records, passed to the space as the query protocol."""
+        sel = self.benchmarks[benchmark].select(self.records)
+        sources = sel["source"].unique()
+        metrics = sel["metric"].unique()
+        return dict(source=sources[0] if len(sources) == 1 else None,
+                    metric=metrics[0] if len(metrics) == 1 else None)
+
+
+def load_inputs(text: bool = True) -> BenchInputs:
+    """Records, benchmarks, released method scores, metadata and features from the bundled data."""
+    from .features import model_features, task_features
+    from .records import BENCHMARKS, load_method_scores, load_model_metadata, load_records
+
+    records = load_records()
+    meta = load_model_metadata()
+    meta = meta[~meta.index.duplicated(keep="first")]
+    from .datasets import list_datasets
+
+    dataset_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
+    tf_meta = task_features(dataset_ids, text=False)
+    tf = task_features(dataset_ids, text=None) if text else tf_meta
+    return BenchInputs(
+        records=records, benchmarks=dict(BENCHMARKS), method_scores=load_method_scores(), metadata=meta,
+        model_features=model_features(sorted(records["model"].unique())), task_features=tf,
+        task_features_meta=tf_meta,
+    )
+
+
+# --- baselines -------------------------------------------------------------------------------------
+
+def global_prior(train: pd.DataFrame) -> pd.Series:
+    """A model's mean standardised score over the training groups (each group standardised alone).
+
+    Given one benchmark's training records this is the README's baseline: a model's mean result on
+    the benchmark's other datasets (standardised per dataset so that no dataset dominates).
+    """
+    from .space import standardize
+
+    if train.empty:
+        return pd.Series(dtype=float)
+    z = standardize(train)
+    return z.groupby(train["model"]).mean()
+
+
+def _numeric_meta(meta: pd.DataFrame | None, models: Sequence[str], column: str) -> np.ndarray:
+    if meta is None or column not in meta:
+        return np.full(len(models), np.nan)
+    return pd.to_numeric(meta[column].reindex(list(models)), errors="coerce").to_numpy(float)
+
+
+def fennec_reimplementation(
+    history: pd.DataFrame,
+    candidates: Sequence[str],
+    target: str,
+    task_features: pd.DataFrame,
+    model_features: pd.DataFrame | None,
+    metadata: pd.DataFrame | None,
+    *,
+    n_clusters: int = 10,
+    weight: float = 0.5,
+) -> np.ndarray:
+    """Fennec's pipeline as its public code does it, with offline task features as the proxy.
+
+    ``history``: model x training-dataset accuracies of the benchmark (target already removed).
+    Min-max scale per dataset, fill missing with the row mean, NMF rank 5 (random_state 2023,
+    max_iter 1000): U = model vectors, V = task vectors. A random forest (25 trees) maps task
+    features to V (its CLIP image proxy is not available offline); a linear meta-regressor maps
+    [parameter count, archi2vec cluster one-hot, train size, number of classes] to the history.
+    Score = (1 - w) u.v_hat + w h(meta), w = 0.5.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import NMF
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+
+    H = history.reindex(list(candidates)).astype(float)
+    lo, hi = H.min(), H.max()
+    H = (H - lo) / (hi - lo).where(hi > lo, 1.0)
+    H = H.apply(lambda row: row.fillna(row.mean()), axis=1).fillna(H.mean()).fillna(0.0)
+    nmf = NMF(n_components=min(5, min(H.shape)), max_iter=1000, random_state=SEED)
+    U = nmf.fit_transform(H.to_numpy())
+    V = nmf.components_.T
+    tf = task_features.reindex(list(H.columns) + [target]).astype(float)
+    tf = tf.fillna(tf.mean()).fillna(0.0)
+    rf = RandomForestRegressor(n_estimators=25, random_state=SEED).fit(tf.iloc[:-1].to_numpy(), V)
+    v_hat = rf.predict(tf.iloc[-1:].to_numpy())[0]
+    mf_score = U @ v_hat
+
+    models = list(H.index)
+    params = _numeric_meta(metadata, models, "params_m")
+    if model_features is not None and "log_params" in model_features:
+        lp = model_features["log_params"].reindex(models).to_numpy(float)
+        params = np.where(np.isnan(params), np.exp(lp), params)
+    params = np.nan_to_num(params, nan=float(np.nanmean(params)) if np.isfinite(params).any() else 0.0)
+    a2v_cols = [c for c in (model_features.columns if model_features is not None else []) if c.startswith("a2v_")
+                and c != "a2v_missing"]
+    if a2v_cols:
+        A = model_features[a2v_cols].reindex(models).to_numpy(float)
+        A = np.nan_to_num(A)
+        k = max(1, min(n_clusters, len(np.unique(A, axis=0))))
+        labels = KMeans(n_clusters=k, random_state=0, n_init=10).fit_predict(A)
+        onehot = np.eye(k)[labels]
+    else:
+        onehot = np.zeros((len(models), 1))
+    raw_task = task_features.reindex(list(H.columns) + [target])
+    size = np.exp(raw_task.get("log_train_size", pd.Series(np.nan, index=raw_task.index)).astype(float))
+    classes = np.exp(raw_task.get("log_num_classes", pd.Series(np.nan, index=raw_task.index)).astype(float))
+    size, classes = size.fillna(size.mean()).fillna(0.0), classes.fillna(classes.mean()).fillna(0.0)
+    X, y = [], []
+    for j, d in enumerate(H.columns):
+        X.append(np.hstack([params[:, None], onehot, np.full((len(models), 1), size[d]),
+                            np.full((len(models), 1), classes[d])]))
+        y.append(H[d].to_numpy())
+    reg = LinearRegression().fit(np.vstack(X), np.concatenate(y))
+    Xt = np.hstack([params[:, None], onehot, np.full((len(models), 1), size[target]),
+                    np.full((len(models), 1), classes[target])])
+    return (1 - weight) * mf_score + weight * reg.predict(Xt)
+
+
+# --- protocols -------------------------------------------------------------------------------------
+
+@dataclass
+class BenchResult:
+    """Per-(protocol, benchmark, dataset, method) metric rows plus timings."""
+
+    rows: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def add(self, protocol: str, benchmark: str, dataset: str, method: str, scores, truth, **extra) -> None:
+        m = ranking_metrics(scores, truth)
+        ok = np.isfinite(np.asarray(scores, float)) & np.isfinite(np.asarray(truth, float))
+        self.rows.append(dict(protocol=protocol, benchmark=benchmark, dataset=dataset, method=method,
+                              n=int(ok.sum()), **m, **extra))
+
+
+def lodo_training_records(records: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The training records of the fold that holds ``dataset`` out: removed from every source."""
+    return records[records["dataset"] != dataset]
+
+
+def _fit_space(train: pd.DataFrame, inputs: BenchInputs, task_features: pd.DataFrame | None, **options):
+    from .space import TransferSpace
+
+    return TransferSpace.fit(train, model_features=inputs.model_features, task_features=task_features, **options)
+
+
+def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
+             result: BenchResult | None = None, space_options: dict | None = None,
+             progress: bool = True) -> BenchResult:
+    """Leave-one-dataset-out over every dataset of the selected benchmarks."""
+    from huggingface_hub.utils import tqdm
+
+    result = result or BenchResult()
+    space_options = space_options or {}
+    truths = {b: inputs.truth(b) for b in benchmarks}
+    held = sorted({d for t in truths.values() for d in t.columns})
+    released = _released(inputs)
+    rng = np.random.default_rng(SEED)
+    fit_times = []
+    with_text = inputs.task_features is not None and any(c.startswith("text_") for c in inputs.task_features)
+    for dataset in tqdm(held, desc="leave-one-dataset-out", disable=not progress):
+        train = lodo_training_records(inputs.records, dataset)
+        assert dataset not in set(train["dataset"])
+        t0 = time.perf_counter()
+        space = _fit_space(train, inputs, inputs.task_features, **space_options)
+        fit_times.append(time.perf_counter() - t0)
+        space_meta = (_fit_space(train, inputs, inputs.task_features_meta, **space_options)
+                      if with_text and inputs.task_features_meta is not None else None)
+        prior_all = global_prior(train)
+        for b in benchmarks:
+            truth_tab = truths[b]
+            if dataset not in truth_tab:
+                continue
+            truth = truth_tab[dataset].dropna()
+            if len(truth) < MIN_CANDIDATES:
+                continue
+            cands = list(truth.index)
+            y = truth.to_numpy()
+            add = lambda method, s: result.add("lodo", b, dataset, method, s, y)  # noqa: E731
+            proto = inputs.protocol(b)
+            add(OURS, space.score(cands, dataset, **proto))
+            if space_meta is not None:
+                add(OURS_META, space_meta.score(cands, dataset, **proto))
+            own = inputs.benchmarks[b].select(train)
+            add(PRIOR, global_prior(own).reindex(cands).to_numpy(float))
+            add(PRIOR_ALL, prior_all.reindex(cands).to_numpy(float))
+            _add_meta_baselines(add, inputs, cands, rng)
+            history = truth_tab.drop(columns=[dataset])
+            if history.shape[1] >= 2:
+                tf = inputs.task_features if inputs.task_features is not None else pd.DataFrame()
+                add(FENNEC_REIMPL, fennec_reimplementation(
+                    history, cands, dataset, tf, inputs.model_features, inputs.metadata,
+                    n_clusters=4 if b == "parc" else 10))
+            for (rb, method), frame in released.items():
+                if rb != b:
+                    continue
+                runs = frame[frame["dataset"] == dataset]
+                if runs.empty:
+                    continue
+                per_run = []
+                for _, r in runs.groupby("run"):
+                    s = r.groupby("model")["value"].mean().reindex(cands).to_numpy(float)
+                    per_run.append(ranking_metrics(s, y))
+                row = {k: float(np.nanmean([p[k] for p in per_run])) for k in METRICS}
+                result.rows.append(dict(protocol="lodo", benchmark=b, dataset=dataset, method=method,
+                                        n=int(runs["model"].nunique()), runs=len(per_run), **row))
+    if fit_times:
+        result.timings["lodo_fit_mean_s"] = float(np.mean(fit_times))
+        result.timings["lodo_fit_max_s"] = float(np.max(fit_times))
+    return result
+
+
+_RELEASED_NAMES = {
+    "fennec_mf_cold_score": "Fennec (released scores)", "logme_score": "LogME (released)",
+    "gbc": "GBC (released)", "leep": "LEEP (released)", "nleep": "N-LEEP (released)",
+    "logme": "LogME (released)", "hscore": "H-score (released)",
+}
+
+
+def _released(inputs: BenchInputs) -> dict[tuple[str, str], pd.DataFrame]:
+    ms = inputs.method_scores
+    if ms is None or ms.empty:
+        return {}
+    ms = ms.copy()
+    if "run" not in ms:
+        ms["run"] = 0
+    bench_col = ms["benchmark"] if "benchmark" in ms else pd.Series("", index=ms.index)
+    out = {}
+    for (b, metric), frame in ms.groupby([bench_col, ms["metric"]]):
+        out[(b, _RELEASED_NAMES.get(metric, f"{metric} (released)"))] = frame
+    return out
+
+
+def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rng: np.random.Generator) -> None:
+    top1 = _numeric_meta(inputs.metadata, cands, "imagenet_top1")
+    if np.isfinite(top1).sum() >= MIN_CANDIDATES:
+        add("ImageNet top-1", top1)
+    params = _numeric_meta(inputs.metadata, cands, "params_m")
+    if inputs.model_features is not None and "log_params" in inputs.model_features:
+        lp = np.exp(inputs.model_features["log_params"].reindex(cands).to_numpy(float))
+        params = np.where(np.isfinite(params), params, lp)
+    if np.isfinite(params).sum() >= MIN_CANDIDATES:
+        add("Parameter count", params)
+    add("Random", rng.permutation(len(cands)).astype(float))
+
+
+def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
+             result: BenchResult | None = None, folds: int = LOMO_FOLDS, space_options: dict | None = None,
+             progress: bool = True) -> BenchResult:
+    """Leave-models-out: per benchmark, k folds of its models scored from features only."""
+    from huggingface_hub.utils import tqdm
+    from sklearn.model_selection import KFold
+
+    result = result or BenchResult()
+    space_options = space_options or {}
+    rng = np.random.default_rng(SEED)
+    jobs = []
+    for b in benchmarks:
+        truth_tab = inputs.truth(b)
+        models = np.array(sorted(truth_tab.index))
+        k = min(folds, len(models))
+        for i, (_, test) in enumerate(KFold(k, shuffle=True, random_state=SEED).split(models)):
+            jobs.append((b, truth_tab, models[test]))
+    preds: dict[str, list[pd.DataFrame]] = {}
+    for b, truth_tab, held_models in tqdm(jobs, desc="leave-models-out", disable=not progress):
+        train = inputs.records[~inputs.records["model"].isin(set(held_models))]
+        space = _fit_space(train, inputs, inputs.task_features, **space_options)
+        held = list(held_models)
+        mv = space.model_vectors(held, inputs.model_features)
+        proto = inputs.protocol(b)
+        cols = {}
+        for d in truth_tab.columns:
+            cols[d] = mv @ space.task_vector(d, **proto)
+        preds.setdefault(b, []).append(pd.DataFrame(cols, index=held))
+    for b in benchmarks:
+        truth_tab = inputs.truth(b)
+        pred = pd.concat(preds[b])
+        for d in truth_tab.columns:
+            truth = truth_tab[d].dropna()
+            if len(truth) < MIN_CANDIDATES:
+                continue
+            cands = list(truth.index)
+            y = truth.to_numpy()
+            add = lambda method, s: result.add("lomo", b, d, method, s, y)  # noqa: E731
+            add(OURS, pred[d].reindex(cands).to_numpy(float))
+            _add_meta_baselines(add, inputs, cands, rng)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over datasets per (protocol, benchmark, method), with the number of datasets."""
+    g = frame.groupby(["protocol", "benchmark", "method"])
+    out = g[list(METRICS)].mean()
+    out["datasets"] = g.size()
+    return out.reset_index()
+
+
+def _fmt(x: float, pct: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.1f}" if pct else f"{x:.3f}"
+
+
+def _method_order(methods: Iterable[str]) -> list[str]:
+    first = [OURS, OURS_META, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
+    methods = list(dict.fromkeys(methods))
+    head = [m for m in first if m in methods]
+    tail = sorted(m for m in methods if m not in first and m not in ("Random",))
+    return head + tail + (["Random"] if "Random" in methods else [])
+
+
+def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]) -> str:
+    """The markdown report: summary tables, per-benchmark tables, per-dataset details."""
+    frame = result.frame()
+    summ = summarize(frame)
+    lines = ["# fennec_hub ranking benchmarks", "",
+             "Generated by the command below; every number is computed by `fennec_hub.bench` from the "
+             "public ground truth in `fennec_hub/data/records/` on data the method did not fit on.", "",
+             "```", command, "```", ""]
+    for k, v in result.timings.items():
+        lines.append(f"* `{k}`: {v:.3f}")
+    if result.timings:
+        lines.append("")
+    for note in result.notes:
+        lines.append(f"* {note}")
+    if result.notes:
+        lines.append("")
+    for protocol, title in (("lodo", "Leave-one-dataset-out (cold-start tasks)"),
+                            ("lomo", "Leave-models-out, 5 folds (cold-start models)")):
+        sp = summ[summ["protocol"] == protocol]
+        if sp.empty:
+            continue
+        lines += [f"## {title}", "", "### Mean weighted τ over datasets, per benchmark", ""]
+        piv = sp.pivot(index="method", columns="benchmark", values="wtau")
+        cols = [b for b in benchmarks if b in piv.columns]
+        piv = piv.reindex(columns=cols)
+        full = piv.dropna()
+        lines.append("| method | " + " | ".join(cols) + " | mean over benchmarks |")
+        lines.append("|---" * (len(cols) + 2) + "|")
+        for m in _method_order(piv.index):
+            row = piv.loc[m]
+            mean = row.mean() if row.notna().all() else float("nan")
+            lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in row) + f" | {_fmt(mean)} |")
+        lines.append("")
+        lines.append("n/a: the method is not defined on that benchmark (no released scores, or fewer than "
+                     f"{MIN_CANDIDATES} candidates with the needed metadata).")
+        lines.append("")
+        for b in cols:
+            sb = sp[sp["benchmark"] == b].set_index("method")
+            lines += [f"### {b}", "", "| method | datasets | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+                      "|---" * (len(METRICS) + 2) + "|"]
+            for m in _method_order(sb.index):
+                r = sb.loc[m]
+                vals = [_fmt(r[k], pct=k.endswith("_rel")) for k in METRICS]
+                lines.append(f"| {m} | {int(r['datasets'])} | " + " | ".join(vals) + " |")
+            lines.append("")
+            fb = frame[(frame["protocol"] == protocol) & (frame["benchmark"] == b)]
+            piv_d = fb.pivot_table(index="method", columns="dataset", values="wtau")
+            lines += ["<details><summary>weighted τ per dataset</summary>", "",
+                      "| method | " + " | ".join(piv_d.columns) + " |", "|---" * (len(piv_d.columns) + 1) + "|"]
+            for m in _method_order(piv_d.index):
+                lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in piv_d.loc[m]) + " |")
+            lines += ["", "</details>", ""]
+    return "\n".join(lines) + "\n"
+
+
+def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", *,
+        inputs: BenchInputs | None = None, progress: bool = True) -> BenchResult:
+    """Run the selected protocols on the selected benchmarks."""
+    inputs = inputs or load_inputs()
+    result = BenchResult()
+    t0 = time.perf_counter()
+    if protocol in ("lodo", "both"):
+        run_lodo(inputs, benchmarks, result=result, progress=progress)
+    if protocol in ("lomo", "both"):
+        run_lomo(inputs, benchmarks, result=result, progress=progress)
+    result.timings["bench_total_s"] = time.perf_counter() - t0
+    return result
+
+
+def write_outputs(result: BenchResult, out: str | Path | None, json_path: str | Path | None, command: str,
+                  benchmarks: Sequence[str]) -> str:
+    """Write the markdown report and the JSON of all rows; return the markdown."""
+    md = render_markdown(result, command, benchmarks)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(md)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        frame = result.frame()
+        payload = dict(command=command, timings=result.timings, notes=result.notes,
+                       summary=summarize(frame).to_dict(orient="records"), rows=frame.to_dict(orient="records"))
+        Path(json_path).write_text(json.dumps(payload, indent=1, default=float))
+    return md
