@@ -171,6 +171,52 @@ def _run_push(args) -> int:
     return 0
 
 
+# --- bench --------------------------------------------------------------------------------------
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
+        description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
+        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models); "
+        "writes a markdown report and, optionally, a JSON file of every figure.",
+    )
+    p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
+                   help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
+    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both")
+    p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
+    p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
+    p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")
+
+
+def _run_bench(args) -> int:
+    import shlex
+
+    from . import bench
+
+    benchmarks = tuple(args.benchmarks or bench.DEFAULT_BENCHMARKS)
+    unknown = [b for b in benchmarks if b not in bench.DEFAULT_BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(bench.DEFAULT_BENCHMARKS)}")
+    command = "fennec-hub bench"
+    if args.benchmarks:
+        command += " --benchmarks " + " ".join(shlex.quote(b) for b in args.benchmarks)
+    command += f" --protocol {args.protocol}" + (" --no-text" if args.no_text else "")
+    if args.out:
+        command += f" --out {shlex.quote(args.out)}"
+    if args.json_path:
+        command += f" --json {shlex.quote(args.json_path)}"
+    inputs = bench.load_inputs(text=not args.no_text)
+    result = bench.run(benchmarks, args.protocol, inputs=inputs)
+    md = bench.write_outputs(result, args.out, args.json_path, command, benchmarks)
+    if not args.out:
+        print(md)
+    else:
+        print(bench.headline(result, benchmarks))
+        print(f"report written to {args.out}")
+    return 0
+
+
 # --- registry -----------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[Callable, Callable]] = {
@@ -178,6 +224,7 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "recommend": (_add_recommend, _run_recommend),
     "build-zoo": (_add_build_zoo, _run_build_zoo),
     "push": (_add_push, _run_push),
+    "bench": (_add_bench, _run_bench),
 }
 
 
