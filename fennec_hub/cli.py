@@ -217,6 +217,90 @@ def _run_bench(args) -> int:
     return 0
 
 
+# --- crawl --------------------------------------------------------------------------------------
+
+def _add_crawl(sub) -> None:
+    p = sub.add_parser(
+        "crawl",
+        help="crawl Hub vision checkpoints into model rows and fine-tuning records (resumable)",
+        description="List image-classification checkpoints and vision backbones on the Hub, encode "
+        "each config with archi2vec (never running Hub code) and mine fine-tuning results from the "
+        "model cards, attributed to the base checkpoint. Writes models.jsonl, records.jsonl and an "
+        "atomic state.json checkpoint to --out: a killed crawl resumes exactly where it stopped, and "
+        "a later run only re-reads repos whose commit changed.",
+    )
+    p.add_argument("--out", required=True, help="output directory (created; resumed if it holds a crawl)")
+    p.add_argument("--limit", type=int, help="crawl at most N listed models")
+    p.add_argument("--library", help="comma-separated libraries to list, e.g. timm,transformers (default: all)")
+    p.add_argument("--pipeline-tag", default="image-classification,image-feature-extraction",
+                   help="comma-separated pipeline tags to list (default: %(default)s)")
+    p.add_argument("--sort", default="downloads", help="listing order (default: %(default)s)")
+    p.add_argument("--since", help="only repos modified on or after this ISO date (e.g. 2024-01-01)")
+    p.add_argument("--token", help="Hub token for gated/private repos (default: your Hub login)")
+    p.add_argument("--endpoint", help="Hub endpoint URL (default: HF_ENDPOINT or huggingface.co)")
+    p.add_argument("--workers", type=int, default=4, help="concurrent downloads (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=25, help="rows between checkpoints (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_crawl(args) -> int:
+    from .crawl import crawl
+
+    summary = crawl(
+        args.out, limit=args.limit, libraries=args.library, pipeline_tags=args.pipeline_tag, sort=args.sort,
+        since=args.since, token=args.token, endpoint=args.endpoint, workers=args.workers,
+        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+    )
+    print(summary)
+    return 1 if summary.errors else 0
+
+
+# --- bench --------------------------------------------------------------------------------------
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
+        description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
+        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models); "
+        "writes a markdown report and, optionally, a JSON file of every figure.",
+    )
+    p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
+                   help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
+    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both")
+    p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
+    p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
+    p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")
+
+
+def _run_bench(args) -> int:
+    import shlex
+
+    from . import bench
+
+    benchmarks = tuple(args.benchmarks or bench.DEFAULT_BENCHMARKS)
+    unknown = [b for b in benchmarks if b not in bench.DEFAULT_BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(bench.DEFAULT_BENCHMARKS)}")
+    command = "fennec-hub bench"
+    if args.benchmarks:
+        command += " --benchmarks " + " ".join(shlex.quote(b) for b in args.benchmarks)
+    command += f" --protocol {args.protocol}" + (" --no-text" if args.no_text else "")
+    if args.out:
+        command += f" --out {shlex.quote(args.out)}"
+    if args.json_path:
+        command += f" --json {shlex.quote(args.json_path)}"
+    inputs = bench.load_inputs(text=not args.no_text)
+    result = bench.run(benchmarks, args.protocol, inputs=inputs)
+    md = bench.write_outputs(result, args.out, args.json_path, command, benchmarks)
+    if not args.out:
+        print(md)
+    else:
+        print(bench.headline(result, benchmarks))
+        print(f"report written to {args.out}")
+    return 0
+
+
 # --- registry -----------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[Callable, Callable]] = {
@@ -225,6 +309,7 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "build-zoo": (_add_build_zoo, _run_build_zoo),
     "push": (_add_push, _run_push),
     "bench": (_add_bench, _run_bench),
+    "crawl": (_add_crawl, _run_crawl),
 }
 
 
