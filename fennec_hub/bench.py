@@ -466,6 +466,21 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
+def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
+    """One line per protocol: mean weighted tau per benchmark for ours and the global prior."""
+    summ = summarize(result.frame())
+    lines = []
+    for protocol in ("lodo", "lomo"):
+        sp = summ[summ["protocol"] == protocol]
+        if sp.empty:
+            continue
+        piv = sp.pivot(index="method", columns="benchmark", values="wtau")
+        for m in [x for x in (OURS, PRIOR) if x in piv.index]:
+            vals = ", ".join(f"{b} {piv.loc[m].get(b, float('nan')):.3f}" for b in benchmarks if b in piv.columns)
+            lines.append(f"{protocol} {m}: {vals}")
+    return "\n".join(lines)
+
+
 def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", *,
         inputs: BenchInputs | None = None, progress: bool = True) -> BenchResult:
     """Run the selected protocols on the selected benchmarks."""

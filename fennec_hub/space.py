@@ -144,8 +144,10 @@ class TransferSpace:
     default_gamma: float  # its weight when no protocol is named
     block_shrink: np.ndarray  # [B]
     block_temperature: np.ndarray  # [B]
+    block_anchor: np.ndarray  # [B] 1 = start from the uniform average of the candidate groups
     protocol_shrink: np.ndarray  # [P]
     protocol_temperature: np.ndarray  # [P]
+    protocol_anchor: np.ndarray  # [P]
     task_encoder: _TaskEncoder | None
     cold_columns: list[str] = field(default_factory=list)
     cold_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -246,19 +248,20 @@ class TransferSpace:
         profile = state.profile(prior, gammas, F, everything)
 
         if tuned:
-            bs, bt, ps, ptemp = state.tune_kernel(F)
+            (bs, bt, ba), (ps, ptemp, pa) = state.tune_kernel(F)
         else:
             value = 0.0 if encoder is None else (1.0 if shrink is None else float(shrink))
             tau = 0.1 if temperature is None else float(temperature)
-            bs, bt = np.full(n_blocks, value), np.full(n_blocks, tau)
-            ps, ptemp = np.full(n_protos, value), np.full(n_protos, tau)
+            bs, bt, ba = np.full(n_blocks, value), np.full(n_blocks, tau), np.zeros(n_blocks)
+            ps, ptemp, pa = np.full(n_protos, value), np.full(n_protos, tau), np.zeros(n_protos)
 
         space = cls(
             models=models, groups=groups, datasets=datasets, group_dataset=group_dataset,
             group_block=group_block, group_protocol=np.asarray(proto_codes, dtype=np.int64), protocols=protocols,
             prior=prior, profile=profile, sources=sources, source_emb=source_emb, model_source=model_source,
             task_emb=task_emb, pair_temperature=float(pt), protocol_gamma=gammas, default_gamma=float(default_gamma),
-            block_shrink=bs, block_temperature=bt, protocol_shrink=ps, protocol_temperature=ptemp,
+            block_shrink=bs, block_temperature=bt, block_anchor=ba, protocol_shrink=ps,
+            protocol_temperature=ptemp, protocol_anchor=pa,
             task_encoder=encoder,
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
@@ -391,14 +394,13 @@ class TransferSpace:
             cand = in_block & in_proto
             if cand.any():
                 p0 = self.group_protocol[cand][0]
-                lam, tau = self.protocol_shrink[p0], self.protocol_temperature[p0]
+                lam, tau, anchor = self.protocol_shrink[p0], self.protocol_temperature[p0], self.protocol_anchor[p0]
             else:
                 cand = in_block
-                lam, tau = self.block_shrink[block], self.block_temperature[block]
-            if not lam:
-                continue
+                lam, tau, anchor = self.block_shrink[block], self.block_temperature[block], self.block_anchor[block]
+            uniform = np.full(int(cand.sum()), anchor / cand.sum())
             sims = self.task_emb[self.group_dataset[cand]] @ emb
-            w[cand] = lam * _softmax(sims / tau)
+            w[cand] = uniform + lam * (_softmax(sims / tau) - uniform)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
             gamma = self.default_gamma
@@ -487,8 +489,8 @@ class TransferSpace:
     # -- persistence ----------------------------------------------------------------------------
 
     _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
-               "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "protocol_shrink",
-               "protocol_temperature", "cold_mean", "cold_scale", "cold_map")
+               "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "block_anchor",
+               "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map")
 
     def save(self, path: str | Path) -> Path:
         """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
@@ -645,9 +647,13 @@ class _Fit:
         return best_tau
 
     def tune_kernel(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-block and per-protocol (shrink, temperature) maximising inner-LODO within-group Pearson."""
+        """Per-block and per-protocol (shrink, temperature, anchor) maximising inner-LODO Pearson.
+
+        The task weights over candidate groups are ``anchor * uniform + shrink * (softmax(sim / T) -
+        anchor * uniform)``: anchor 1 starts from the protocol's own prior, 0 from the global prior.
+        """
         n_blocks, n_protos = int(self.gb.max()) + 1, int(self.gp.max()) + 1
-        shape = (len(_TEMPERATURES), len(_SHRINKS))
+        shape = (2, len(_TEMPERATURES), len(_SHRINKS))
         bscore, pscore = np.zeros((n_blocks,) + shape), np.zeros((n_protos,) + shape)
         bcount, pcount = np.zeros(n_blocks), np.zeros(n_protos)
         shrinks = np.array(_SHRINKS)
@@ -670,21 +676,23 @@ class _Fit:
                     if not cand.any():
                         continue
                     Pc = P[np.ix_(rows, cand)]
+                    cu = Pc.mean(axis=1)
                     for ti, tau in enumerate(_TEMPERATURES):
-                        c = Pc @ _softmax(sims[cand] / tau)
-                        scores[key, ti] += _pearson_cols(base[:, None] + c[:, None] * shrinks[None, :], y)
+                        ck = Pc @ _softmax(sims[cand] / tau)
+                        for anchor in (0, 1):
+                            pred = (base + anchor * cu)[:, None] + (ck - anchor * cu)[:, None] * shrinks[None, :]
+                            scores[key, anchor, ti] += _pearson_cols(pred, y)
                     counts[key] += 1
         out = []
         for scores, counts in ((bscore, bcount), (pscore, pcount)):
-            s_best = np.zeros(len(counts))
-            t_best = np.full(len(counts), 0.1)
+            s_best, t_best, a_best = np.zeros(len(counts)), np.full(len(counts), 0.1), np.zeros(len(counts))
             for k in range(len(counts)):
                 if counts[k] < 2:
                     continue
-                ti, si = np.unravel_index(np.argmax(scores[k]), shape)
-                s_best[k], t_best[k] = shrinks[si], _TEMPERATURES[ti]
-            out += [s_best, t_best]
-        return out[0], out[1], out[2], out[3]
+                ai, ti, si = np.unravel_index(np.argmax(scores[k]), shape)
+                s_best[k], t_best[k], a_best[k] = shrinks[si], _TEMPERATURES[ti], float(ai)
+            out.append((s_best, t_best, a_best))
+        return out[0], out[1]
 
 
 def _pearson_cols(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
