@@ -291,19 +291,8 @@ def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
                 add(FENNEC_REIMPL, fennec_reimplementation(
                     history, cands, dataset, tf, inputs.model_features, inputs.metadata,
                     n_clusters=4 if b == "parc" else 10))
-            for (rb, method), frame in released.items():
-                if rb != b:
-                    continue
-                runs = frame[frame["dataset"] == dataset]
-                if runs.empty:
-                    continue
-                per_run = []
-                for _, r in runs.groupby("run"):
-                    s = r.groupby("model")["value"].mean().reindex(cands).to_numpy(float)
-                    per_run.append(ranking_metrics(s, y))
-                row = {k: float(np.nanmean([p[k] for p in per_run])) for k in METRICS}
-                result.rows.append(dict(protocol="lodo", benchmark=b, dataset=dataset, method=method,
-                                        n=int(runs["model"].nunique()), runs=len(per_run), **row))
+            for row in released_metrics(released, b, dataset, truth):
+                result.rows.append(dict(protocol="lodo", **row))
     if fit_times:
         result.timings["lodo_fit_mean_s"] = float(np.mean(fit_times))
         result.timings["lodo_fit_max_s"] = float(np.max(fit_times))
@@ -315,6 +304,44 @@ _RELEASED_NAMES = {
     "gbc": "GBC (released)", "leep": "LEEP (released)", "nleep": "N-LEEP (released)",
     "logme": "LogME (released)", "hscore": "H-score (released)",
 }
+
+
+def released_metrics(released: dict[tuple[str, str], pd.DataFrame], benchmark: str, dataset: str,
+                     truth: pd.Series) -> list[dict]:
+    """Metrics of every released method on one (benchmark, dataset): per run, then mean over runs.
+
+    ``truth``: ground-truth accuracies indexed by model id. A model a method did not score is left
+    out of that method's ranking (``n`` says how many were ranked).
+    """
+    rows = []
+    cands = list(truth.index)
+    y = truth.to_numpy(float)
+    for (rb, method), frame in released.items():
+        if rb != benchmark:
+            continue
+        runs = frame[frame["dataset"] == dataset]
+        if runs.empty:
+            continue
+        per_run = []
+        for _, r in runs.groupby("run"):
+            s = r.groupby("model")["value"].mean().reindex(cands).to_numpy(float)
+            per_run.append(ranking_metrics(s, y))
+        row = {k: float(np.nanmean([p[k] for p in per_run])) for k in METRICS}
+        rows.append(dict(benchmark=benchmark, dataset=dataset, method=method,
+                         n=int(runs["model"].isin(cands).groupby(runs["model"]).any().sum()),
+                         runs=len(per_run), **row))
+    return rows
+
+
+def released_table(inputs: BenchInputs, benchmark: str) -> pd.DataFrame:
+    """Released methods' metrics on every dataset of a benchmark (no fitting involved)."""
+    released = _released(inputs)
+    truth_tab = inputs.truth(benchmark)
+    rows = []
+    for d in truth_tab.columns:
+        truth = truth_tab[d].dropna()
+        rows += released_metrics(released, benchmark, d, truth)
+    return pd.DataFrame(rows)
 
 
 def _released(inputs: BenchInputs) -> dict[tuple[str, str], pd.DataFrame]:

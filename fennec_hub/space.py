@@ -364,15 +364,16 @@ class TransferSpace:
                     onehot[i, sindex[s]] = 1.0
         return np.hstack([pred, onehot])
 
-    def task_vector(self, task: str | Mapping[str, float] | pd.Series, *, source: str | None = None,
-                    metric: str | None = None) -> np.ndarray:
-        """[dim] vector of a task: a dataset id / alias (known or in the registry) or a feature mapping.
+    def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
+        """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
 
         ``source`` / ``metric`` name the protocol the ranking is for (a records ``source`` string and
         metric, e.g. ``finetune_top1``): where a block has historical groups of that protocol, the
         task's weights go to those groups only, so the prior becomes the protocol's own prior.
         """
         G = len(self.groups)
+        if not isinstance(task, (str, Mapping, pd.Series)) and hasattr(task, "id"):  # a DatasetEntry
+            task = task.id if task.id in self.datasets else _entry_features(task)
         name = self._canonical(task) if isinstance(task, str) else None
         emb = self._task_embedding(name if name is not None else task)
         own = np.zeros(G, bool)
@@ -714,6 +715,12 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
             extra = pd.DataFrame(index=rest)
         have = pd.concat([have, extra]) if len(have) else extra
     return have
+
+
+def _entry_features(entry: Any) -> pd.Series:
+    from .features import task_features
+
+    return task_features([entry], text=None).iloc[0]
 
 
 def _lookup_task_features(tasks: list[str], cached: pd.DataFrame | None) -> pd.DataFrame:

@@ -1,0 +1,162 @@
+"""TransferSpace: per-group standardisation, missing cells, cold starts, persistence, exact matvec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fennec_hub.space import TransferSpace, standardize
+
+DATASETS = ["d0", "d1", "d2", "d3", "d4", "d5"]
+
+
+def _toy(seed: int = 0, missing: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Two sources with different accuracy scales; models share a latent quality plus a task effect."""
+    rng = np.random.default_rng(seed)
+    n_models = 24
+    quality = rng.normal(size=n_models)
+    affinity = rng.normal(size=n_models)  # helps on "textured" tasks, hurts elsewhere
+    task_kind = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    rows = []
+    for m in range(n_models):
+        for j, d in enumerate(DATASETS):
+            if rng.random() < missing:
+                continue
+            acc = 70 + 5 * quality[m] + 3 * affinity[m] * task_kind[j] + rng.normal(scale=0.5)
+            source = "srcA" if m < 16 else "srcB"
+            scale = 1.0 if source == "srcA" else 0.01  # srcB reports fractions
+            rows.append(dict(model=f"org/m{m}", dataset=d, metric="finetune_top1", value=acc * scale, source=source))
+    records = pd.DataFrame(rows)
+    task_feats = pd.DataFrame({"kind": task_kind, "log_num_classes": np.log([10, 20, 30, 40, 50, 60])},
+                              index=DATASETS)
+    model_feats = pd.DataFrame({"quality_hint": quality + rng.normal(scale=0.1, size=n_models),
+                                "affinity_hint": affinity},
+                               index=[f"org/m{m}" for m in range(n_models)])
+    return records, model_feats, task_feats
+
+
+def test_standardize_compares_values_only_within_groups():
+    records, _, _ = _toy()
+    z = standardize(records)
+    a = records["source"] == "srcA"
+    # srcB values are 100x smaller; within-group ranks decide, so both groups span the same range.
+    assert abs(z[a].mean()) < 1e-9 and abs(z[~a].mean()) < 1e-9
+    for src in ("srcA", "srcB"):  # same group size -> the same set of standardised values
+        g0 = np.sort(z[(records["source"] == src) & (records["dataset"] == "d0")])
+        g1 = np.sort(z[(records["source"] == src) & (records["dataset"] == "d1")])
+        np.testing.assert_allclose(g0, g1)
+    # Changing another group's values leaves a group's standardised values untouched.
+    changed = records.copy()
+    changed.loc[changed["dataset"] == "d1", "value"] *= -3
+    z2 = standardize(changed)
+    keep = records["dataset"] != "d1"
+    np.testing.assert_allclose(z[keep], z2[keep])
+    # A single-record group standardises to 0; z-scores are clipped.
+    one = pd.DataFrame(dict(model=["a"], dataset=["x"], metric=["m"], value=[42.0], source=["s"]))
+    assert standardize(one).iloc[0] == 0.0
+    assert standardize(records, "zscore").abs().max() <= 3.0
+    with pytest.raises(ValueError):
+        standardize(records, "minmax")
+
+
+def test_fit_handles_missing_cells_and_reproduces_history():
+    records, mf, tf = _toy(missing=0.3)
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    z = standardize(records)
+    # A known model on a known task scores its own standardised result (one group per dataset here).
+    for _, row in records.assign(z=z).sample(10, random_state=0).iterrows():
+        got = space.score([row["model"]], row["dataset"], source=row["source"])[0]
+        assert got == pytest.approx(row["z"], abs=1e-9)
+    # Missing cells get finite predictions.
+    full = {(m, d) for m, d in zip(records["model"], records["dataset"])}
+    gaps = [(m, d) for m in space.known_models for d in DATASETS if (m, d) not in full]
+    assert gaps
+    for m, d in gaps[:5]:
+        assert np.isfinite(space.score([m], d)).all()
+
+
+def test_score_is_one_matvec_and_cold_starts_are_task_specific():
+    records, mf, tf = _toy()
+    train = records[~records["model"].isin(["org/m0", "org/m1", "org/m2"]) & (records["dataset"] != "d5")]
+    space = TransferSpace.fit(train, model_features=mf, task_features=tf)
+    assert "d5" not in space.known_tasks and "org/m0" not in space.known_models
+    models = ["org/m0", "org/m1", "org/m2", "org/m5", "org/m9"]
+    for task in ["d5", "d0", {"kind": 1.0, "log_num_classes": np.log(25)}]:
+        vec = space.task_vector(task)
+        assert vec.shape == (space.dim,)
+        mv = space.model_vectors(models, model_features=mf)
+        np.testing.assert_array_equal(space.score(models, task) if not isinstance(task, dict) else mv @ vec, mv @ vec)
+        assert np.isfinite(mv @ vec).all()
+    # Cold-start models: scores follow their features and differ between opposite new tasks.
+    up = space.model_vectors(models, model_features=mf) @ space.task_vector({"kind": 1.0, "log_num_classes": 3.0})
+    down = space.model_vectors(models, model_features=mf) @ space.task_vector({"kind": -1.0, "log_num_classes": 3.0})
+    assert not np.allclose(np.argsort(up), np.argsort(down)) or not np.allclose(up - up.mean(), down - down.mean())
+    cold = space.model_vectors(["org/m0", "org/m1", "org/m2"], model_features=mf)[:, 0]
+    assert np.corrcoef(cold, mf.loc[["org/m0", "org/m1", "org/m2"], "quality_hint"])[0, 1] > 0.5
+
+
+def test_new_task_ranking_beats_chance_on_structured_toy():
+    records, mf, tf = _toy(seed=3)
+    from scipy.stats import kendalltau
+
+    taus = []
+    for held in DATASETS:
+        space = TransferSpace.fit(records[records["dataset"] != held], model_features=mf, task_features=tf)
+        truth = records[(records["dataset"] == held) & (records["source"] == "srcA")]
+        pred = space.score(list(truth["model"]), held)
+        taus.append(kendalltau(pred, truth["value"]).statistic)
+    assert np.mean(taus) > 0.3
+
+
+def test_save_load_round_trip(tmp_path):
+    records, mf, tf = _toy(missing=0.2)
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    space.save(tmp_path / "space")
+    assert {p.name for p in (tmp_path / "space").iterdir()} == {"space.safetensors", "space.json"}
+    loaded = TransferSpace.load(tmp_path / "space")
+    models = space.known_models[:6]
+    for task in ["d0", "d3", {"kind": -1.0, "log_num_classes": 2.0}]:
+        np.testing.assert_array_equal(space.model_vectors(models) @ space.task_vector(task),
+                                      loaded.model_vectors(models) @ loaded.task_vector(task))
+    cold = pd.DataFrame({"quality_hint": [1.0], "affinity_hint": [-0.5]}, index=["new/model"])
+    np.testing.assert_array_equal(space.model_vectors(["new/model"], model_features=cold),
+                                  loaded.model_vectors(["new/model"], model_features=cold))
+    assert loaded.known_tasks == space.known_tasks and loaded.dim == space.dim
+
+
+def test_fit_rejects_bad_records():
+    with pytest.raises(ValueError, match="lack columns"):
+        TransferSpace.fit(pd.DataFrame({"model": ["a"], "value": [1.0]}))
+    with pytest.raises(ValueError, match="no records"):
+        TransferSpace.fit(pd.DataFrame(columns=["model", "dataset", "metric", "value", "source"]))
+
+
+@pytest.fixture(scope="module")
+def real_space():
+    from fennec_hub.datasets import list_datasets
+    from fennec_hub.features import model_features, task_features
+    from fennec_hub.records import load_records
+
+    records = load_records()
+    mf = model_features(sorted(records["model"].unique()), compute=False)
+    tf = task_features(sorted({e.id for e in list_datasets()} | set(records["dataset"])), text=None)
+    return records, TransferSpace.fit(records, model_features=mf, task_features=tf)
+
+
+def test_real_records_space(real_space):
+    records, space = real_space
+    assert set(space.known_tasks) == set(records["dataset"])
+    assert set(space.known_models) == set(records["model"])
+    # A PARC model pre-trained on CUB-200 is pushed up for NABirds by the source-similarity term.
+    parc = "dbolya/parc@ddfca43:oracles/all.csv (controlled bank)"
+    expl = space.explain("parc/resnet50-cub200", "public/nabirds", source=parc, metric="finetune_top1")
+    assert expl["source_dataset"] == "bentrevett/caltech-ucsd-birds-200-2011"
+    assert expl["source_term"] > 0
+    # Unknown models and a dataset alias outside the records are scored (cold starts), finitely.
+    scores = space.score(["parc/resnet50-cub200", "timm/convnext_tiny.fb_in1k", "someone/unknown-model"], "beans")
+    assert np.isfinite(scores).all()
+    from fennec_hub.datasets import resolve_dataset
+
+    entry = resolve_dataset("beans")
+    np.testing.assert_allclose(space.task_vector(entry), space.task_vector("beans"))
