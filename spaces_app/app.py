@@ -23,6 +23,7 @@ import re
 import tempfile
 import threading
 import time
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,11 @@ import gradio as gr  # noqa: E402
 import numpy as np
 import pandas as pd
 
-import fennec_hub
+try:
+    import fennec_hub
+except ImportError:  # `python spaces_app/app.py` from a checkout where the package is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import fennec_hub
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
 
@@ -259,6 +264,7 @@ def pareto_front(params: np.ndarray, scores: np.ndarray) -> np.ndarray:
 def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str):
     """Predicted transfer against size (log axis) for the whole filtered zoo, top-k and Pareto front marked."""
     from matplotlib.figure import Figure  # no pyplot: figures stay thread-local
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     params = pd.to_numeric(ranked["params"], errors="coerce").to_numpy(dtype=float)
     scores = ranked["score"].to_numpy(dtype=float)
@@ -269,35 +275,47 @@ def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str):
     in_top = ranked["rank"].to_numpy() <= top_k
     p, s, ids_ok, top_ok = params[ok] / 1e6, scores[ok], ids[ok], in_top[ok]
 
-    fig = Figure(figsize=(8, 4.6), dpi=110, layout="constrained")
+    # Fixed margins (one drawing pass; a layout engine costs several on every request).
+    fig = Figure(figsize=(8, 5.2), dpi=100)
+    fig.subplots_adjust(left=0.085, right=0.985, top=0.94, bottom=0.18)
     ax = fig.add_subplot()
-    ax.scatter(p[~top_ok], s[~top_ok], s=14, color="#b8bec9", alpha=0.7, label="other checkpoints", zorder=1)
-    ax.scatter(p[top_ok], s[top_ok], s=34, color="#2563eb", label=f"your top {top_k}", zorder=3)
+    if (~top_ok).any():
+        ax.scatter(p[~top_ok], s[~top_ok], s=14, color="#b8bec9", alpha=0.7, label="other checkpoints", zorder=1)
+    if top_ok.any():
+        ax.scatter(p[top_ok], s[top_ok], s=34, color="#2563eb", label=f"your top {int(in_top.sum())}", zorder=3)
     front = pareto_front(p, s)
     ax.plot(p[front], s[front], color="#f97316", lw=1.6, marker="o", ms=7, mfc="none", mew=1.6,
             drawstyle="steps-post", label="Pareto front (smaller and better)", zorder=2)
-    # Label the front (best first, at most 8, skipping points too close to an earlier label) so the
-    # trade-off can be read off the plot.
-    y_span = max(float(np.ptp(s)), 1e-9)
+    ax.set_xscale("log")
+    ax.margins(x=0.06, y=0.1)
+    lo, hi = ax.get_xlim()
+    decades = math.log10(hi / lo)
+    if decades <= 3:  # few decades: label 1-2-5 steps so the axis can still be read
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    # Label a few front points (best first; none closer than ~12% of the axes to an earlier label)
+    # so the trade-off can be read off the plot; labels near the right edge go left of their point.
+    ylo, yhi = ax.get_ylim()
     placed: list[tuple[float, float]] = []
     for i in sorted(front, key=lambda i: -s[i]):
-        x, y = math.log10(p[i]), s[i]
-        if len(placed) == 8 or any(abs(x - a) < 0.35 and abs(y - b) < 0.06 * y_span for a, b in placed):
+        fx = (math.log10(p[i]) - math.log10(lo)) / max(decades, 1e-9)
+        fy = (s[i] - ylo) / max(yhi - ylo, 1e-9)
+        if len(placed) == 6 or any(abs(fx - a) < 0.16 and abs(fy - b) < 0.08 for a, b in placed):
             continue
-        placed.append((x, y))
+        placed.append((fx, fy))
         name = ids_ok[i].split("/", 1)[-1]
         name = name if len(name) <= 30 else name[:29] + "…"
-        ax.annotate(name, (p[i], s[i]), xytext=(5, 5), textcoords="offset points", fontsize=7.5,
-                    color="#9a3412")
-    ax.set_xscale("log")
+        ax.annotate(name, (p[i], s[i]), xytext=(-6 if fx > 0.7 else 6, 5), textcoords="offset points",
+                    ha="right" if fx > 0.7 else "left", fontsize=7.5, color="#9a3412",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     hidden = int((~ok).sum())
     unknown = f"; {hidden} of unknown size not shown" if hidden else ""
     ax.set_xlabel(f"parameters (millions, log scale){unknown}")
     ax.set_ylabel("predicted transfer score")
     ax.set_title(f"Predicted transfer vs size — {dataset_label}", fontsize=11)
-    ax.margins(x=0.06, y=0.1)
     ax.grid(True, which="major", alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.legend(loc="lower center", ncols=3, fontsize=8, frameon=False)
     return fig
 
 
@@ -527,10 +545,11 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
         triggers = [rank_button.click]
         if hasattr(dataset, "submit"):
             triggers.append(dataset.submit)
-        gr.on(triggers, rank, inputs, outputs, api_name="rank", concurrency_limit=4)
+        # One concurrency group for every ranking event: at most 4 run at once, the rest queue.
+        gr.on(triggers, rank, inputs, outputs, api_name="rank", concurrency_limit=4, concurrency_id="rank")
         for button, name in example_buttons:
             button.click(lambda n=name: n, None, dataset, api_visibility="private", queue=False).then(
-                rank, inputs, outputs, api_visibility="private", concurrency_limit=4)
+                rank, inputs, outputs, api_visibility="private", concurrency_limit=4, concurrency_id="rank")
     return demo
 
 
