@@ -618,7 +618,8 @@ class ProxyRegressor:
 
     ``quality`` is the nested leave-one-task-out quality (mean weighted Kendall tau of the model
     ranking induced by the predicted vs the true task vector when model vectors were given at fit
-    time, else mean cosine), ``baseline_quality`` the same for the mean historical task vector.
+    time, else minus the squared error), ``baseline_quality`` the same for the mean historical task
+    vector.
     """
 
     name: str
@@ -629,29 +630,43 @@ class ProxyRegressor:
     baseline_quality: float | None = None
     meta: dict = field(default_factory=dict)
 
-    ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3)
+    # The largest alpha shrinks to the mean historical task vector: the global prior.
+    ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e6)
 
     @classmethod
     def fit(cls, embeddings: np.ndarray, task_vectors: np.ndarray, *, name: str = "proxy",
             model_vectors: np.ndarray | None = None, alphas: Sequence[float] | None = None,
-            meta: Mapping | None = None) -> ProxyRegressor:
-        """Fit on historical tasks: ``embeddings [T, e]`` -> ``task_vectors [T, d]`` (RidgeCV,
-        alpha by efficient leave-one-out), and measure nested leave-one-task-out quality."""
+            standardize: bool = False, meta: Mapping | None = None) -> ProxyRegressor:
+        """Fit on historical tasks: ``embeddings [T, e]`` -> ``task_vectors [T, d]``.
+
+        Ridge (scikit-learn ``RidgeCV``) with alpha chosen by efficient leave-one-out on the
+        agreement of the model scores the predicted task vectors induce (Pearson over
+        ``model_vectors`` when given, else squared error), then nested leave-one-task-out quality
+        (weighted Kendall tau).
+        ``standardize`` z-scores the embedding columns first (for metadata features of mixed
+        scales); the scaling is folded into ``coef``/``intercept``.
+        """
         from sklearn.linear_model import RidgeCV
 
         X = np.asarray(embeddings, np.float64)
         Y = np.asarray(task_vectors, np.float64)
         if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or len(X) < 2:
             raise ValueError(f"need [T, e] embeddings and [T, d] task vectors with T >= 2; got {X.shape}, {Y.shape}.")
-        alphas = tuple(alphas or cls.ALPHAS)
-        reg = RidgeCV(alphas=alphas).fit(X, Y)
+        alphas = list(alphas or cls.ALPHAS)
+        mean = X.mean(0) if standardize else np.zeros(X.shape[1])
+        scale = X.std(0) if standardize else np.ones(X.shape[1])
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        Xs = (X - mean) / scale
+        scoring = _ranking_scorer(model_vectors) if len(X) >= 3 else None
+        reg = RidgeCV(alphas=alphas, scoring=scoring).fit(Xs, Y)
+        coef = np.asarray(reg.coef_, np.float64).reshape(Y.shape[1], X.shape[1]) / scale
+        intercept = np.asarray(reg.intercept_, np.float64).reshape(Y.shape[1]) - coef @ mean
         q, qb = (None, None)
-        if len(X) >= 3:
-            q, qb = _loo_quality(X, Y, alphas, model_vectors)
-        return cls(name=name, coef=np.asarray(reg.coef_, np.float32).reshape(Y.shape[1], X.shape[1]),
-                   intercept=np.asarray(reg.intercept_, np.float32).reshape(Y.shape[1]),
+        if len(X) >= 4:
+            q, qb = _loo_quality(Xs, Y, alphas, model_vectors)
+        return cls(name=name, coef=coef.astype(np.float32), intercept=intercept.astype(np.float32),
                    alpha=float(reg.alpha_), quality=q, baseline_quality=qb,
-                   meta=dict(meta or {}, num_tasks=len(X)))
+                   meta=dict(meta or {}, num_tasks=len(X), standardized=bool(standardize)))
 
     def predict(self, embedding: np.ndarray) -> np.ndarray:
         """Task vector(s) ``[d]`` (or ``[n, d]``) for proxy embedding(s) ``[e]`` (or ``[n, e]``)."""
@@ -692,25 +707,101 @@ class ProxyRegressor:
                    baseline_quality=info.get("baseline_quality"), meta=dict(info.get("meta") or {}))
 
 
+def _agreement(model_vectors: np.ndarray | None):
+    """agree(true, pred) for task vectors: weighted tau of the model rankings they induce, or
+    (without model vectors) minus the squared error."""
+    from scipy.stats import weightedtau
+
+    def agree(true: np.ndarray, pred: np.ndarray) -> float:
+        if model_vectors is not None:
+            t = weightedtau(model_vectors @ true, model_vectors @ pred)[0]
+            return float(t) if np.isfinite(t) else 0.0
+        return -float(np.sum((true - pred) ** 2))
+
+    return agree
+
+
+def _ranking_scorer(model_vectors: np.ndarray | None):
+    """A scikit-learn scorer over [T, d] leave-one-out predictions, used to choose alpha: mean
+    Pearson correlation of the model scores induced by true and predicted task vectors (vectorised;
+    weighted tau is kept for the reported quality), or minus the squared error without model vectors."""
+    from sklearn.metrics import make_scorer
+
+    def score(y: np.ndarray, p: np.ndarray) -> float:
+        y, p = np.atleast_2d(y), np.atleast_2d(p)
+        if model_vectors is None:
+            return -float(np.mean(np.sum((y - p) ** 2, axis=1)))
+        a = y @ model_vectors.T
+        b = p @ model_vectors.T
+        a = a - a.mean(1, keepdims=True)
+        b = b - b.mean(1, keepdims=True)
+        den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+        return float(np.mean(np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1), 0.0)))
+
+    return make_scorer(score)
+
+
 def _loo_quality(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float],
                  model_vectors: np.ndarray | None) -> tuple[float, float]:
-    """Nested leave-one-task-out: alpha chosen inside each fold; (quality, mean-vector baseline)."""
-    from scipy.stats import weightedtau
+    """Nested leave-one-task-out (alpha chosen inside each fold on the other tasks only):
+    (mean agreement of the held-out predictions, same for the mean-task-vector baseline)."""
     from sklearn.linear_model import RidgeCV
 
-    def agree(pred: np.ndarray, true: np.ndarray) -> float:
-        if model_vectors is not None:
-            return float(weightedtau(model_vectors @ true, model_vectors @ pred)[0])
-        den = np.linalg.norm(pred) * np.linalg.norm(true)
-        return float(pred @ true / den) if den > 0 else 0.0
-
+    agree = _agreement(model_vectors)
+    scoring = _ranking_scorer(model_vectors)
     qs, qb = [], []
     for t in range(len(X)):
         keep = np.arange(len(X)) != t
-        pred = RidgeCV(alphas=alphas).fit(X[keep], Y[keep]).predict(X[t: t + 1])[0]
-        qs.append(agree(pred, Y[t]))
-        qb.append(agree(Y[keep].mean(axis=0), Y[t]))
-    return float(np.nanmean(qs)), float(np.nanmean(qb))
+        pred = RidgeCV(alphas=alphas, scoring=scoring).fit(X[keep], Y[keep]).predict(X[t: t + 1])[0]
+        qs.append(agree(Y[t], pred))
+        qb.append(agree(Y[t], Y[keep].mean(axis=0)))
+    return float(np.mean(qs)), float(np.mean(qb))
+
+
+def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("metadata", "text"), tasks: Sequence[str] | None = None,
+                     image_embeddings: Mapping[str, np.ndarray] | None = None, text_model: Any = None,
+                     image_meta: Mapping | None = None) -> dict[str, ProxyRegressor]:
+    """Fit proxy regressors on a space's historical tasks, for a zoo to store.
+
+    Targets are ``space.task_vector(t)`` of the known tasks ``t`` (default ``space.known_tasks``);
+    quality is measured on the ranking of ``space.known_models`` (nested leave-one-task-out).
+    ``image_embeddings`` (task id -> mean CLIP embedding, see ``scripts/build_image_proxy.py``)
+    adds the ``image`` regressor. Proxies whose embeddings cannot be computed for a task skip it.
+    """
+    from .datasets import resolve_dataset
+
+    ids = list(tasks if tasks is not None else space.known_tasks)
+    models = list(getattr(space, "known_models", []) or [])
+    mv = np.asarray(space.model_vectors(models), np.float64) if models else None
+    out: dict[str, ProxyRegressor] = {}
+    for name in proxies:
+        rows, keep = [], []
+        for t in ids:
+            try:
+                if name == "metadata":
+                    rows.append(metadata_embedding(resolve_dataset(t)))
+                elif name == "text":
+                    rows.append(text_embedding(resolve_dataset(t), model=text_model))
+                elif name == "image":
+                    if not image_embeddings or t not in image_embeddings:
+                        continue
+                    rows.append(np.asarray(image_embeddings[t], np.float32))
+                else:
+                    raise ValueError(f"unknown proxy {name!r}; choose from {PROXY_NAMES}.")
+            except (KeyError, NotImplementedError):
+                continue
+            keep.append(t)
+        if len(keep) < 3:
+            continue
+        Y = np.stack([np.asarray(space.task_vector(t), np.float64) for t in keep])
+        meta = {"tasks": keep}
+        if name == "text":
+            meta["encoder"] = TEXT_MODEL_ID if text_model is None else str(text_model)
+        if name == "image":
+            meta.update(dict(image_meta or {}))
+        out[name] = ProxyRegressor.fit(np.stack(rows), Y, name=name, model_vectors=mv, meta=meta,
+                                       standardize=(name == "metadata"))
+    return out
 
 
 def save_proxies(proxies: Mapping[str, ProxyRegressor], directory: str | os.PathLike) -> None:
@@ -776,13 +867,16 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
                 vec = regs["metadata"].predict(metadata_embedding(entry))
                 gain = regs["metadata"].gain
             elif hasattr(space, "task_vector"):
-                vec, gain = np.asarray(space.task_vector(entry), np.float32), None
+                vec, gain = _space_task_vector(space, entry), None
             else:
                 continue
         elif name == "text":
             if "text" not in regs:
                 continue
-            vec = regs["text"].predict(text_embedding(entry, model=text_model))
+            enc = text_model
+            if enc is None and regs["text"].meta.get("encoder", TEXT_MODEL_ID) != TEXT_MODEL_ID:
+                enc = regs["text"].meta["encoder"]  # the encoder the regressor was fitted with
+            vec = regs["text"].predict(text_embedding(entry, model=enc))
             gain = regs["text"].gain
         elif name == "image":
             if "image" not in regs:
@@ -801,14 +895,40 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
     if not preds:
         raise ValueError("no proxy available for this task: the zoo has no regressors and its space "
                          "cannot place tasks from metadata.")
-    known = [g for g in gains if g is not None]
-    fill = float(np.mean(known)) if known else 1.0
-    w = np.asarray([fill if g is None else g for g in gains], np.float64)
-    if w.sum() <= 0:
-        w = np.ones(len(preds))
-    w = w / w.sum()
+    w = mixing_weights(names, gains)
     vec = np.tensordot(w, np.stack(preds), axes=1).astype(np.float32)
     return (vec, {"proxies": names, "weights": [float(x) for x in w]}) if details else vec
+
+
+def _space_task_vector(space: Any, entry: Any) -> np.ndarray:
+    """The space's own cold-start task vector: from the entry's feature row when the space's
+    feature module can build one (works for Hub datasets the registry does not know), else by id."""
+    if isinstance(entry, str) or not hasattr(entry, "id"):
+        return np.asarray(space.task_vector(entry), np.float32)
+    try:
+        from .features import task_features
+
+        row = task_features([entry], text=None).iloc[0]
+        return np.asarray(space.task_vector(row), np.float32)
+    except (ImportError, AttributeError, TypeError, KeyError, ValueError):
+        return np.asarray(space.task_vector(entry.id), np.float32)
+
+
+def mixing_weights(names: Sequence[str], gains: Sequence[float | None]) -> np.ndarray:
+    """Weights of proxy predictions: each regressor's nested-CV gain over the mean task vector.
+
+    A prediction of unknown quality (the space's own metadata map) weighs as much as the best known
+    gain, or 1 when none is positive. When every gain is zero the metadata prediction alone is used
+    (equal weights if there is none): a proxy that did not help in cross-validation is dropped.
+    """
+    known = [g for g in gains if g is not None]
+    best = max(known) if known and max(known) > 0 else 1.0
+    w = np.asarray([best if g is None else g for g in gains], np.float64)
+    if w.sum() <= 0:
+        w = np.asarray([n == "metadata" for n in names], np.float64)
+        if w.sum() == 0:
+            w = np.ones(len(names))
+    return w / w.sum()
 
 
 # --------------------------------------------------------------------------------------------

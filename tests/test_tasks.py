@@ -259,3 +259,60 @@ def test_logme_ranks_informative_features_above_random():
     y2 = rng.integers(0, 3, 300)
     c2 = rng.normal(size=(3, 16))
     assert tasks.logme(c2[y2] + rng.normal(size=(300, 16)), y2) > tasks.logme(rng.normal(size=(300, 16)), y2)
+
+
+def test_mixing_weights_follow_cv_gain_and_drop_useless_proxies():
+    np.testing.assert_allclose(tasks.mixing_weights(["metadata", "text"], [0.1, 0.3]), [0.25, 0.75])
+    # the space's metadata map (unknown quality) weighs like the best known proxy
+    np.testing.assert_allclose(tasks.mixing_weights(["metadata", "text", "image"], [None, 0.1, 0.3]),
+                               [0.3 / 0.7, 0.1 / 0.7, 0.3 / 0.7])
+    # a proxy that did not beat the mean task vector in nested CV is dropped: metadata only
+    np.testing.assert_allclose(tasks.mixing_weights(["metadata", "text"], [None, 0.0]), [1.0, 0.0])
+    np.testing.assert_allclose(tasks.mixing_weights(["metadata", "text"], [0.0, 0.0]), [1.0, 0.0])
+
+
+# ------------------------------------------------------------------------------ end to end
+
+
+@pytest.fixture(scope="module")
+def proxy_zoo(tmp_path_factory, digits_repo, tiny_clip, tiny_bert):
+    """A real small zoo (TransferGraph records) carrying metadata, text and image regressors fitted on
+    its historical tasks; the image regressor uses a tiny random CLIP saved as a local model dir."""
+    from test_zoo import make_small_zoo
+
+    from fennec_hub.zoo import Zoo
+
+    root = tmp_path_factory.mktemp("proxy-zoo")
+    clip_dir = root / "clip"
+    tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    zoo = Zoo.load(make_small_zoo().save(root / "zoo"))  # own copy: the shared test zoo stays proxy-free
+    known = list(zoo.space.known_tasks)
+    image_emb = {t: tasks.image_proxy_embedding(digits_repo, 10, str(clip_dir), seed=i, progress=False)
+                 for i, t in enumerate(known)}
+    regs = tasks.fit_task_proxies(zoo.space, proxies=("metadata", "text", "image"), text_model=tiny_bert,
+                                  image_embeddings=image_emb, image_meta={"encoder": str(clip_dir)})
+    assert set(regs) == {"metadata", "text", "image"}
+    assert regs["text"].meta["tasks"] == known and regs["text"].quality is not None
+    zoo.proxies = regs
+    return Zoo.load(zoo.save(root / "zoo-proxies"))  # proxies travel with the zoo (safetensors + json)
+
+
+def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo):
+    from fennec_hub import recommend
+
+    assert tasks.supported_proxies(proxy_zoo) == ("metadata", "text", "image")
+    out = recommend(digits_repo, top_k=5, zoo=proxy_zoo)
+    assert len(out) == 5 and list(out["rank"]) == [1, 2, 3, 4, 5]
+    entry = tasks.resolve_hub_dataset(digits_repo)
+    vec = tasks.task_vector_from_proxies(entry, proxy_zoo, progress=False)
+    scores = proxy_zoo.model_vectors @ vec
+    order = np.argsort(-scores)[:5]
+    assert list(out["model_id"]) == [proxy_zoo.model_ids[i] for i in order]
+    np.testing.assert_allclose(out["raw_score"].to_numpy(float), scores[order], rtol=1e-4, atol=1e-5)
+
+    with_images = recommend(digits_repo, top_k=len(proxy_zoo.model_ids), zoo=proxy_zoo, images=12)
+    vec_img, info = tasks.task_vector_from_proxies(entry, proxy_zoo, images=12, progress=False, details=True)
+    assert info["proxies"] == ["metadata", "text", "image"]
+    full = proxy_zoo.model_vectors @ vec_img
+    np.testing.assert_allclose(with_images.sort_values("model_id")["raw_score"].to_numpy(float),
+                               full[np.argsort(proxy_zoo.model_ids)], rtol=1e-4, atol=1e-5)
