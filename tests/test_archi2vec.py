@@ -1,0 +1,418 @@
+"""Tests of fennec_hub.archi2vec: inputs, determinism, safety on hostile configs, and evidence that
+the vectors carry architecture information (nearest neighbours share a family; size orders)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["FENNEC_ARCHI2VEC_DISK_CACHE"] = "0"   # every test builds for real unless it says otherwise
+
+from fennec_hub.archi2vec import (  # noqa: E402
+    ARCHI2VEC_DIM,
+    ARCHI2VEC_VERSION,
+    ArchitectureError,
+    archi2vec,
+    config_from_metadata,
+    describe_architecture,
+    encode_many,
+    list_shipped_configs,
+    resolve_architecture,
+    timm_family,
+)
+
+a2v_mod = importlib.import_module("fennec_hub.archi2vec")  # the module (fennec_hub.archi2vec is the function)
+timm = pytest.importorskip("timm")
+transformers = pytest.importorskip("transformers")
+
+PY = sys.executable
+REPO = Path(__file__).resolve().parents[1]
+N_TIMM = 300
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env.update({"FENNEC_ARCHI2VEC_DISK_CACHE": "0", "HF_HUB_OFFLINE": "1"}, **extra)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# ----------------------------------------------------------------------------------------------
+# Basic contract
+
+
+def test_vector_contract():
+    v = archi2vec("resnet18")
+    assert v.dtype == np.float32 and v.shape == (ARCHI2VEC_DIM,)
+    assert np.isfinite(v).all()
+    assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
+    # each block has the documented weight (norm)
+    for name, start, stop, weight in a2v_mod.BLOCKS:
+        assert abs(float(np.linalg.norm(v[start:stop])) - weight) < 1e-4, name
+    assert isinstance(ARCHI2VEC_VERSION, str)
+
+
+def test_describe_architecture_fields():
+    info = describe_architecture("resnet50")
+    assert info.family == "resnet" and info.library == "timm"
+    assert 23_000_000 < info.params < 26_000_000          # ResNet-50 backbone without its fc head
+    assert info.num_modules > 100 and info.input_size == 224
+    hf = describe_architecture("google/vit-base-patch16-224")
+    assert hf.family == "vit" and hf.library == "transformers"
+    assert 85_000_000 < hf.params < 88_000_000 and hf.input_size == 224
+
+
+def test_timm_family_prefix():
+    assert timm_family("resnet50d") == "resnet"
+    assert timm_family("timm/resnetv2_50x1_bit.goog_in21k") == "resnetv2"
+    assert timm_family("vit_base_patch16_224.augreg_in21k") == "vit"
+    assert timm_family("tf_efficientnet_b3") == "efficientnet"
+    assert timm_family("mobilenetv3_large_100") == "mobilenetv3"
+    assert timm_family("convnextv2_atto") == "convnextv2"
+
+
+# ----------------------------------------------------------------------------------------------
+# Input forms
+
+
+def test_all_input_forms_agree(tmp_path):
+    from transformers import ViTConfig
+
+    shipped = json.loads((a2v_mod._DATA_DIR / "google__vit-base-patch16-224.json").read_text())
+    by_id = archi2vec("google/vit-base-patch16-224")
+    by_dict = archi2vec(shipped)
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(dict(shipped, id2label={str(i): f"c{i}" for i in range(1000)})))
+    by_path = archi2vec(str(p))
+    by_dir = archi2vec(tmp_path)
+    obj = ViTConfig(**{k: v for k, v in shipped.items() if k != "model_type"})
+    by_obj = archi2vec(obj)
+    for other in (by_dict, by_path, by_dir, by_obj):
+        np.testing.assert_allclose(other, by_id, atol=1e-6)
+
+    t_name = archi2vec("resnet50")
+    t_hub = archi2vec("timm/resnet50.a1_in1k")
+    t_cfg = archi2vec({"architecture": "resnet50", "num_classes": 1000,
+                       "pretrained_cfg": {"input_size": [3, 224, 224], "tag": "a1_in1k"}})
+    np.testing.assert_allclose(t_hub, t_name, atol=1e-6)
+    np.testing.assert_allclose(t_cfg, t_name, atol=1e-6)
+    assert not np.allclose(archi2vec("vit_base_patch16_384"), archi2vec("vit_base_patch16_224"))
+
+
+def test_namespaced_ids_resolve():
+    assert resolve_architecture("keras/resnet50v2").name == "resnetv2_50"
+    assert resolve_architecture("keras/efficientnetb2").name == "efficientnet_b2"
+    assert resolve_architecture("keras/xception").name == "legacy_xception"
+    assert resolve_architecture("keras/mobilenet").name == "mobilenetv1_100"
+    assert resolve_architecture("vtab/Sup-100%").name == "resnetv2_50"
+    assert resolve_architecture("parc/resnet101-faster-rcnn_c4_138204752").name == "resnet101"
+    assert resolve_architecture("timm/resnet50.tv_in1k").name == "resnet50"
+    spec = resolve_architecture("keras/nasnetmobile")
+    assert spec.note  # an approximation says so
+    # same architecture through different ids -> same vector
+    np.testing.assert_allclose(archi2vec("keras/resnet50"), archi2vec("resnet50"), atol=1e-6)
+    np.testing.assert_allclose(archi2vec("vtab/Rotation"), archi2vec("resnetv2_50"), atol=1e-6)
+    np.testing.assert_allclose(archi2vec("parc/resnet18-cifar10"), archi2vec("torchvision/resnet18"), atol=1e-6)
+
+
+def test_pytorchcv_ids():
+    pytest.importorskip("pytorchcv")
+    info = describe_architecture("pytorchcv/resnet50")
+    assert info.library == "pytorchcv" and 23_000_000 < info.params < 26_000_000
+    cifar = describe_architecture("pytorchcv/resnet20_cifar10")
+    assert cifar.input_size == 32
+    for mid in ("torchvision/alexnet", "torchvision/googlenet", "parc/alexnet-cub200", "keras/nasnetmobile"):
+        assert archi2vec(mid).shape == (ARCHI2VEC_DIM,)
+    # pytorchcv resnet50 and timm resnet50 are the same architecture: close vectors
+    cos = float(archi2vec("pytorchcv/resnet50") @ archi2vec("resnet50"))
+    assert cos > float(archi2vec("pytorchcv/resnet50") @ archi2vec("vit_base_patch16_224"))
+
+
+def test_unknown_ids_raise_clear_errors():
+    with pytest.raises(ArchitectureError, match="unknown timm architecture"):
+        archi2vec("resnet5000")
+    with pytest.raises(ArchitectureError, match="unknown model id"):
+        archi2vec("someone/not-a-shipped-model")
+    with pytest.raises(ArchitectureError, match="unknown transformers model type"):
+        archi2vec({"model_type": "not_a_model"})
+    with pytest.raises(ArchitectureError, match="not a vision model type"):
+        archi2vec({"model_type": "bert"})
+    with pytest.raises(ArchitectureError, match="removed"):
+        archi2vec({"model_type": "van"})
+    with pytest.raises(ArchitectureError):
+        archi2vec(12345)
+
+
+def test_config_from_metadata():
+    small = config_from_metadata("vit", num_parameters=22_000_000, image_size=224, hidden_size=384)
+    assert small["hidden_size"] == 384
+    big = config_from_metadata("vit", num_parameters=304_000_000, image_size=384)
+    assert big["hidden_size"] == 1024 and big["image_size"] == 384
+    swin = config_from_metadata("swin", 28_288_354, 224, 768)
+    assert describe_architecture(swin).family == "swin"
+    assert abs(describe_architecture(swin).params - 28_000_000) < 2_000_000
+    for removed in ("van", "vit_hybrid", "efficientformer"):
+        with pytest.raises(ArchitectureError, match="removed"):
+            config_from_metadata(removed, 26_000_000, 224, 512)
+
+
+def test_every_shipped_config_encodes_and_index_is_complete():
+    index = list_shipped_configs()
+    assert len(index) >= 40
+    ids, mat, errors = encode_many(sorted(index), progress=False)
+    assert not errors, errors
+    assert mat.shape == (len(index), ARCHI2VEC_DIM)
+    for repo, meta in index.items():
+        assert meta["library"] == "transformers" and meta["pipeline_tag"]
+        assert "license" in meta and "pretraining" in meta
+        assert meta["num_parameters"] == describe_architecture(repo).params
+        cfg = json.loads((a2v_mod._DATA_DIR / meta["file"]).read_text())
+        assert "id2label" not in cfg and cfg["model_type"] == meta["model_type"]
+
+
+def test_encode_many_skips_failures():
+    ids, mat, errors = encode_many(["resnet18", "nope_not_a_model", "keras/vgg16"], progress=False)
+    assert ids == ["resnet18", "keras/vgg16"] and mat.shape == (2, ARCHI2VEC_DIM)
+    assert list(errors) == ["nope_not_a_model"] and "unknown" in errors["nope_not_a_model"]
+
+
+def test_cache_makes_reencoding_free(tmp_path, monkeypatch):
+    a2v_mod.clear_cache()
+    t0 = time.perf_counter()
+    first = archi2vec("convnext_tiny")
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = archi2vec("convnext_tiny")
+    warm = time.perf_counter() - t0
+    np.testing.assert_array_equal(first, again)
+    assert warm < cold
+    again[:] = 0                                    # callers get a copy, the cache is safe
+    assert np.linalg.norm(archi2vec("convnext_tiny")) > 0.99
+    # on-disk cache: .npy + .json, no pickle
+    monkeypatch.setenv("FENNEC_ARCHI2VEC_DISK_CACHE", "1")
+    monkeypatch.setenv("FENNEC_ARCHI2VEC_CACHE_DIR", str(tmp_path / "assets"))
+    a2v_mod.clear_cache()
+    v = archi2vec("resnet18")
+    files = sorted(p.suffix for p in (tmp_path / "assets").rglob("*") if p.is_file())
+    assert files == [".json", ".npy"]
+    a2v_mod.clear_cache()
+    np.testing.assert_array_equal(archi2vec("resnet18"), v)
+
+
+# ----------------------------------------------------------------------------------------------
+# Determinism and import hygiene
+
+
+def test_deterministic_across_processes():
+    code = textwrap.dedent("""
+        import json, sys
+        from fennec_hub.archi2vec import archi2vec
+        ids = ["resnet50", "vit_small_patch16_224", "google/vit-base-patch16-224", "microsoft/swin-tiny-patch4-window7-224"]
+        print(json.dumps([archi2vec(i).tolist() for i in ids]))
+    """)
+    outs = []
+    for seed in ("0", "12345"):
+        r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=240,
+                           env=_env(PYTHONHASHSEED=seed))
+        assert r.returncode == 0, r.stderr[-2000:]
+        outs.append(np.array(json.loads(r.stdout.strip().splitlines()[-1]), dtype=np.float32))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    here = np.stack([archi2vec(i) for i in ("resnet50", "vit_small_patch16_224", "google/vit-base-patch16-224",
+                                             "microsoft/swin-tiny-patch4-window7-224")])
+    np.testing.assert_array_equal(outs[0], here)
+
+
+def test_import_fennec_hub_does_not_import_torch():
+    code = ("import sys, fennec_hub, fennec_hub.archi2vec; "
+            "print(sorted(m for m in ('torch','transformers','timm','pytorchcv') if m in sys.modules))")
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile input: rejected quickly, with bounded memory, before anything big is built
+
+HOSTILE = {
+    "layers": ({"model_type": "vit", "num_hidden_layers": 10**6}, "depth limit|out of range"),
+    "width": ({"model_type": "vit", "hidden_size": 10**9}, "out of range"),
+    "image": ({"model_type": "vit", "image_size": 10**7}, "out of range|image size"),
+    "wide_and_deep": ({"model_type": "vit", "hidden_size": 16384, "num_hidden_layers": 128,
+                       "num_attention_heads": 16, "intermediate_size": 16384}, "parameters|modules|longer"),
+    "auto_map": ({"model_type": "vit", "auto_map": {"AutoModel": "evil.Model"}}, "custom code"),
+    "depths_list": ({"model_type": "swin", "depths": [200] * 10}, "layers"),
+    "negative": ({"model_type": "vit", "hidden_size": -5}, "negative"),
+    "levit_grid": ({"model_type": "levit", "image_size": 2048}, "fourth power"),
+    "depth_coefficient": ({"model_type": "efficientnet", "depth_coefficient": 1000.0}, "depth limit"),
+    "timm_args": ({"architecture": "resnet50", "model_args": {"img_size": 10**5}}, "out of range|image size"),
+    "timm_kwarg": ({"architecture": "resnet50", "model_args": {"act_layer": "os.system"}}, "not accepted"),
+    "nested": (None, "nested"),
+}
+
+
+def _nested(n):
+    d = {"model_type": "vit"}
+    cur = d
+    for _ in range(n):
+        cur["x"] = {}
+        cur = cur["x"]
+    return d
+
+
+@pytest.fixture(scope="module")
+def warm_libraries():
+    """Import-time costs (torch, transformers' lazy model modules) are not part of the bound."""
+    for mid in ("google/vit-base-patch16-224", "microsoft/swin-tiny-patch4-window7-224", "facebook/levit-128S",
+                "google/efficientnet-b0", "resnet50"):
+        archi2vec(mid)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_configs_rejected_quickly(name, warm_libraries):
+    cfg, pattern = HOSTILE[name]
+    if cfg is None:
+        cfg = _nested(5000)
+    t0 = time.perf_counter()
+    with pytest.raises(ArchitectureError, match=pattern):
+        archi2vec(cfg)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_hostile_files_rejected_in_bounded_time_and_memory(tmp_path):
+    big = tmp_path / "big" / "config.json"
+    big.parent.mkdir()
+    with open(big, "w") as fh:      # ~100 MB config file
+        fh.write('{"model_type": "vit", "pad": "')
+        chunk = "a" * (1 << 20)
+        for _ in range(100):
+            fh.write(chunk)
+        fh.write('"}')
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"model_type": "vit", "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    code = textwrap.dedent(f"""
+        import resource, time, json
+        from fennec_hub.archi2vec import archi2vec, ArchitectureError
+        out = []
+        for p in [{str(big)!r}, {str(deep)!r}]:
+            t = time.perf_counter()
+            try:
+                archi2vec(p)
+                out.append(("accepted", 0))
+            except ArchitectureError as e:
+                out.append((str(e), time.perf_counter() - t))
+        print(json.dumps({{"out": out, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
+    """)
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    (msg_big, t_big), (msg_deep, t_deep) = res["out"]
+    assert "bytes" in msg_big and t_big < 5.0
+    assert "nested" in msg_deep and t_deep < 5.0
+    assert res["rss_kb"] < 1024 * 1024            # < 1 GiB peak for the whole process
+
+
+def test_build_watchdog_stops_slow_builds(monkeypatch, warm_libraries):
+    monkeypatch.setattr(a2v_mod, "MAX_BUILD_SECONDS", 0.01)
+    t0 = time.perf_counter()
+    with pytest.raises(ArchitectureError, match="took longer"):
+        archi2vec({"model_type": "vit", "num_hidden_layers": 24, "hidden_size": 64, "num_attention_heads": 2,
+                   "intermediate_size": 128})
+    assert time.perf_counter() - t0 < 5.0
+    monkeypatch.undo()
+    assert archi2vec({"model_type": "vit", "num_hidden_layers": 24, "hidden_size": 64, "num_attention_heads": 2,
+                      "intermediate_size": 128}).shape == (ARCHI2VEC_DIM,)
+
+
+def test_never_trusts_remote_code(monkeypatch):
+    import transformers as tf
+
+    calls = []
+    orig = tf.AutoConfig.from_pretrained
+    monkeypatch.setattr(tf.AutoConfig, "from_pretrained", lambda *a, **k: calls.append(k) or orig(*a, **k))
+    with pytest.raises(ArchitectureError, match="custom code"):
+        archi2vec({"model_type": "vit", "auto_map": {"AutoConfig": "x.Y"}, "trust_remote_code": True})
+    assert calls == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Evidence: nearest neighbours share a family, and size orders within a family
+
+
+def _sample_timm(n: int) -> list[str]:
+    names = sorted(timm.list_models())
+    return random.Random(0).sample(names, n)
+
+
+@pytest.fixture(scope="module")
+def evidence():
+    timm_names = _sample_timm(N_TIMM)
+    hf_ids = sorted(list_shipped_configs())
+    ids, mat, errors = encode_many(timm_names + hf_ids, progress=False)
+    assert len(errors) <= 3, errors                        # timm's whole list builds on meta
+    fams, params = [], []
+    for i in ids:
+        info = describe_architecture(i)
+        fams.append(info.family)
+        params.append(info.params)
+    return ids, mat, fams, np.array(params, dtype=np.float64)
+
+
+@pytest.mark.slow
+def test_nearest_neighbour_is_same_family(evidence):
+    ids, mat, fams, _ = evidence
+    n_timm = sum(1 for i in ids if "/" not in i)
+    assert n_timm >= 300 and len(ids) - n_timm >= 40
+    sims = mat @ mat.T
+    np.fill_diagonal(sims, -np.inf)
+    counts = Counter(fams)
+    hits = total = 0
+    misses = []
+    for k in range(len(ids)):
+        if counts[fams[k]] < 2:
+            continue
+        nn = int(np.argmax(sims[k]))
+        total += 1
+        if fams[nn] == fams[k]:
+            hits += 1
+        else:
+            misses.append((ids[k], ids[nn]))
+    acc = hits / total
+    print(f"\narchi2vec family NN accuracy: {hits}/{total} = {acc:.3f} (misses: {misses[:15]})")
+    assert acc >= 0.90
+
+
+@pytest.mark.slow
+def test_size_orders_within_family(evidence):
+    from scipy.stats import spearmanr
+
+    ids, mat, fams, params = evidence
+    rhos, weights = [], []
+    for fam, n in Counter(fams).items():
+        idx = [k for k, f in enumerate(fams) if f == fam]
+        if n < 4 or len(set(params[idx])) < 4:
+            continue
+        X = mat[idx] - mat[idx].mean(axis=0)
+        pc1 = np.linalg.svd(X, full_matrices=False)[2][0]
+        rho = abs(spearmanr(X @ pc1, params[idx]).statistic)
+        rhos.append(rho)
+        weights.append(len(idx))
+    mean_rho = float(np.average(rhos, weights=weights))
+    print(f"\narchi2vec |Spearman(PC1, params)| over {len(rhos)} families: weighted mean {mean_rho:.3f}")
+    assert len(rhos) >= 8 and mean_rho >= 0.6
+    # the canonical ladder along the family's first principal direction
+    ladder = ["vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch16_224", "vit_large_patch16_224"]
+    V = np.stack([archi2vec(n) for n in ladder])
+    proj = (V - V.mean(axis=0)) @ np.linalg.svd(V - V.mean(axis=0), full_matrices=False)[2][0]
+    assert abs(spearmanr(proj, [1, 2, 3, 4]).statistic) == 1.0
