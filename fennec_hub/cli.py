@@ -32,21 +32,27 @@ def _add_encode(sub) -> None:
         "archi2vec vector. Accepts a transformers config.json path, a shipped Hub model id, or a timm "
         "model name.",
     )
-    p.add_argument("model", help="config.json path, Hub model id (e.g. google/vit-base-patch16-224) or timm name")
+    p.add_argument("model", help="config.json path, Hub model id (e.g. google/vit-base-patch16-224), timm name, "
+                   "or a benchmark id (keras/resnet50, pytorchcv/resnet18, vtab/Sup-100%%)")
+    p.add_argument("--library", choices=["transformers", "timm", "pytorchcv"], default=None,
+                   help="force how a bare name is read (default: guess)")
     p.add_argument("--format", choices=["summary", "json"], default="summary")
 
 
 def _run_encode(args) -> int:
     import json
 
-    from .archi2vec import archi2vec
+    from .archi2vec import describe_architecture
 
-    vec = archi2vec(args.model)
+    info = describe_architecture(args.model, library=args.library)
+    vec = info.vector
     if args.format == "json":
         print(json.dumps([round(float(v), 6) for v in vec]))
     else:
         head = ", ".join(f"{v:.3f}" for v in vec[:8])
-        print(f"{args.model}: {vec.shape[0]}-d archi2vec vector [{head}, ...]")
+        print(f"{args.model}: {info.library} {info.family}, {info.params / 1e6:.2f}M params, "
+              f"{info.num_modules} modules, input {info.input_size}px" + (f" ({info.note})" if info.note else ""))
+        print(f"{vec.shape[0]}-d archi2vec vector [{head}, ...]")
     return 0
 
 
