@@ -266,16 +266,18 @@ class _Explainer:
                 for ds, metric, value, rank, n in near[:2]:
                     parts.append(f"#{rank}/{n} on {self._name(ds)}" if rank and n else
                                  _metric_phrase(metric, value, self._name(ds)))
-                return f"Ranked {' and '.join(parts)}, recorded tasks close to this one."
+                return f"Ranked {' and '.join(parts)} in its records, tasks close to this one."
             ds, metric, value, rank, n = hist[0]
             extra = f" (#{rank} of {n})" if rank and n else ""
-            fam = f"{row.family} " if _ok(row.family) else ""
-            return f"No record near this task; {fam}prior from {_metric_phrase(metric, value, self._name(ds))}{extra}."
-        fam = row.family if _ok(row.family) else "its architecture"
-        size = f", {_fmt_params(row.params)} params" if _ok(row.params) else ""
-        rel = row.nearest_history_model
-        tail = f"; closest recorded relative: {rel}" if _ok(rel) else ""
-        return f"Cold start from architecture ({fam}{size}){tail}."
+            return f"Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks close to this one."
+        bits = [f"{row.family} architecture" if _ok(row.family) else "its architecture"]
+        if _ok(row.imagenet_top1):
+            bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%")
+        if _ok(row.pretrain):
+            bits.append(f"{row.pretrain} pre-training")
+        elif _ok(row.params):
+            bits.append(f"{_fmt_params(row.params)} params")
+        return f"Cold start (no fine-tuning records): {', '.join(bits)}."
 
 
 class _Row:
@@ -396,6 +398,7 @@ def recommend(
         dataset_name=task.name,
         task_vector_source=task.source,
         nearest_tasks=explainer.nearest if explainer else [],
+        nearest_task_names=[explainer._name(t) for t in explainer.nearest] if explainer else [],
         zoo=z.source,
         zoo_revision=z.revision or z.fingerprint,
         n_models=len(raw),
@@ -420,7 +423,7 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
     """A terminal-friendly rendering of a recommend() result: header lines + aligned columns."""
     import shutil
 
-    width = width or max(80, min(shutil.get_terminal_size((120, 24)).columns, 200))
+    width = width or max(80, min(shutil.get_terminal_size((160, 24)).columns, 220))
     a = df.attrs
     src = _SOURCE_TEXT.get(a.get("task_vector_source", ""), a.get("task_vector_source", ""))
     lines = [
@@ -440,7 +443,8 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
             shown.append("library in " + ",".join(filt["library"]))
         lines.append("filters: " + "; ".join(shown))
     if a.get("nearest_tasks"):
-        lines.append("closest recorded tasks: " + ", ".join(a["nearest_tasks"]))
+        names = a.get("nearest_task_names") or a["nearest_tasks"]
+        lines.append("closest recorded tasks (models rank alike there): " + ", ".join(names))
     lines.append("")
     if not len(df):
         lines.append("No model passes the filters.")
@@ -449,7 +453,7 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
               str(r.license) if _ok(r.license) else "?", str(r.why)) for r in df.itertuples(index=False)]
     head = ("#", "model", "score", "params", "library", "license", "why")
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(6)]
-    widths[1] = min(widths[1], 60)
+    widths[1] = min(widths[1], 48)
     widths[5] = min(widths[5], 14)
     right = {0, 2, 3}
 
@@ -463,6 +467,14 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
         w = row[6] if len(row[6]) <= room else row[6][: room - 1] + "…"
         return prefix + w
 
-    lines.append(fmt(head))
-    lines.extend(fmt(c) for c in cells)
+    prefix_len = sum(widths) + 2 * 6
+    if width - prefix_len >= 50:
+        lines.append(fmt(head))
+        lines.extend(fmt(c) for c in cells)
+    else:  # narrow terminal: the why goes on its own line under each row
+        for row in [head, *cells]:
+            lines.append(fmt(tuple(row[:6]) + ("",)).rstrip())
+            if row is not head:
+                w = row[6] if len(row[6]) <= width - 6 else row[6][: width - 7] + "…"
+                lines.append("      " + w)
     return "\n".join(lines)

@@ -438,6 +438,10 @@ class Zoo:
         tmp = Path(tempfile.mkdtemp(prefix=".zoo-", dir=target.parent))
         try:
             self._write(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            for p in [tmp, *tmp.rglob("*")]:  # mkdtemp and safetensors create owner-only files
+                p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 target.rename(old)
@@ -786,11 +790,16 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def _family_of(arch: str | None) -> str | None:
-    """A coarse family name from a timm architecture or transformers model type."""
+    """A coarse family name of a timm architecture (archi2vec's `timm_family` where available)."""
     if not arch:
         return None
-    m = re.match(r"[a-z]+(?:v\d)?", str(arch).lower().replace("-", "_"))
-    return m.group(0) if m else str(arch)
+    try:
+        import importlib
+
+        return str(importlib.import_module("fennec_hub.archi2vec").timm_family(str(arch)))
+    except (ImportError, AttributeError):
+        m = re.match(r"[a-z]+?(?:v\d+)?(?=\d|_|$)", str(arch).lower())
+        return m.group(0) if m else str(arch)
 
 
 def _load_config(path: Path) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def test_known_model_on_known_task_explains_with_its_record(zoo: Zoo):
     if len(rec):
         assert f"{rec['value'].iloc[0]:.1f}%" in row["why"] and "CIFAR-100" in row["why"]
     cold = df[df["vector_source"] == "cold_start"].iloc[0]
-    assert cold["why"].startswith("Cold start from architecture")
+    assert cold["why"].startswith("Cold start (no fine-tuning records)")
+    assert cold["family"] in cold["why"]
 
 
 def test_filters(zoo: Zoo):
@@ -152,17 +153,28 @@ def test_zoo_given_as_a_hub_repo(loophub, zoo: Zoo, unique_repo_id: str, hub_tok
 
 def test_format_table_reads_at_a_glance(zoo: Zoo):
     df = recommend("cifar100", zoo=zoo, max_params="100M")
-    text = format_table(df, width=120)
+    text = format_table(df, width=200)
     lines = text.splitlines()
     assert "CIFAR-100" in lines[0] and "uoft-cs/cifar100" in lines[0]
     assert "ranked" in lines[1] and "score" in lines[2]
     assert any(line.startswith("filters: params <= 100M") for line in lines)
     table = lines[lines.index("") + 1:]
-    assert table[0].split()[:3] == ["#", "model", "score"]
-    assert len(table) == 11 and all(len(line) <= 120 for line in table)
+    assert table[0].split() == ["#", "model", "score", "params", "library", "license", "why"]
+    assert len(table) == 11 and all(len(line) <= 200 for line in table)
     # columns align: the score column ends at the same offset in every row
     ends = {line.index(f"{s:5.1f}") + 5 for line, s in zip(table[1:], df["score"])}
     assert len(ends) == 1
+    # each row's why is there (whole, or cut with an ellipsis)
+    for line, why in zip(table[1:], df["why"]):
+        assert why in line or line.rstrip().endswith("…")
+
+
+def test_format_table_narrow_terminal_puts_why_on_its_own_line(zoo: Zoo):
+    df = recommend("cifar100", zoo=zoo, top_k=3)
+    lines = format_table(df, width=90).splitlines()
+    table = lines[lines.index("") + 1:]
+    assert len(table) == 1 + 2 * 3 and all(len(line) <= 90 for line in table)
+    assert table[2].startswith("      ") and table[2].strip()[:20] == df["why"].iloc[0][:20]
 
 
 def test_cli_formats(zoo: Zoo, tmp_path: Path, capsys):
