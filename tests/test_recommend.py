@@ -220,3 +220,19 @@ def test_default_zoo_rankings_differ_between_datasets():
     tops = {d: recommend(d)["model_id"].tolist() for d in ("cifar100", "food101", "dtd", "eurosat")}
     assert all(len(v) == 10 for v in tops.values())
     assert len({tuple(v) for v in tops.values()}) == 4
+
+
+def test_unknown_hub_dataset_is_resolved_and_placed_from_metadata(loophub, zoo: Zoo, unique_repo_id: str):
+    """A Hub dataset id the registry does not know: fennec_hub.tasks reads its card, the space places it."""
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8) for _ in range(6)]
+    repo = unique_repo_id.replace("/", "/leaf-disease-")
+    loophub.add_image_dataset(repo, images, [0, 1, 2, 0, 1, 2], ["healthy", "rust", "blight"])
+    df = recommend(repo, zoo=zoo, top_k=5)
+    assert df.attrs["dataset"] == repo and df.attrs["task_vector_source"] == "metadata"
+    assert len(df) == 5
+    # the task was registered, so a second call needs no Hub request
+    loophub.clear_log()
+    again = recommend(repo, zoo=zoo, top_k=5)
+    assert again["model_id"].tolist() == df["model_id"].tolist()
+    assert loophub.calls() == []
