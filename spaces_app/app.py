@@ -69,14 +69,15 @@ HEADER = """
 # fennec_hub — which checkpoint should I fine-tune?
 Name an image dataset (a short name like `cifar100` or a Hub dataset id) and get Hugging Face vision
 checkpoints ranked by **predicted transfer**: how well each is expected to do once fine-tuned on
-that dataset (higher is better; compare scores within one dataset). Scores are vector arithmetic in
-a learned transfer space ([Fennec, arXiv 2403.06382](https://arxiv.org/abs/2403.06382)): no GPU,
-no downloads, milliseconds.
+that dataset (score 100 = the zoo's best for it). Scores are vector arithmetic in a learned
+transfer space ([Fennec, arXiv 2403.06382](https://arxiv.org/abs/2403.06382)): no GPU, no
+downloads, milliseconds.
 """
 
 FOOTER = """
-**Reading the results.** *Score* ranks checkpoints for this dataset only. *Why* says what the
-prediction rests on. In the plot, the orange line is the Pareto front: no other checkpoint is both
+**Reading the results.** *Score* is predicted transfer rescaled for this dataset (100 = the zoo's
+best, 0 = its worst), so compare it within one dataset only. *Why* says what the prediction rests
+on: the checkpoint's own fine-tuning records, or a cold start from its architecture and metadata. In the plot, the orange line is the Pareto front: no other checkpoint is both
 smaller and predicted better, so those are the ones worth a look when size matters.
 The same ranking from Python: `fennec_hub.recommend("cifar100")`; from a shell:
 `fennec-hub recommend cifar100 --top-k 10`.
@@ -100,7 +101,8 @@ def launch_options() -> dict[str, Any]:
 
 
 _zoo_lock = threading.Lock()
-_zoos: dict[str, Any] = {}
+_zoos: dict[str, Any] = {}  # "" = the embedded/env default; Hub zoos in load order
+_MAX_HUB_ZOOS = 4
 
 
 def zoo_repo_from_env() -> str:
@@ -115,9 +117,12 @@ def load_zoo(zoo_repo: str | None = None) -> Any:
     """
     repo = (zoo_repo or "").strip() or zoo_repo_from_env()
     if repo and not _REPO_ID.match(repo):
-        raise ValueError(f"`{repo[:100]}` is not a Hub repo id (expected `owner/name`).")
+        raise ValueError(f"{repo[:100]} is not a Hub repo id (expected owner/name).")
     with _zoo_lock:
         if repo not in _zoos:
+            hub_zoos = [key for key in _zoos if key]
+            if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
+                del _zoos[hub_zoos[0]]
             _zoos[repo] = fennec_hub.Zoo.from_hub(repo) if repo else fennec_hub.Zoo.default()
         return _zoos[repo]
 
@@ -178,6 +183,16 @@ def _describe_dataset(name: str) -> str:
 # Ranking handler
 
 
+_HUB_DATASET_URL = re.compile(r"^(?:https?://)?(?:www\.)?huggingface\.co/datasets/([^/?#\s]+/[^/?#\s]+)")
+
+
+def dataset_id_from_text(text: str | None) -> str:
+    """What the visitor typed, trimmed; a pasted Hub dataset URL becomes its repo id."""
+    name = str(text or "").strip()
+    match = _HUB_DATASET_URL.match(name)
+    return match.group(1) if match else name
+
+
 def _max_params_arg(value: Any) -> int | str | None:
     if value is None:
         return None
@@ -236,10 +251,23 @@ def empty_table() -> pd.DataFrame:
 
 
 _csv_root = Path(tempfile.mkdtemp(prefix="fennec-space-csv-"))
+_CSV_MAX_AGE_S = 3600
+
+
+def _prune_csv_files() -> None:
+    """Drop CSVs older than an hour (Gradio serves its own cached copy of each)."""
+    cutoff = time.time() - _CSV_MAX_AGE_S
+    for folder in _csv_root.iterdir():
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def write_csv(ranked: pd.DataFrame, dataset: str) -> str:
     """Write the ranked rows (plus Hub links) to a fresh file and return its path."""
+    _prune_csv_files()
     out = ranked.copy()
     out["url"] = [model_url(str(m)) or "" for m in out["model_id"]]
     slug = re.sub(r"[^A-Za-z0-9]+", "_", dataset).strip("_")[:60] or "dataset"
@@ -377,7 +405,7 @@ def rank(
     Wraps :func:`fennec_hub.recommend`; never raises. On failure the table is empty, the plot and
     CSV are None and the message says what went wrong and what to try instead.
     """
-    name = str(dataset or "").strip()
+    name = dataset_id_from_text(dataset)
     shown = md_escape(name[:_MAX_DATASET_CHARS])
     if not name:
         return _error("Type a dataset name or a Hub dataset id (for example `cifar100` or "
@@ -393,7 +421,7 @@ def rank(
     try:
         zoo = load_zoo(zoo_repo)
     except ValueError as exc:
-        return _error(f"{exc}")
+        return _error(md_escape(str(exc)))
     except fh_hub.GatedRepo:
         return _error(f"The zoo repo `{zoo_repo or zoo_repo_from_env()}` is gated: this Space has no access. "
                       "Clear the *Zoo* field to use the built-in zoo.")
@@ -425,7 +453,7 @@ def rank(
     except fh_hub.HubError as exc:
         return _error(_hub_dataset_message(shown, exc, suggest_datasets(name)))
     except ValueError as exc:  # bad filter values and similar input problems
-        return _error(f"{exc}")
+        return _error(md_escape(str(exc)))
     except Exception:
         log.exception("ranking %r failed", name)
         return _error(f"Something went wrong while ranking **{shown}**. This is a bug; please report it.")

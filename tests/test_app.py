@@ -138,6 +138,11 @@ def test_rank_accepts_ui_defaults(app):
     assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=5))
 
 
+def test_pasted_hub_url_ranks_its_dataset(app):
+    table, *_ = app.rank("https://huggingface.co/datasets/uoft-cs/cifar100/viewer", 3)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("uoft-cs/cifar100", top_k=3))
+
+
 def test_pareto_front_is_the_set_of_undominated_models(app):
     rng = np.random.default_rng(0)
     params, scores = rng.uniform(1, 500, 80), rng.uniform(0, 100, 80)  # no ties
