@@ -232,6 +232,9 @@ class _Explainer:
         if "hist" not in cache:
             hist_rows = np.flatnonzero((zoo.models["vector_source"] == "history").to_numpy())
             t_rows = np.flatnonzero((zoo.tasks["vector_source"] == "history").to_numpy())
+            if not len(hist_rows):
+                cache["hist"] = (np.zeros((0, zoo.dim), np.float32), None, [])
+                return []
             if len(hist_rows) > 2000:
                 hist_rows = hist_rows[np.linspace(0, len(hist_rows) - 1, 2000).astype(int)]
             mv = zoo.model_vectors[hist_rows]

@@ -731,7 +731,9 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
         f"- models: {c.get('models', '?')} ({c.get('history_models', '?')} with fine-tuning history, "
         f"{c.get('cold_start_models', '?')} cold start from architecture)",
         f"- tasks: {c.get('tasks', '?')} ({c.get('history_tasks', '?')} with history)",
-        f"- fine-tuning records: {c.get('records', '?')}",
+        f"- fine-tuning records about these models: {c.get('records', '?')}"
+        + (f" (the space was fitted on {m['fit_records']} records of {m['fit_models']} models, benchmark-only "
+           "models that are not Hub checkpoints included)" if m.get("fit_records") else ""),
         f"- transfer-space dimension: {d.get('vector', '?')}; archi2vec dimension: {d.get('archi2vec', '?')}",
         f"- archi2vec version: {m.get('archi2vec_version', 'unknown')}",
         f"- built with fennec_hub {m.get('fennec_hub_version', 'unknown')}",
@@ -1309,6 +1311,8 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         "archi2vec_version": _archi2vec_version(),
         "timm_version": _version("timm"),
         "space": repr(space),
+        "fit_records": int(len(records)),
+        "fit_models": int(len(space.known_models)),
         "license": "other",
     }
     zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
