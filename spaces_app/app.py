@@ -329,7 +329,7 @@ def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str):
     for i in sorted(front, key=lambda i: -s[i]):
         fx = (math.log10(p[i]) - math.log10(lo)) / max(decades, 1e-9)
         fy = (s[i] - ylo) / max(yhi - ylo, 1e-9)
-        if len(placed) == 6 or any(abs(fx - a) < 0.16 and abs(fy - b) < 0.08 for a, b in placed):
+        if len(placed) == 6 or any(abs(fx - a) < 0.22 and abs(fy - b) < 0.09 for a, b in placed):
             continue
         placed.append((fx, fy))
         name = ids_ok[i].split("/", 1)[-1]
