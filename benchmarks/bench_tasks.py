@@ -11,7 +11,7 @@ run with the same randomly initialised architectures (compute is identical to re
 Both start from the same preprocessed [64, 3, 224, 224] tensor (decoding/resizing excluded from
 both), models are built and warmed up (one 2-image forward) before the clock starts. Classic times
 for M = 5, 10, 20 are cumulative sums over the first M candidates of the list (each candidate timed
-once); ours is timed for each M (median of 3). Run:
+once); ours is timed for each M (median of --repeats runs, default 1). Run:
 
     .venv/bin/python benchmarks/bench_tasks.py speed [--models 5 10 20] [--images 64] [--device cpu]
 
@@ -79,7 +79,7 @@ def _timed(fn, device: str):
     return out, (time.perf_counter() - t, time.process_time() - c)
 
 
-def speed(models: list[int], n_images: int, device: str, batch: int) -> dict:
+def speed(models: list[int], n_images: int, device: str, batch: int, repeats: int = 1) -> dict:
     import timm
     import torch
     from transformers import CLIPVisionConfig
@@ -107,8 +107,9 @@ def speed(models: list[int], n_images: int, device: str, batch: int) -> dict:
         clip_model(pixel_values=pixels[:2])  # warm-up
     ours_t = {}
     for m in models:
-        runs = [_timed(lambda: ours(m), device)[1] for _ in range(3)]
+        runs = [_timed(lambda: ours(m), device)[1] for _ in range(repeats)]
         ours_t[m] = tuple(statistics.median(r[i] for r in runs) for i in range(2))
+        print(f"  ours    M={m:<3d} {ours_t[m][0]:7.2f} s wall {ours_t[m][1]:7.2f} s cpu", flush=True)
 
     per_model = []
     for name in CANDIDATES[:max_m]:
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--images", type=int, default=64)
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--batch", type=int, default=16)
+    sp.add_argument("--repeats", type=int, default=1, help="runs of ours per M (median)")
     sp.add_argument("--json", type=Path)
     qp = sub.add_parser("quality")
     qp.add_argument("--benchmarks", nargs="*")
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "speed":
         if max(args.models) > len(CANDIDATES):
             ap.error(f"at most {len(CANDIDATES)} candidates")
-        res = speed(sorted(args.models), args.images, args.device, args.batch)
+        res = speed(sorted(args.models), args.images, args.device, args.batch, args.repeats)
         print(speed_markdown(res))
     else:
         res = quality(args.benchmarks)

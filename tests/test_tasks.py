@@ -113,6 +113,14 @@ def test_unknown_and_gated_datasets_raise_hub_errors(loophub):
     assert "local-user/gated-digits" in str(err.value)
 
 
+def test_offline_unknown_hub_dataset_raises_hub_offline(offline):
+    from fennec_hub import hub
+
+    assert tasks.resolve_hub_dataset("cifar10").num_classes == 10  # registry: no network needed
+    with pytest.raises(hub.HubOffline):
+        tasks.resolve_hub_dataset("local-user/never-cached")
+
+
 def test_invalid_id_is_rejected_before_any_request(loophub):
     loophub.clear_log()
     with pytest.raises(ValueError, match="valid Hub dataset id"):
