@@ -244,7 +244,7 @@ def _add_crawl(sub) -> None:
     p.add_argument("--since", help="only repos modified on or after this ISO date (e.g. 2024-01-01)")
     p.add_argument("--token", help="Hub token for gated/private repos (default: your Hub login)")
     p.add_argument("--endpoint", help="Hub endpoint URL (default: HF_ENDPOINT or huggingface.co)")
-    p.add_argument("--workers", type=int, default=4, help="concurrent downloads (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=8, help="concurrent downloads (default: %(default)s)")
     p.add_argument("--checkpoint-every", type=int, default=25, help="rows between checkpoints (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -284,32 +284,24 @@ def _iso(d: Any) -> str | None:
     return str(d)
 
 
-def _read_capped(path: str, cap: int) -> bytes:
-    with open(path, "rb") as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
-        raise ValueError(f"file larger than {cap} bytes")
-    return data
-
-
 def _fetch(repo_id: str, filename: str, sha: str | None, *, endpoint: str | None, token: Any,
-           cache_dir: str | None = None, attempts: int = 5) -> bytes | None:
-    """A small repo file at `sha` through hub.download (retried); None when it does not exist."""
+           attempts: int = 5) -> bytes | None:
+    """A small repo file at `sha` (one GET, retried on 429/5xx/drops); None when it does not exist."""
     from . import hub
 
+    cap = MAX_CARD_BYTES if filename.endswith(".md") else MAX_CONFIG_BYTES
     try:
-        path = hub.with_retries(
-            lambda: hub.download(repo_id, filename, revision=sha, cache_dir=cache_dir, endpoint=endpoint,
-                                 token=token),
+        return hub.with_retries(
+            lambda: hub.read_small_file(repo_id, filename, revision=sha, max_bytes=cap, endpoint=endpoint,
+                                        token=token),
             attempts=attempts,
         )
     except hub.EntryNotFound:
         return None
     except (hub.GatedRepo, hub.RepoNotFound, hub.HubOffline):
         raise
-    except (hub.HubError, OSError) as exc:  # retries exhausted, or a transport error
+    except hub.HubError as exc:  # retries exhausted, or an unexpected answer
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
-    return _read_capped(path, MAX_CARD_BYTES if filename.endswith(".md") else MAX_CONFIG_BYTES)
 
 
 _ENCODE_LOCK = threading.Lock()
@@ -426,8 +418,7 @@ def _card_dict(card_data: Any) -> dict:
         return {}
 
 
-def process_model(info: Any, *, endpoint: str | None = None, token: Any = None,
-                  cache_dir: str | None = None) -> tuple[dict, list[dict]]:
+def process_model(info: Any, *, endpoint: str | None = None, token: Any = None) -> tuple[dict, list[dict]]:
     """Crawl one listed model: fetch its config and card at the listed sha, encode, mine records.
 
     Returns (row, records). Hub failures that survive retries come back as status "error" (the
@@ -475,12 +466,21 @@ def process_model(info: Any, *, endpoint: str | None = None, token: Any = None,
     def fetch(name: str) -> bytes | None:
         if files is not None and name not in files:
             return None
-        return _fetch(repo_id, name, sha, endpoint=endpoint, token=token, cache_dir=cache_dir)
+        return _fetch(repo_id, name, sha, endpoint=endpoint, token=token)
 
     records: list[dict] = []
+    too_big: dict[str, str] = {}
+
+    def fetch_capped(name: str) -> bytes | None:
+        try:
+            return fetch(name)
+        except ValueError as exc:  # over the size cap: never read further
+            too_big[name] = str(exc)
+            return None
+
     try:
-        cfg_bytes = fetch("config.json")
-        card_bytes = fetch("README.md")
+        cfg_bytes = fetch_capped("config.json")
+        card_bytes = fetch_capped("README.md")
     except hub.GatedRepo:
         row["reason"] = "gated: needs a token with access"
         row["library"] = _library_of(_get(info, "library_name"), tags, None)
@@ -493,19 +493,18 @@ def process_model(info: Any, *, endpoint: str | None = None, token: Any = None,
     except _Transient as exc:
         row["status"], row["reason"] = "error", f"hub error: {str(exc)[:200]}"
         return row, []
-    except ValueError as exc:  # over the size caps
-        row["reason"] = f"malformed config: {exc}"
-        return row, []
 
     card = parse_card(card_bytes.decode("utf-8", "replace")) if card_bytes is not None else ParsedCard(listed_card, "")
     meta = card.metadata or {}
-    row["card_error"] = card.error
+    row["card_error"] = card.error or (f"card not read: {too_big['README.md']}" if "README.md" in too_big else None)
     row["license"] = _license(meta, tags) or _license(listed_card, tags)
     row["base_models"] = base_models_of(meta or listed_card, tags, _get(info, "base_models"), card.body)
 
     config: Any = None
     reason: str | None = None
-    if cfg_bytes is None:
+    if "config.json" in too_big:
+        reason = f"malformed config: {too_big['config.json']}"
+    elif cfg_bytes is None:
         reason = "missing config: no config.json in the repo"
     else:
         try:
@@ -538,11 +537,11 @@ def process_model(info: Any, *, endpoint: str | None = None, token: Any = None,
     return row, records
 
 
-def _process_safely(info: Any, *, endpoint: str | None, token: Any, cache_dir: str | None) -> tuple[dict, list[dict]]:
+def _process_safely(info: Any, *, endpoint: str | None, token: Any) -> tuple[dict, list[dict]]:
     from . import hub
 
     try:
-        return process_model(info, endpoint=endpoint, token=token, cache_dir=cache_dir)
+        return process_model(info, endpoint=endpoint, token=token)
     except hub.HubOffline:
         raise  # the whole crawl stops (and resumes later); no row for this model
     except Exception as exc:  # a bug or an unforeseen input must not stop the crawl
@@ -811,8 +810,7 @@ def crawl(
     since: Any = None,
     token: str | bool | None = None,
     endpoint: str | None = None,
-    workers: int = 4,
-    cache_dir: str | os.PathLike | None = None,
+    workers: int = 8,
     checkpoint_every: int = 25,
     checkpoint_seconds: float = 2.0,
     progress: bool = True,
@@ -822,8 +820,8 @@ def crawl(
     `libraries` ("timm,transformers" or a list) and `pipeline_tags` select the listings;
     `limit` caps the number of listed models; `since` (ISO date) keeps repos modified since then.
     At most `workers` models are fetched at once; rows are written in listing order and
-    checkpointed every `checkpoint_every` rows or `checkpoint_seconds`. Files go through the HF
-    cache (`cache_dir`, default the usual one), pinned to each repo's listed commit.
+    checkpointed every `checkpoint_every` rows or `checkpoint_seconds`. Each repo's config.json and
+    README.md are read at its listed commit with one GET each (no weights, no code, no HF cache).
     """
     t0 = time.perf_counter()
     if isinstance(libraries, str):
@@ -900,8 +898,7 @@ def crawl(
                 bar.update(1)
                 postfix()
                 continue
-            window.append(pool.submit(_process_safely, info, endpoint=endpoint, token=token,
-                                      cache_dir=str(cache_dir) if cache_dir else None))
+            window.append(pool.submit(_process_safely, info, endpoint=endpoint, token=token))
             while len(window) > 2 * workers:
                 _drain_one(window, commit)
         while window:

@@ -455,3 +455,35 @@ def push_files(repo_id: str, files: Mapping[str, bytes | str | Path], *, repo_ty
                                         revision=revision)
 
     return with_retries(commit, attempts=attempts)
+
+
+# ---------------------------------------------------------------------------- crawl
+# Added for fennec_hub.crawl (CRAWL): one GET per small file, no HEAD request and no cache write.
+def read_small_file(repo_id: str, filename: str, *, revision: str | None = None, repo_type: str = "model",
+                    max_bytes: int = 2_000_000, timeout: float = 20.0, endpoint: str | None = None,
+                    token: str | bool | None = None) -> bytes:
+    """Bytes of one small repo file (config.json, README.md) at ``revision``, in a single GET.
+
+    For crawling many repos: :func:`download` costs a HEAD and a GET per file plus a cache write.
+    Errors are the usual :class:`HubError` subclasses (:class:`EntryNotFound` for a missing file,
+    :class:`GatedRepo`, ...); a file larger than ``max_bytes`` raises ``ValueError`` without being
+    read further. Not retried here: wrap the call in :func:`with_retries`.
+    """
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url = hf_hub_url(repo_id, filename, repo_type=repo_type, revision=revision, endpoint=endpoint_url(endpoint))
+    headers = build_hf_headers(token=token)
+    chunks: list[bytes] = []
+    with _translated(repo_id, repo_type=repo_type, endpoint=endpoint, revision=revision, filename=filename):
+        with get_session().stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as r:
+            if r.status_code >= 400:
+                r.read()
+                hf_raise_for_status(r)
+            size = 0
+            for chunk in r.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ValueError(f"{repo_id}: {filename} is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+    return b"".join(chunks)

@@ -9,6 +9,7 @@ SIGKILLed mid-run and resumed.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -235,9 +236,7 @@ def test_card_results_become_records_attributed_to_the_base_checkpoint(crawled):
 
 def test_gated_repo_is_encoded_with_a_token(crawl_hub, crawled, tmp_path):
     out = tmp_path / "with-token"
-    # own HF cache: files fetched with the token must not leak into the token-less crawls
-    crawl(out, endpoint=crawl_hub.url, token=DEFAULT_TOKEN, progress=False, pipeline_tags="image-classification",
-          cache_dir=tmp_path / "cache")
+    crawl(out, endpoint=crawl_hub.url, token=DEFAULT_TOKEN, progress=False, pipeline_tags="image-classification")
     rows = {r["id"]: r for r in _rows(out)}
     gated = rows["gated-org/vit-base-patch16-224-chest-xray"]
     assert gated["status"] == "encoded" and gated["archi2vec"] and gated["license"] == "cc-by-nc-4.0"
@@ -254,6 +253,45 @@ def test_library_since_and_limit_select_the_listing(crawl_hub, tmp_path):
     assert len(_rows(tmp_path / "lim")) == 5
     s = crawl(tmp_path / "future", endpoint=crawl_hub.url, since="2999-01-01", progress=False)
     assert s.listed == 0 and _rows(tmp_path / "future") == []
+
+
+def test_mined_records_change_the_ranking_of_the_dataset_they_cover(crawled):
+    """Records mined from the fixture cards, added to the public ground truth, re-rank `beans`."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from fennec_hub.datasets import resolve_dataset
+    from fennec_hub.features import task_features
+    from fennec_hub.records import load_records
+    from fennec_hub.space import TransferSpace
+
+    out, _, _ = crawled
+    models, mined = load_crawl(out)
+    beans = resolve_dataset("beans").id
+    covered = mined[mined["dataset"] == beans].set_index("model")["value"]
+    assert len(covered) >= 2  # two different base checkpoints were fine-tuned on beans in the cards
+
+    public = load_records()
+    public = public[public["benchmark"] == "transfergraph_hf"]
+    assert beans not in set(public["dataset"])  # without the crawl, beans has no history at all
+    tf = task_features(sorted(set(public["dataset"]) | set(mined["dataset"])), text=False)
+    before = TransferSpace.fit(public, task_features=tf, shrink=1.0, temperature=1.0)
+    after = TransferSpace.fit(pd.concat([public, mined], ignore_index=True), task_features=tf,
+                              shrink=1.0, temperature=1.0)
+    assert beans in after.known_tasks and beans not in before.known_tasks
+
+    candidates = sorted(set(public["model"]))[:60] + [m for m in covered.index if m not in set(public["model"])]
+    candidates = list(dict.fromkeys(candidates + list(covered.index)))
+    s0 = before.score(candidates, beans)
+    s1 = after.score(candidates, beans)
+    assert spearmanr(s0, s1).statistic < 0.99  # the ranking for beans changed
+    # ... and now follows the mined results among the models they cover
+    got = [s1[candidates.index(m)] for m in covered.index]
+    assert spearmanr(got, covered.to_numpy()).statistic == pytest.approx(1.0)
+    # a dataset the cards do not cover keeps its ranking
+    other = sorted(set(public["dataset"]) - set(mined["dataset"]))[0]
+    keep = spearmanr(before.score(candidates, other), after.score(candidates, other)).statistic
+    assert keep > 0.9
 
 
 # --- updates, faults, kills --------------------------------------------------------------------------
@@ -300,9 +338,14 @@ def test_rerun_skips_unchanged_repos_and_appends_changed_ones(tmp_path):
 def test_faults_are_retried_and_change_nothing(tmp_path):
     hub = _new_hub(SMALL)
     try:
+        huge = {"model_type": "vit", "id2label": {str(i): "x" * 40 for i in range(60_000)}}
+        hub.add_repo("model", "huge-configs/vit-3mb-config", {"config.json": json.dumps(huge)},
+                     {"pipeline_tag": "image-classification", "library_name": "transformers", "downloads": 5})
         clean = tmp_path / "clean"
         crawl(clean, endpoint=hub.url, progress=False)
-        # fresh HF cache for the faulty run, so every file is really fetched again
+        rows = {r["id"]: r for r in _rows(clean)}
+        assert rows["huge-configs/vit-3mb-config"]["reason"].startswith("malformed config")
+        assert "larger than" in rows["huge-configs/vit-3mb-config"]["reason"]
         faulty = tmp_path / "faulty"
         hub.clear_log()
         hub.fail_next(r"^/api/models$", status=503, times=1)
@@ -312,7 +355,7 @@ def test_faults_are_retried_and_change_nothing(tmp_path):
         hub.drop_next(r"/facebook/convnext-tiny-224/resolve/", times=1)
         hub.slow(r"/google/vit-base-patch16-224/resolve/", seconds=1.0, times=1)
         t0 = time.monotonic()
-        s = crawl(faulty, endpoint=hub.url, progress=False, workers=3, cache_dir=tmp_path / "cache")
+        s = crawl(faulty, endpoint=hub.url, progress=False, workers=3)
         assert time.monotonic() - t0 >= 1.0  # Retry-After was honoured
         assert s.errors == 0
         assert (faulty / MODELS_FILE).read_bytes() == (clean / MODELS_FILE).read_bytes()
@@ -323,10 +366,23 @@ def test_faults_are_retried_and_change_nothing(tmp_path):
         hub.stop()
 
 
-def _cli(out: Path, url: str, kill_at: str | None = None, extra: tuple = (), cache: Path | None = None) -> subprocess.Popen:
+def _forked_crawl(out: Path, url: str, kill_at: str) -> int | None:
+    """Exit code of a crawl run in a forked child that SIGKILLs itself at `kill_at`.
+
+    A fork starts at once (torch etc. are already imported), unlike a fresh interpreter.
+    """
+    def target() -> None:
+        os.environ["FENNEC_CRAWL_KILL_AT"] = kill_at
+        crawl(out, endpoint=url, progress=False, checkpoint_every=2)
+
+    p = multiprocessing.get_context("fork").Process(target=target)
+    p.start()
+    p.join(120)
+    return p.exitcode
+
+
+def _cli(out: Path, url: str, kill_at: str | None = None, extra: tuple = ()) -> subprocess.Popen:
     env = dict(os.environ, HF_ENDPOINT=url, PYTHONPATH=str(REPO_ROOT))
-    if cache is not None:
-        env["HF_HUB_CACHE"] = str(cache)
     env.pop("FENNEC_CRAWL_KILL_AT", None)
     if kill_at:
         env["FENNEC_CRAWL_KILL_AT"] = kill_at
@@ -357,8 +413,7 @@ def test_sigkilled_crawl_resumes_to_exactly_the_uninterrupted_output(kill_hub, t
     out = tmp_path / "killed"
 
     # 1. killed half-way through writing row 6 (a torn line on disk)
-    p = _cli(out, hub.url, "partial:6")
-    assert p.wait(timeout=120) == -signal.SIGKILL, p.stderr.read().decode()[-2000:]
+    assert _forked_crawl(out, hub.url, "partial:6") == -signal.SIGKILL
     torn = (out / MODELS_FILE).read_bytes()
     assert not torn.endswith(b"\n")  # the tail really is torn
     state = json.loads((out / STATE_FILE).read_text())
@@ -366,13 +421,18 @@ def test_sigkilled_crawl_resumes_to_exactly_the_uninterrupted_output(kill_hub, t
 
     # 2. resumed, then killed between writing state.json.tmp and replacing state.json
     n_ckpt = state["checkpoints"] + 2
-    p = _cli(out, hub.url, f"replace:{n_ckpt}")
-    assert p.wait(timeout=120) == -signal.SIGKILL, p.stderr.read().decode()[-2000:]
+    assert _forked_crawl(out, hub.url, f"replace:{n_ckpt}") == -signal.SIGKILL
     assert (out / (STATE_FILE + ".tmp")).exists()
     state = json.loads((out / STATE_FILE).read_text())
     assert state["checkpoints"] == n_ckpt - 1 and state["rows"] > 4
 
-    # 3. resumed to the end
+    # 3. resumed, killed right after row 11 is handed to the file (before its checkpoint)
+    assert _forked_crawl(out, hub.url, "row:11") == -signal.SIGKILL
+    # whatever reached the disk is a prefix of the uninterrupted output (unflushed rows are lost)
+    assert (ref / MODELS_FILE).read_bytes().startswith((out / MODELS_FILE).read_bytes())
+    assert json.loads((out / STATE_FILE).read_text())["rows"] <= 11
+
+    # 4. resumed to the end by the command line
     p = _cli(out, hub.url)
     stdout, stderr = p.communicate(timeout=180)
     assert p.returncode == 0, stderr.decode()[-2000:]
@@ -389,15 +449,21 @@ def test_external_sigkill_at_a_random_moment_then_resume(kill_hub, tmp_path):
     out = tmp_path / "killed-ext"
     hub.slow(r"/resolve/", seconds=0.2, times=10_000)  # keep the crawl running long enough
     try:
-        p = _cli(out, hub.url, extra=("--workers", "2"), cache=tmp_path / "cache")
+        def target() -> None:
+            os.environ.pop("FENNEC_CRAWL_KILL_AT", None)
+            crawl(out, endpoint=hub.url, progress=False, workers=2, checkpoint_every=2)
+
+        p = multiprocessing.get_context("fork").Process(target=target)
+        p.start()
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and p.is_alive():
             path = out / MODELS_FILE
             if path.exists() and path.read_bytes().count(b"\n") >= 3:
                 break
             time.sleep(0.01)
-        p.send_signal(signal.SIGKILL)
-        assert p.wait(timeout=30) == -signal.SIGKILL
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(30)
+        assert p.exitcode == -signal.SIGKILL
     finally:
         hub.clear_faults()
     assert 0 < len(_rows(out)) < len(KILLSET)
