@@ -156,8 +156,8 @@ def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str
             src = str(zoo.tasks.iloc[i]["vector_source"] or "stored")
             task = _Task(entry.id, entry.name, zoo.task_vectors[i], src, entry)
         else:
-            vec = _new_task_vector(zoo, entry, token)
-            task = _Task(entry.id, entry.name, vec, "metadata", entry)
+            vec, how = _new_task_vector(zoo, entry, token)
+            task = _Task(entry.id, entry.name, vec, how, entry)
     if images is None:
         with _LOCK:
             if len(_TASK_CACHE) > 512:
@@ -166,19 +166,19 @@ def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str
     return task
 
 
-def _new_task_vector(zoo: "Zoo", entry: "DatasetEntry", token: str | bool | None) -> np.ndarray:
+def _new_task_vector(zoo: "Zoo", entry: "DatasetEntry", token: str | bool | None) -> tuple[np.ndarray, str]:
     """Task vector of a dataset the zoo has no stored vector for: the zoo's proxies, else its space."""
-    vec = None
+    vec, how = None, "metadata"
     if zoo.proxies:
         from .tasks import task_vector_from_proxies
 
-        vec = task_vector_from_proxies(entry, zoo, token=token, progress=False)
+        vec, how = task_vector_from_proxies(entry, zoo, token=token, progress=False), "proxies"
     if vec is None:
         vec = zoo.space.task_vector(entry.id)
     vec = np.asarray(vec, dtype=np.float32)
     if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
         raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")
-    return vec
+    return vec, how
 
 
 def _task_vector_from_images(zoo: "Zoo", entry: "DatasetEntry", images: Any) -> np.ndarray:
@@ -417,6 +417,7 @@ def recommend(
 _SOURCE_TEXT = {
     "history": "from its fine-tuning history",
     "metadata": "from dataset metadata (no fine-tuning history)",
+    "proxies": "from dataset metadata and description (no fine-tuning history)",
     "images": "from image features",
     "stored": "stored in the zoo",
 }

@@ -1289,6 +1289,33 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             av[i] = vectors[m]
     cand["nearest_history_model"] = _nearest_history(cand, av)
     tasks, tv = _task_rows(space, task_ids)
+    # Proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task vector), fitted
+    # on the historical tasks; they also place the registry datasets that have no history.
+    proxies: dict[str, Any] = {}
+    try:
+        from .tasks import fit_task_proxies, task_vector_from_proxies
+
+        proxies = dict(fit_task_proxies(space, proxies=("metadata", "text")))
+    except Exception as exc:  # proxies are an optional extra: without them the space places new tasks
+        log(f"[build-zoo] no task proxies: {type(exc).__name__}: {exc}")
+    if proxies:
+        from types import SimpleNamespace
+
+        from .datasets import resolve_dataset
+
+        holder = SimpleNamespace(space=space, proxies=proxies)
+        for i, (t, src) in enumerate(zip(tasks["task_id"], tasks["vector_source"])):
+            if src == "history":
+                continue
+            try:
+                v = np.asarray(task_vector_from_proxies(resolve_dataset(t), holder, progress=False), np.float32)
+            except Exception as exc:  # keep the space's metadata vector
+                log(f"[build-zoo] proxies could not place {t}: {exc}")
+                continue
+            if v.shape == tv[i].shape and np.isfinite(v).all():
+                tv[i] = v
+                tasks.loc[i, "vector_source"] = "proxies"
+        log(f"[build-zoo] task proxies: {sorted(proxies)} ({time.time() - t0:.1f}s)")
     tcounts = records.groupby("dataset").size()
     tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
 
@@ -1317,6 +1344,7 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     }
     zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
               source="built", a2v_pca=pca)
+    zoo.proxies = proxies
     zoo.save(out)
     log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
         f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "

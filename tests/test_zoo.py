@@ -355,3 +355,23 @@ def test_default_zoo_loads_offline_in_a_fresh_process(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     n, m, kinds = map(int, out.stdout.split())
     assert n > 1000 and m > 20 and kinds == 2
+
+
+def test_task_proxies_travel_with_the_zoo(small_zoo: Zoo, tmp_path: Path):
+    from fennec_hub.recommend import recommend
+    from fennec_hub.tasks import fit_task_proxies
+
+    z = Zoo(small_zoo.models, small_zoo.model_vectors, small_zoo.tasks, small_zoo.task_vectors,
+            history=small_zoo.history, space=small_zoo.space)
+    z.proxies = fit_task_proxies(small_zoo.space, proxies=("metadata",))
+    assert set(z.proxies) == {"metadata"}
+    back = Zoo.load(z.save(tmp_path / "zoo"))
+    assert set(back.proxies) == {"metadata"}
+    assert (tmp_path / "zoo" / "proxies" / "index.json").exists()
+    # a dataset without a stored vector is placed by the proxies
+    i = back.task_index("AI-Lab-Makerere/beans")
+    lean = Zoo(back.models, back.model_vectors, back.tasks.drop(index=i), np.delete(back.task_vectors, i, axis=0),
+               history=back.history, space=back.space)
+    lean.proxies = back.proxies
+    df = recommend("beans", zoo=lean)
+    assert df.attrs["task_vector_source"] == "proxies" and len(df) == 10
