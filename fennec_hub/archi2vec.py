@@ -14,37 +14,45 @@ Accepted inputs (see :func:`resolve_architecture` for the id mapping):
 * ``pytorchcv/<name>`` (needs the ``pytorchcv`` package), ``keras/<name>``, ``parc/<arch>-<src>``,
   ``torchvision/<arch>`` and ``vtab/<method>`` (mapped to an equivalent timm / pytorchcv model).
 
-Vector layout (``ARCHI2VEC_DIM`` = 256 float32).  Every block is first standardised with fixed
-constants (so that features are centred around typical values and signs carry information), then
-L2-normalised, then multiplied by its weight; the weights' squares sum to 1, so the whole vector
-has unit norm and cosine similarity = dot product = a weighted mean of per-block cosines.
+Vector layout (``ARCHI2VEC_DIM`` = 256 float32).  Each block is first standardised with fixed
+constants (magnitudes are log-scaled and centred on typical values, shares are offset, so signs
+carry information), then L2-normalised, then multiplied by its weight.  The weights' squares sum
+to 1, so the vector has unit norm and cosine similarity (= dot product) is a weighted sum of the
+per-block cosines.  Weights below are before normalisation (``BLOCKS`` holds the exact ones).
 
-=========  ======  =====  =====================================================================
-slice      block   weight contents
-=========  ======  =====  =====================================================================
-[0:16)     size    0.40   log10 params, log2 #modules, tree depth, log2 #weight layers, log2
-                          #blocks, #stages, log2 input resolution, log2 stem stride (= patch size
-                          for ViTs), stem kernel, log2 max / median / min feature width, log2
-                          tokens at the stem ((res/stride)^2), log10 params per block, log2
-                          heads-free "width x depth" proxy, log2 #downsampling convs
-[16:40)    compo   0.40   share of parameters in: dense kxk conv, 1x1 conv, grouped conv,
-                          depthwise conv, linear, norm, embeddings/tokens/other; share inside
-                          attention modules, inside conv layers; share of weight layers that are
-                          conv / linear; module-count shares of conv / linear / norm / act /
-                          attention / squeeze-excitation / pooling modules; conv kernel-size
-                          histogram (1, 3, 5, >=7) and share of strided convs
-[40:64)    kinds   0.30   normalisation kinds (batch, layer, group, RMS, other) and activation
-                          kinds (ReLU, ReLU6, LeakyReLU/PReLU, GELU, SiLU/Swish, Hardswish,
-                          sigmoid/hard-sigmoid gates, tanh, Mish/ELU/other), each as shares,
-                          plus presence flags for attention, SE, layer scale and class token
-[64:80)    stages  0.40   stage layout: log2 #stages, log2 blocks in each of 4 resampled stage
-                          slots, log2 width of those slots, log2 width ratio last/first stage,
-                          share of blocks in the deepest stage, homogeneity (1 stage = isotropic)
-[80:256)   wl      0.65   Weisfeiler-Lehman subtree fingerprint of the module tree: node labels
-                          are canonical leaf kinds (e.g. ``conv3x3/s2/dw``, ``ln``, ``act:gelu``)
-                          or module class names; 3 WL iterations over children; each label is
-                          hashed with blake2b into 176 signed bins, counts log1p-scaled
-=========  ======  =====  =====================================================================
+=========  ======  ======  ===================================================================
+slice      block   weight  contents
+=========  ======  ======  ===================================================================
+[0:16)     size    0.40    log10 params; log2 #modules; module-tree depth; log2 #conv+linear
+                           layers; log2 #blocks; #stages; log2 input resolution; log2 stem
+                           stride (= patch size for ViTs); stem kernel; log2 max / median / min
+                           layer width; log2 tokens after the stem ((res/stride)^2); log10
+                           params per block; log2(max width x blocks); log2 #strided convs
+[16:40)    compo   0.40    parameter shares: dense kxk conv, 1x1 conv, grouped conv, depthwise
+                           conv, linear, norm, other (tokens, position embeddings, layer scale);
+                           share inside attention modules; share in convs; conv / linear share
+                           of weight layers; module-count shares of conv, linear, norm,
+                           activation, attention, squeeze-excitation and pooling modules; conv
+                           kernel-size histogram (1, 3, 5, >=7); share of strided convs; (pad)
+[40:64)    kinds   0.30    normalisation kinds (batch, layer, group, RMS, other) and activation
+                           kinds (ReLU, ReLU6, Leaky/PReLU, GELU, SiLU/Swish, Hardswish,
+                           sigmoid gates, tanh, other) as shares; flags: attention, SE, layer
+                           scale, class token, convolutions, no activation modules; (pad)
+[64:80)    stages  0.40    stage layout (a stage = the leaf-most container of >= 2 repeated
+                           blocks of one class): log2 #stages; log2 blocks in 4 stage slots
+                           (stages resampled to 4); log2 width of those slots; log2 width ratio
+                           last/first stage; share of blocks in the deepest stage; isotropic
+                           flag (one stage); log2 #distinct stage widths; (pad)
+[80:256)   wl      0.65    Weisfeiler-Lehman subtree fingerprint of the module tree: node labels
+                           are canonical leaf kinds (``conv3/s2/dw``, ``bn``, ``act:gelu``,
+                           ``linear``, ``pool``) or the module's class name (dropout / identity
+                           nodes dropped); 3 iterations (label <- hash(label, sorted children
+                           labels)); every label of every iteration is hashed with blake2b into
+                           176 signed bins, counts log1p-scaled
+=========  ======  ======  ===================================================================
+
+Families (:attr:`ArchitectureInfo.family`): the transformers ``model_type`` (vision towers:
+``clip_vision_model`` -> ``clip``), or the timm architecture prefix of :func:`timm_family`.
 
 The vector is deterministic across processes and machines (no Python ``hash()``, sorted
 traversals, fixed constants).  Results are cached in-process by a hash of the normalised config
@@ -115,7 +123,9 @@ _DIM_CAP = 16_384          # hidden sizes, channels, embedding dims
 _DEPTH_CAP = 128           # layers per stage / number of layers
 _TOTAL_DEPTH_CAP = 192
 _IMAGE_CAP = 2048
-_DEPTH_KEYS = re.compile(r"(^|_)(num_)?(hidden_)?(layers?|depths?|blocks?|num_stages|stages)($|_)")
+_DEPTH_KEYS = re.compile(r"^(num_)?(hidden_)?(encoder_)?(layers|depths?|blocks|stages)$|^num_\w*(layers|blocks)$|_depths?$")
+_SCALE_KEYS = re.compile(r"(_coefficient|_multiplier|^width_factor|^mlp_ratios?|_ratio)$")
+_SCALE_CAP = 16.0
 _DIM_KEYS = re.compile(r"(hidden_size|hidden_sizes|hidden_dim|embed_dim|embedding_size|intermediate_size|"
                        r"channels|_dim$|^dim$|dims$|width|neck_hidden_sizes|projection_dim|decoder_hidden_size)")
 _IMAGE_KEYS = re.compile(r"(image_size|img_size|input_size|resolution)")
@@ -136,7 +146,7 @@ _TOWER_TYPES = {"clip", "siglip", "siglip2", "metaclip_2", "aimv2", "chinese_cli
                 "owlv2", "x_clip", "blip", "blip-2", "git", "clipseg", "groupvit", "align"}
 _EXTRA_VISION_TYPES = {"vit_mae", "vitdet", "yolos", "glpn", "clip_vision_model", "siglip_vision_model",
                        "siglip2_vision_model", "aimv2_vision_model", "mlcd", "dinov3_vit", "dinov3_convnext",
-                       "chinese_clip_vision_model", "metaclip_2_vision_model", "segformer", "ijepa", "vit_msn",
+                       "chinese_clip_vision_model", "metaclip_2_vision_model", "mlcd_vision_model", "segformer", "ijepa", "vit_msn",
                        "swiftformer", "hiera", "textnet", "hgnet_v2", "pp_lcnet", "maskformer-swin"}
 _NOT_BUILDABLE = {"imagegpt", "perceiver", "shieldgemma2", "timm_wrapper", "timm_backbone"}
 
@@ -270,6 +280,8 @@ def _check_number(key: str, value: float, path: str) -> None:
         raise ArchitectureError(f"config field {path}={value} is out of range (|x| <= {MAX_INT})")
     if value < 0 and (_DEPTH_KEYS.search(key) or _DIM_KEYS.search(key) or _IMAGE_KEYS.search(key)):
         raise ArchitectureError(f"config field {path}={value} must not be negative")
+    if _SCALE_KEYS.search(key) and value > _SCALE_CAP:
+        raise ArchitectureError(f"config field {path}={value} exceeds the scale-factor limit {_SCALE_CAP}")
     if _IMAGE_KEYS.search(key) and value > _IMAGE_CAP:
         raise ArchitectureError(f"config field {path}={value} exceeds the image size limit {_IMAGE_CAP}")
     elif _DEPTH_KEYS.search(key) and value > _DEPTH_CAP:
@@ -376,6 +388,13 @@ def config_from_metadata(model_type: str, num_parameters: float | None = None, i
     ones whose output width equals ``hidden_size``) and sets its ``image_size``. Types removed in
     transformers 5 (van, vit_hybrid, efficientformer) raise :class:`ArchitectureError`.
     """
+    if num_parameters is not None and not (isinstance(num_parameters, (int, float)) and num_parameters > 0
+                                           and math.isfinite(num_parameters)):
+        num_parameters = None
+    if image_size is not None and not (isinstance(image_size, (int, float)) and math.isfinite(image_size)):
+        image_size = None
+    if hidden_size is not None and not (isinstance(hidden_size, (int, float)) and math.isfinite(hidden_size)):
+        hidden_size = None
     mt = str(model_type or "").strip().lower().replace("_", "-") if model_type else ""
     if not mt:
         raise ArchitectureError("no model_type given")
@@ -395,6 +414,8 @@ def config_from_metadata(model_type: str, num_parameters: float | None = None, i
             d += 10.0
         if num_parameters and v.get("num_parameters"):
             d += abs(math.log(float(num_parameters)) - math.log(float(v["num_parameters"])))
+        if image_size and v.get("image_size") and int(v["image_size"]) != int(image_size):
+            d += 0.01                                   # ties: prefer the template at that resolution
         return (d, item[0])
 
     repo, _ = min(cands, key=dist)
@@ -837,13 +858,16 @@ def _prepare_transformers(spec: ArchitectureSpec):
         cfg = CONFIG_MAPPING[mt](**cfg_dict)
     finally:
         tlog.set_verbosity(prev)
+    tower_guess = None
     if mt in _TOWER_TYPES or (getattr(cfg, "vision_config", None) is not None and mt not in ma.MODEL_MAPPING_NAMES):
+        top = type(cfg).__name__
+        tower_guess = (top[: -len("Config")] if top.endswith("Config") else top) + "VisionModel"
         cfg = getattr(cfg, "vision_config", None)
         if cfg is None:
             raise ArchitectureError(f"{mt} config has no vision_config")
     vt = cfg.model_type
     cls_name = ma.MODEL_MAPPING_NAMES.get(vt) or ma.MODEL_FOR_BACKBONE_MAPPING_NAMES.get(vt) \
-        or ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES.get(vt)
+        or ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES.get(vt) or tower_guess
     if isinstance(cls_name, (list, tuple)):
         cls_name = cls_name[0]
     cls = getattr(transformers, cls_name, None) if cls_name else None     # (lazy import happens here)
