@@ -117,7 +117,7 @@ def run_crawl(url: str, out: Path, cache: Path, workers: int) -> tuple[float, fl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repos", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--target", type=int, default=50_000, help="models in the projection")
     ap.add_argument("--latency", type=float, default=0.15,
                     help="assumed seconds per real-Hub request for the network-bound projection")

@@ -856,9 +856,15 @@ def crawl(
     bar = tqdm(total=limit, unit="model", desc="crawl", disable=not progress, dynamic_ncols=True)
 
     def postfix() -> None:
+        counts = collections.OrderedDict(encoded=summary.encoded)
         skipped = sum(summary.skipped.values())
-        bar.set_postfix(encoded=summary.encoded, skipped=skipped, unchanged=summary.unchanged,
-                        errors=summary.errors, records=summary.records, refresh=False)
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.skipped.items(), key=lambda kv: -kv[1]))
+        counts["skipped"] = f"{skipped} ({reasons})" if skipped else 0
+        counts["unchanged"] = summary.unchanged
+        if summary.errors:
+            counts["errors"] = summary.errors
+        counts["records"] = summary.records
+        bar.set_postfix(counts, refresh=False)
 
     last_ckpt = time.monotonic()
     since_ckpt = 0
@@ -943,7 +949,8 @@ def load_crawl(path: str | os.PathLike, *, aggregate: str | None = "max") -> tup
     """(models, records) of a crawl directory, for `Zoo` building.
 
     models: one row per model id (its newest committed row), column `model_id` plus the
-    models.jsonl fields (`archi2vec` holds a list of floats or None).
+    models.jsonl fields (`archi2vec` holds a list of floats or None; `architecture` is the timm
+    architecture or the config's first `architectures` class; filter `status == "encoded"`).
     records: the long format of `load_records` (model, dataset, metric, value, source,
     benchmark="hub_cards", evidence), where `model` is the *base* checkpoint a card says was
     fine-tuned, `dataset` a canonical dataset id, `metric` "finetune_top1" (percent), `source`
@@ -970,6 +977,9 @@ def load_crawl(path: str | os.PathLike, *, aggregate: str | None = "max") -> tup
     models = pd.DataFrame(list(latest.values()))
     if len(models):
         models.insert(0, "model_id", models.pop("id"))
+        if "architectures" in models:  # one architecture name per row: timm's, else the config's class
+            first = models["architectures"].map(lambda a: a[0] if isinstance(a, list) and a else None)
+            models["architecture"] = models["architecture"].where(models["architecture"].notna(), first)
     else:
         models = pd.DataFrame(columns=["model_id", "sha", "status", "reason", "archi2vec"])
     shas = {k: v.get("sha") for k, v in latest.items()}

@@ -222,6 +222,9 @@ def test_card_results_become_records_attributed_to_the_base_checkpoint(crawled):
 
     models, recs = load_crawl(out)
     assert set(models["model_id"]) == set(META)
+    by_id = models.set_index("model_id")
+    assert by_id.loc["google/vit-base-patch16-224", "architecture"] == "ViTForImageClassification"
+    assert by_id.loc["timm/resnet50.a1_in1k", "architecture"] == "resnet50"
     assert list(recs.columns[:6]) == ["model", "dataset", "metric", "value", "source", "benchmark"]
     assert (recs["benchmark"] == "hub_cards").all() and recs["dataset"].notna().all()
     # one row per (base, dataset): the best reported fine-tune
