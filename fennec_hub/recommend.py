@@ -376,7 +376,8 @@ def recommend(
 
     lo, hi = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
     span = hi - lo
-    score = np.round(100.0 * (raw[idx] - lo) / span, 1) if span > 0 else np.full(len(idx), 100.0)
+    score = (np.round(100.0 * (raw[idx].astype(np.float64) - lo) / span, 1) if span > 0
+             else np.full(len(idx), 100.0))
 
     explainer = _Explainer(z, task) if len(idx) else None
     why = [explainer.sentence(_Row(cols, i)) for i in idx] if explainer else []

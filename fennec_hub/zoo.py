@@ -1013,7 +1013,7 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
                     return a
             return None
 
-        params = pick("params", getattr(info, "params", None), None if b is None else b["params"])
+        params = pick("params", None if b is None else b["params"], getattr(info, "params", None))
         insize = getattr(info, "input_size", None)
         if isinstance(insize, (tuple, list)):
             insize = insize[-1] if insize else None
@@ -1027,7 +1027,7 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
             "input_size": pick("input_size", insize, cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None,
                                None if b is None else b["input_size"]),
             "pretrain": pick("pretrain", None if b is None else b["pretrain"]),
-            "family": pick("family", getattr(info, "family", None), cfg.get("model_type"), None if b is None else b["family"]),
+            "family": pick("family", None if b is None else b["family"], getattr(info, "family", None), cfg.get("model_type")),
             "architecture": pick("architecture", (cfg.get("architectures") or [None])[0] if isinstance(cfg.get("architectures"), list) else None,
                                  None if b is None else b["architecture"]),
             "imagenet_top1": pick("imagenet_top1", None if b is None else b["imagenet_top1"]),
