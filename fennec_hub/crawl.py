@@ -11,8 +11,11 @@ to the base checkpoint the card declares. Output, in `out/`:
 
 Rows are committed in listing order, so a crawl killed at any moment and restarted writes exactly
 the rows of an uninterrupted crawl: on start each file is cut back to its checkpointed size and
-models already committed at the same commit sha are skipped. A later re-run appends fresh rows
-for repos whose sha changed and skips the others; `load_crawl` keeps the newest row per model.
+models already committed at the same commit sha are skipped (byte-identical output when the
+listing itself did not change in between; on the live Hub, where `sort=downloads` moves, the same
+rows, each once). A later re-run appends fresh rows for repos whose sha changed and skips the
+others; `load_crawl` keeps the newest row per model. Models that hit Hub errors after retries get
+status "error" and are crawled again by the next run.
 """
 
 from __future__ import annotations
@@ -713,7 +716,7 @@ def _listing(
                 kwargs["sort"] = sort
             if limit is not None:
                 kwargs["limit"] = limit
-            for info in _retrying_listing(lambda: hub.list_models(endpoint=endpoint, token=token, **kwargs)):
+            for info in _retrying_listing(lambda kw=kwargs: hub.list_models(endpoint=endpoint, token=token, **kw)):
                 if info.id in seen:
                     continue
                 seen.add(info.id)
@@ -842,16 +845,20 @@ def crawl(
         "since": _iso(since_dt),
     }
 
+    from huggingface_hub.utils import tqdm
+
     output = _Output(Path(out))
+    try:
+        done = output.done()
+    except (ValueError, KeyError) as exc:
+        output.close()
+        raise ValueError(f"{Path(out) / MODELS_FILE}: unreadable committed row ({exc}): output damaged") from exc
     summary = CrawlSummary(out=str(out))
     # huggingface_hub warns for every listed card with a broken model-index; the rows say it.
     card_logger = logging.getLogger("huggingface_hub.repocard_data")
     quiet = _DropModelIndexWarnings()
     card_logger.addFilter(quiet)
-    done = output.done()
     position = 0
-
-    from huggingface_hub.utils import tqdm
 
     bar = tqdm(total=limit, unit="model", desc="crawl", disable=not progress, dynamic_ncols=True)
 
