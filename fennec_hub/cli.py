@@ -121,6 +121,8 @@ def _add_build_zoo(sub) -> None:
     p.add_argument("--models", nargs="+", metavar="ID_OR_FILE",
                    help="model ids / config.json paths, or a text file with one per line")
     p.add_argument("--limit", type=int, help="default build only: keep the first N timm checkpoints (quick check)")
+    p.add_argument("--crawl", metavar="DIR", help="default build only: add a `fennec-hub crawl` directory's "
+                   "encoded models as candidates and its model-card records to the fit")
     p.add_argument("--token", help="Hub token for private checkpoints")
     p.add_argument("--quiet", action="store_true")
 
@@ -133,7 +135,7 @@ def _run_build_zoo(args) -> int:
     log = (lambda *a, **k: None) if args.quiet else print
     if not args.models:
         zoo = build_default_zoo(Path(args.out) if args.out else DEFAULT_ZOO_DIR, limit=args.limit,
-                                progress=not args.quiet, log=log)
+                                progress=not args.quiet, log=log, crawl=args.crawl)
         print(f"{zoo}: {len(zoo.models)} models, {len(zoo.tasks)} tasks -> {args.out or DEFAULT_ZOO_DIR}")
         return 0
     if not args.out:
@@ -174,52 +176,6 @@ def _run_push(args) -> int:
     url = zoo.push_to_hub(args.repo_id, private=True if args.private else None, token=args.token,
                           commit_message=args.message)
     print(str(url))
-    return 0
-
-
-# --- bench --------------------------------------------------------------------------------------
-
-def _add_bench(sub) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
-        description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
-        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models); "
-        "writes a markdown report and, optionally, a JSON file of every figure.",
-    )
-    p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
-                   help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
-    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both")
-    p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
-    p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
-    p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")
-
-
-def _run_bench(args) -> int:
-    import shlex
-
-    from . import bench
-
-    benchmarks = tuple(args.benchmarks or bench.DEFAULT_BENCHMARKS)
-    unknown = [b for b in benchmarks if b not in bench.DEFAULT_BENCHMARKS]
-    if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(bench.DEFAULT_BENCHMARKS)}")
-    command = "fennec-hub bench"
-    if args.benchmarks:
-        command += " --benchmarks " + " ".join(shlex.quote(b) for b in args.benchmarks)
-    command += f" --protocol {args.protocol}" + (" --no-text" if args.no_text else "")
-    if args.out:
-        command += f" --out {shlex.quote(args.out)}"
-    if args.json_path:
-        command += f" --json {shlex.quote(args.json_path)}"
-    inputs = bench.load_inputs(text=not args.no_text)
-    result = bench.run(benchmarks, args.protocol, inputs=inputs)
-    md = bench.write_outputs(result, args.out, args.json_path, command, benchmarks)
-    if not args.out:
-        print(md)
-    else:
-        print(bench.headline(result, benchmarks))
-        print(f"report written to {args.out}")
     return 0
 
 
@@ -314,8 +270,8 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "recommend": (_add_recommend, _run_recommend),
     "build-zoo": (_add_build_zoo, _run_build_zoo),
     "push": (_add_push, _run_push),
-    "bench": (_add_bench, _run_bench),
     "crawl": (_add_crawl, _run_crawl),
+    "bench": (_add_bench, _run_bench),
 }
 
 

@@ -1184,8 +1184,12 @@ def hf_catalogue() -> "pd.DataFrame":
     return pd.DataFrame(rows).drop_duplicates("model_id").sort_values("model_id").reset_index(drop=True)
 
 
-def _build_default(out: Path, *, limit: int | None = None, progress: bool = True, log=print) -> Zoo:
-    """See `build_default_zoo`. `limit` keeps only the first N timm checkpoints (for quick tests)."""
+def _build_default(out: Path, *, limit: int | None = None, progress: bool = True, log=print,
+                   crawl: str | os.PathLike | None = None, proxies: Sequence[str] = ("metadata", "text")) -> Zoo:
+    """See `build_default_zoo`. `limit` keeps only the first N timm checkpoints (quick checks);
+    `crawl` adds a `fennec-hub crawl` directory: its encoded models become candidates (with their
+    archi2vec vectors, license, params) and its model-card records join the fit; `proxies` are the
+    task-proxy regressors to fit (fennec_hub.tasks)."""
     import time
 
     import pandas as pd
@@ -1197,6 +1201,18 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     t0 = time.time()
     records = load_records()
     meta = load_model_metadata()
+    crawl_df = None
+    if crawl is not None:
+        from .crawl import load_crawl
+
+        crawl_df, crawl_records = load_crawl(crawl)
+        if "status" in crawl_df:
+            crawl_df = crawl_df[crawl_df["status"] == "encoded"]
+        crawl_df = crawl_df.reset_index(drop=True)
+        if len(crawl_records):
+            records = pd.concat([records, crawl_records[[c for c in records.columns if c in crawl_records]]],
+                                ignore_index=True)
+        log(f"[build-zoo] crawl {crawl}: {len(crawl_df)} encoded models, {len(crawl_records)} model-card records")
     rec_models = sorted(set(records["model"]))
     hub_rec = [m for m in rec_models if "/" in m and not m.startswith(NON_HUB_NAMESPACES)]
 
@@ -1208,11 +1224,26 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     for col, mcol in (("library", "library"), ("license", "license"), ("input_size", "img_size"),
                       ("pretrain", "pretrain"), ("family", "model_type"), ("architecture", "architectures")):
         rec_df[col] = [meta.at[m, mcol] if m in meta.index else None for m in hub_rec]
-    cand = pd.concat([timm_df, hf_df, rec_df], ignore_index=True)
+    parts = [timm_df, hf_df, rec_df]
+    crawl_vectors: dict[str, np.ndarray] = {}
+    if crawl_df is not None and len(crawl_df):
+        cr = pd.DataFrame({"model_id": crawl_df["model_id"]})
+        for col in ("library", "license", "pipeline_tag", "family", "architecture", "params"):
+            cr[col] = crawl_df[col] if col in crawl_df else None
+        parts.append(cr)
+        dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
+        version = _archi2vec_version()
+        for m, v, ver in zip(crawl_df["model_id"], crawl_df.get("archi2vec", [None] * len(crawl_df)),
+                             crawl_df.get("archi2vec_version", [version] * len(crawl_df))):
+            if isinstance(v, list) and len(v) == dim and str(ver) == version:
+                crawl_vectors[m] = np.asarray(v, dtype=np.float32)
+    cand = pd.concat(parts, ignore_index=True)
     # first occurrence wins per column where it has a value (timm cfg > shipped config > records)
     cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
     if limit is not None:
         keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
+        if crawl_df is not None:
+            keep |= set(crawl_df["model_id"])
         cand = cand[cand["model_id"].isin(keep)].reset_index(drop=True)
     ids = cand["model_id"].tolist()
     log(f"[build-zoo] {len(ids)} candidate checkpoints: {len(timm_df)} timm, {len(hf_df)} shipped transformers "
@@ -1228,13 +1259,17 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             enc_key[r.model_id] = r.model_id
     for m in rec_models:
         enc_key.setdefault(m, m)
+    for m in crawl_vectors:  # the crawl already encoded these (same archi2vec version)
+        enc_key.pop(m, None)
     uniq = sorted(set(enc_key.values()))
     vec_u, info_u = _encode(uniq, progress=progress)
     pos = {k: i for i, k in enumerate(uniq)}
     vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
+    vectors.update(crawl_vectors)
     infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
     log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded ({time.time() - t0:.1f}s)")
 
+    cand_params = dict(zip(cand["model_id"], cand["params"])) if "params" in cand.columns else {}
     params = []
     for m in ids:
         # the published count (timm results / Hub metadata, classifier included) where known,
@@ -1242,6 +1277,8 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         p = None
         if m in meta.index and pd.notna(meta.at[m, "params_m"]):
             p = float(meta.at[m, "params_m"]) * 1e6
+        if p is None and pd.notna(cand_params.get(m)):
+            p = float(cand_params[m])
         if p is None:
             p = getattr(infos.get(m), "params", None)
         params.append(p)
@@ -1291,11 +1328,11 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     tasks, tv = _task_rows(space, task_ids)
     # Proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task vector), fitted
     # on the historical tasks; they also place the registry datasets that have no history.
-    proxies: dict[str, Any] = {}
+    proxy_names, proxies = proxies, {}
     try:
         from .tasks import fit_task_proxies, task_vector_from_proxies
 
-        proxies = dict(fit_task_proxies(space, proxies=("metadata", "text")))
+        proxies = dict(fit_task_proxies(space, proxies=tuple(proxy_names))) if proxy_names else {}
     except Exception as exc:  # proxies are an optional extra: without them the space places new tasks
         log(f"[build-zoo] no task proxies: {type(exc).__name__}: {exc}")
     if proxies:

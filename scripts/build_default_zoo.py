@@ -25,9 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=DEFAULT_ZOO_DIR, help=f"output directory (default {DEFAULT_ZOO_DIR})")
     p.add_argument("--limit", type=int, default=None, help="keep only the first N timm checkpoints (quick check)")
+    p.add_argument("--crawl", type=Path, default=None,
+                   help="a `fennec-hub crawl` directory: its encoded models and model-card records join the build")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    zoo = build_default_zoo(args.out, limit=args.limit, progress=not args.quiet,
+    zoo = build_default_zoo(args.out, limit=args.limit, progress=not args.quiet, crawl=args.crawl,
                             log=(lambda *a, **k: None) if args.quiet else print)
     print(zoo)
     return 0

@@ -375,3 +375,70 @@ def test_task_proxies_travel_with_the_zoo(small_zoo: Zoo, tmp_path: Path):
     lean.proxies = back.proxies
     df = recommend("beans", zoo=lean)
     assert df.attrs["task_vector_source"] == "proxies" and len(df) == 10
+
+
+def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
+    """`build-zoo --crawl DIR`: crawled models become candidates with their own archi2vec vectors,
+    and their model-card records join the fit (history vectors for the base models they name).
+
+    Stand-ins keep it fast: no timm catalogue or shipped configs, and a deterministic fake encoder
+    for the record models (the archi2vec encoder itself is tested in test_archi2vec.py).
+    """
+    import fennec_hub.zoo as zoo_mod
+    from fennec_hub.archi2vec import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
+
+    def fake_encode(keys, progress=False):
+        out = {}
+        for i, k in enumerate(keys):
+            v = np.random.default_rng(__import__("zlib").crc32(str(k).encode())).normal(size=ARCHI2VEC_DIM).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out, {}
+
+    monkeypatch.setattr(zoo_mod, "_encode", fake_encode)
+    monkeypatch.setattr(zoo_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
+    monkeypatch.setattr(zoo_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
+
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    vec = [0.0] * ARCHI2VEC_DIM
+    vec[3] = 1.0
+    models = [
+        {"id": "acme/vit-small-birds", "sha": "a" * 40, "status": "encoded", "library": "transformers",
+         "license": "apache-2.0", "pipeline_tag": "image-classification", "params": 22_000_000,
+         "family": "vit", "architecture": "ViTForImageClassification", "archi2vec": vec,
+         "archi2vec_version": ARCHI2VEC_VERSION},
+        {"id": "acme/broken", "sha": "b" * 40, "status": "skipped", "reason": "no config.json"},
+        {"id": "acme/base-convnet", "sha": "c" * 40, "status": "encoded", "library": "timm", "license": "mit",
+         "params": 11_000_000, "family": "resnet", "architecture": "resnet18", "archi2vec": vec,
+         "archi2vec_version": ARCHI2VEC_VERSION},
+    ]
+    records = [
+        {"model": f"someone/ft-{d}", "base_model": "acme/base-convnet", "dataset": ds, "metric": "finetune_top1",
+         "value": v, "source": f"hub:someone/ft-{d}@{'d' * 40}:README.md", "sha": "d" * 40}
+        for d, ds, v in (("c100", "uoft-cs/cifar100", 81.0), ("dtd", "tanganke/dtd", 70.0),
+                         ("pets", "timm/oxford-iiit-pet", 90.0))
+    ]
+    # the finetuned repos must be in models.jsonl at the sha their records carry
+    models += [{"id": f"someone/ft-{d}", "sha": "d" * 40, "status": "skipped", "reason": "finetune"}
+               for d in ("c100", "dtd", "pets")]
+    (crawl / "models.jsonl").write_text("".join(json.dumps(m) + "\n" for m in models))
+    (crawl / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    zoo = zoo_mod.build_default_zoo(tmp_path / "zoo", crawl=crawl, proxies=("metadata",), progress=False,
+                                    log=lambda *a, **k: None)
+    ids = set(zoo.model_ids)
+    assert {"acme/vit-small-birds", "acme/base-convnet"} <= ids and "acme/broken" not in ids
+    m = zoo.models.set_index("model_id")
+    assert m.at["acme/base-convnet", "vector_source"] == "history"  # the card records name it as base
+    assert m.at["acme/vit-small-birds", "vector_source"] == "cold_start"
+    assert m.at["acme/vit-small-birds", "license"] == "apache-2.0" and m.at["acme/vit-small-birds", "params"] == 22_000_000
+    np.testing.assert_array_equal(zoo.archi2vec_vectors[zoo.model_index("acme/vit-small-birds")], np.asarray(vec, np.float32))
+    h = zoo.history
+    assert set(h.loc[h["model_id"] == "acme/base-convnet", "benchmark"]) == {"hub_cards"}
+    assert "hub_cards" in zoo.info["records"]
+    assert set(zoo.proxies) == {"metadata"}
+    from fennec_hub.recommend import recommend
+
+    df = recommend("cifar100", zoo=zoo, top_k=None)
+    row = df[df["model_id"] == "acme/base-convnet"].iloc[0]
+    assert "81.0% fine-tuned on CIFAR-100" in row["why"]
