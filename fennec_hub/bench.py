@@ -246,7 +246,7 @@ def _fit_space(train: pd.DataFrame, inputs: BenchInputs, task_features: pd.DataF
 
 def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
              result: BenchResult | None = None, space_options: dict | None = None,
-             progress: bool = True) -> BenchResult:
+             progress: bool = True, fennec_reimpl: bool = True) -> BenchResult:
     """Leave-one-dataset-out over every dataset of the selected benchmarks."""
     from huggingface_hub.utils import tqdm
 
@@ -286,7 +286,7 @@ def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             add(PRIOR_ALL, prior_all.reindex(cands).to_numpy(float))
             _add_meta_baselines(add, inputs, cands, rng)
             history = truth_tab.drop(columns=[dataset])
-            if history.shape[1] >= 2:
+            if fennec_reimpl and history.shape[1] >= 2:
                 tf = inputs.task_features if inputs.task_features is not None else pd.DataFrame()
                 add(FENNEC_REIMPL, fennec_reimplementation(
                     history, cands, dataset, tf, inputs.model_features, inputs.metadata,
@@ -509,13 +509,15 @@ def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
 
 
 def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", *,
-        inputs: BenchInputs | None = None, progress: bool = True) -> BenchResult:
+        inputs: BenchInputs | None = None, progress: bool = True, fennec_reimpl: bool = True) -> BenchResult:
     """Run the selected protocols on the selected benchmarks."""
+    if protocol not in ("lodo", "lomo", "both"):
+        raise ValueError(f"protocol must be 'lodo', 'lomo' or 'both', not {protocol!r}")
     inputs = inputs or load_inputs()
     result = BenchResult()
     t0 = time.perf_counter()
     if protocol in ("lodo", "both"):
-        run_lodo(inputs, benchmarks, result=result, progress=progress)
+        run_lodo(inputs, benchmarks, result=result, progress=progress, fennec_reimpl=fennec_reimpl)
     if protocol in ("lomo", "both"):
         run_lomo(inputs, benchmarks, result=result, progress=progress)
     result.timings["bench_total_s"] = time.perf_counter() - t0

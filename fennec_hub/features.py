@@ -157,33 +157,46 @@ def _pca_store() -> dict[str, np.ndarray] | None:
     return load_file(str(path))
 
 
-def _archi2vec_many(models: Sequence[str]) -> dict[str, np.ndarray]:
-    """archi2vec vectors of the models whose architecture ARCH's encoder resolves (needs torch)."""
-    out: dict[str, np.ndarray] = {}
+def _archi2vec_many(models: Sequence[str], progress: bool = False,
+                    metadata: pd.DataFrame | None = None) -> dict[str, Any]:
+    """ARCH's architecture description (vector, params, input size) of every model it can resolve.
+
+    A Hub checkpoint known only by metadata (model_type, parameter count, input size) is encoded
+    from the closest shipped config of its type. Needs torch; models whose architecture cannot be
+    built are left out (imputed + flagged later).
+    """
+    out: dict[str, Any] = {}
     try:
-        from . import archi2vec as a2v_mod
+        from .archi2vec import config_from_metadata, describe_architecture
     except ImportError:
         return out
-    encode_many = getattr(a2v_mod, "encode_many", None)
-    if encode_many is not None:
+    from huggingface_hub.utils import tqdm
+
+    if metadata is not None:
+        metadata = metadata[~metadata.index.duplicated(keep="first")]
+    for m in tqdm(list(models), desc="archi2vec", disable=not progress):
         try:
-            res = encode_many(list(models))
-            items = res.items() if isinstance(res, dict) else zip(models, res)
-            for m, v in items:
-                if v is not None:
-                    out[m] = np.asarray(v, dtype=np.float32)
-            return out
-        except Exception:  # fall back to one at a time
-            out.clear()
-    fn = getattr(a2v_mod, "archi2vec", None)
-    if fn is None:
-        return out
-    for m in models:
+            out[m] = describe_architecture(m)
+            continue
+        except Exception:  # ArchitectureError, missing torch, unknown id: try the metadata below
+            pass
+        row = metadata.loc[m] if metadata is not None and m in metadata.index else None
+        mt = row.get("model_type") if row is not None else None
+        if not isinstance(mt, str) or not mt:
+            continue
+        n = pd.to_numeric(row.get("number_of_parameters"), errors="coerce")
+        size = pd.to_numeric(row.get("input_shape"), errors="coerce")
         try:
-            out[m] = np.asarray(fn(m), dtype=np.float32)
-        except Exception:  # ArchitectureError, missing torch, unknown id: imputed + flagged
+            cfg = config_from_metadata(mt, None if pd.isna(n) else float(n),
+                                       None if pd.isna(size) else int(size))
+            out[m] = describe_architecture(cfg)
+        except Exception:  # unknown or removed model type: imputed + flagged
             continue
     return out
+
+
+def _vector_of(x: Any) -> np.ndarray:
+    return np.asarray(getattr(x, "vector", x), dtype=np.float64)
 
 
 def _pretrain_tag(model_id: str, meta: pd.Series | None) -> str | None:
@@ -197,10 +210,14 @@ def _pretrain_tag(model_id: str, meta: pd.Series | None) -> str | None:
 def build_model_features(
     models: Sequence[str],
     metadata: pd.DataFrame | None = None,
-    vectors: dict[str, np.ndarray] | None = None,
+    vectors: dict[str, Any] | None = None,
     pca: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Feature rows from metadata (indexed by model id) and archi2vec vectors (projected by ``pca``)."""
+    """Feature rows from metadata (indexed by model id) and archi2vec results (projected by ``pca``).
+
+    ``vectors``: model id -> archi2vec vector or ARCH's ``ArchitectureInfo`` (whose parameter count
+    and input size fill gaps in the metadata).
+    """
     models = list(models)
     if metadata is not None:
         metadata = metadata[~metadata.index.duplicated(keep="first")]
@@ -215,10 +232,17 @@ def build_model_features(
         img = row_meta.get("img_size") if row_meta is not None and "img_size" in meta else np.nan
         top1 = row_meta.get("imagenet_top1") if row_meta is not None and "imagenet_top1" in meta else np.nan
         params, img, top1 = (float(v) if v is not None and not pd.isna(v) else np.nan for v in (params, img, top1))
+        info = vectors.get(m)
+        if not params > 0 and getattr(info, "params", None):
+            params = float(info.params) / 1e6
+        if not img > 0 and getattr(info, "input_size", None):
+            img = float(info.input_size)
         src = source_dataset(m, row_meta)
         if src and src not in registry_domain:
             e = _entry(src)
-            registry_domain[src] = e.domain if e is not None else None
+            registry_domain[src] = (e.domain, _log(e.num_classes), _log(e.train_size)) if e is not None else (
+                None, np.nan, np.nan)
+        src_domain, src_classes, src_size = registry_domain.get(src, (None, np.nan, np.nan))
         tag = _pretrain_tag(m, row_meta) or ""
         row: dict[str, Any] = {
             "log_params": math.log(params) if params > 0 else np.nan,
@@ -229,7 +253,9 @@ def build_model_features(
             "top1_missing": float(np.isnan(top1)),
         }
         row.update({f"pretrain_{t}": float(t in tag) for t in PRETRAIN_TAGS})
-        row.update({f"src_domain_{d}": float(registry_domain.get(src) == d) for d in doms})
+        row.update({f"src_domain_{d}": float(src_domain == d) for d in doms})
+        row["src_log_num_classes"] = src_classes
+        row["src_log_train_size"] = src_size
         row["src_missing"] = float(src is None)
         row["source_dataset"] = src
         rows.append(row)
@@ -238,7 +264,7 @@ def build_model_features(
     if pca is not None:
         for i, m in enumerate(models):
             if m in vectors:
-                a2v[i] = (vectors[m] - pca["mean"]) @ pca["components"].T
+                a2v[i] = (_vector_of(vectors[m]) - pca["mean"]) @ pca["components"].T
     for j in range(A2V_DIM):
         out[f"a2v_{j}"] = a2v[:, j]
     out["a2v_missing"] = np.isnan(a2v).all(axis=1).astype(float)
@@ -265,7 +291,7 @@ def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFra
             meta = load_model_metadata()
         except Exception:  # metadata unavailable: features from the ids alone
             meta = None
-        vectors = _archi2vec_many(rest) if compute else {}
+        vectors = _archi2vec_many(rest, metadata=meta) if compute else {}
         parts.append(build_model_features(rest, meta, vectors, _pca_store()))
     out = pd.concat(parts) if parts else build_model_features([])
     return out.reindex(models)
@@ -273,8 +299,6 @@ def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFra
 
 def rebuild(out_dir: Path = STORE, extra_models: Sequence[str] = ()) -> pd.DataFrame:
     """Recompute the store: every model of the records (+ ``extra_models``) and registry task texts."""
-    from huggingface_hub.utils import tqdm
-
     from .datasets import list_datasets
     from .records import load_model_metadata, load_records
 
@@ -283,16 +307,13 @@ def rebuild(out_dir: Path = STORE, extra_models: Sequence[str] = ()) -> pd.DataF
     records = load_records()
     meta = load_model_metadata()
     models = sorted(set(records["model"]) | set(extra_models))
-    vectors: dict[str, np.ndarray] = {}
-    chunk = 50
-    for i in tqdm(range(0, len(models), chunk), desc="archi2vec", unit="chunk"):
-        vectors.update(_archi2vec_many(models[i : i + chunk]))
+    vectors = _archi2vec_many(models, progress=True, metadata=meta)
     pca = None
     if len(vectors) >= A2V_DIM + 1:
         from safetensors.numpy import save_file
         from sklearn.decomposition import PCA
 
-        mat = np.stack(list(vectors.values())).astype(np.float64)
+        mat = np.stack([_vector_of(v) for v in vectors.values()])
         p = PCA(n_components=A2V_DIM, random_state=0).fit(mat)
         pca = {"mean": p.mean_.astype(np.float64), "components": p.components_.astype(np.float64)}
         save_file(pca, str(out_dir / "archi2vec_pca.safetensors"))

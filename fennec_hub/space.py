@@ -172,7 +172,7 @@ class TransferSpace:
         pair: bool = True,
         pair_temperature: float | None = None,
         pair_ridge: float = 1.0,
-        cold_ridge: float = 10.0,
+        cold_ridge: float | None = None,
         task_dim: int = 32,
     ) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
@@ -271,8 +271,15 @@ class TransferSpace:
         space._fit_cold_start(model_features, obs, cold_ridge)
         return space
 
-    def _fit_cold_start(self, model_features: pd.DataFrame | None, obs: np.ndarray, ridge: float) -> None:
-        """Ridge maps from model features to (prior, residual profile), one per output column."""
+    def _fit_cold_start(self, model_features: pd.DataFrame | None, obs: np.ndarray, ridge: float | None) -> None:
+        """Ridge maps from model features to the prior and to the residual of every group.
+
+        Each output column is fitted on the models observed there (RidgeCV, efficient leave-one-out
+        choice of the penalty unless ``ridge`` fixes it), so a group's map learns how architecture
+        and metadata matter under that group's protocol.
+        """
+        from sklearn.linear_model import Ridge, RidgeCV
+
         G = len(self.groups)
         feats = _numeric(model_features)
         if not feats.empty:
@@ -288,18 +295,18 @@ class TransferSpace:
         scale = np.nan_to_num(np.nanstd(x[has], axis=0))
         scale = np.where(scale > 1e-9, scale, 1.0)
         xs = np.nan_to_num((x - mean) / scale)
-        X = np.hstack([np.ones((len(xs), 1)), xs])
-        pen = ridge * np.eye(X.shape[1])
-        pen[0, 0] = 0.0
-        coef = np.zeros((X.shape[1], 1 + G))
+        coef = np.zeros((xs.shape[1] + 1, 1 + G))
         Y = np.hstack([self.prior[:, None], self.profile])
         masks = np.hstack([has[:, None], obs & has[:, None]])
         for j in range(1 + G):
             rows = masks[:, j]
-            if rows.sum() < 2:
+            if rows.sum() < 3:
+                coef[0, j] = Y[rows, j].mean() if rows.any() else 0.0
                 continue
-            Xj = X[rows]
-            coef[:, j] = np.linalg.solve(Xj.T @ Xj + pen, Xj.T @ Y[rows, j])
+            reg = Ridge(alpha=ridge) if ridge is not None else RidgeCV(alphas=_COLD_ALPHAS)
+            reg.fit(xs[rows], Y[rows, j])
+            coef[0, j] = reg.intercept_
+            coef[1:, j] = reg.coef_
         self.cold_columns = list(feats.columns)
         self.cold_mean, self.cold_scale, self.cold_map = mean, scale, coef
 
@@ -381,8 +388,11 @@ class TransferSpace:
             own = self.group_dataset == self.datasets.index(name)
         proto = self._protocol_index(source, metric)
         in_proto = np.isin(self.group_protocol, proto) if proto is not None else np.zeros(G, bool)
+        blocks = range(len(self.block_shrink))
+        if in_proto.any():  # a named protocol: only its blocks (cold-start models get no cross-talk)
+            blocks = np.unique(self.group_block[in_proto])
         w = np.zeros(G)
-        for block in range(len(self.block_shrink)):
+        for block in blocks:
             in_block = self.group_block == block
             mine = own & in_block
             if mine.any():
@@ -544,6 +554,7 @@ class TransferSpace:
 # --- fitting internals -----------------------------------------------------------------------------
 
 _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
+_COLD_ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

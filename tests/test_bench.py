@@ -1,0 +1,144 @@
+"""Evaluation harness: metrics, leave-one-dataset-out isolation, released-score figures, report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import kendalltau, pearsonr, weightedtau
+
+from fennec_hub import bench
+
+
+def test_ranking_metrics_match_scipy_and_definitions():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(50, 90, size=12)
+    scores = truth + rng.normal(scale=8, size=12)
+    m = bench.ranking_metrics(scores, truth)
+    assert m["wtau"] == pytest.approx(weightedtau(scores, truth).statistic)
+    assert m["kendall"] == pytest.approx(kendalltau(scores, truth).statistic)
+    assert m["pearson"] == pytest.approx(pearsonr(scores, truth).statistic)
+    order = np.argsort(-scores)
+    assert m["top1_rel"] == pytest.approx(truth[order[0]] / truth.max())
+    assert m["top5_rel"] == pytest.approx(truth[order[:5]].max() / truth.max())
+    # NaN scores are left out; a perfect ranking scores 1 everywhere.
+    perfect = bench.ranking_metrics(np.append(truth, np.nan), np.append(truth, 70.0))
+    assert all(perfect[k] == pytest.approx(1.0) for k in bench.METRICS)
+
+
+def test_lodo_removes_the_dataset_from_every_source():
+    from fennec_hub.records import load_records
+
+    records = load_records()
+    target = "uoft-cs/cifar100"
+    sources_before = records.loc[records["dataset"] == target, "source"].nunique()
+    assert sources_before >= 3  # TransferGraph HF, VTAB-1k HF, Keras, VTAB leaderboard
+    train = bench.lodo_training_records(records, target)
+    assert target not in set(train["dataset"])
+    assert len(train) == (records["dataset"] != target).sum()
+
+
+@dataclass(frozen=True)
+class _Bench:
+    name: str
+    metric: str = "finetune_top1"
+
+    def select(self, records: pd.DataFrame) -> pd.DataFrame:
+        return records[records["benchmark"] == self.name].reset_index(drop=True)
+
+
+def _toy_inputs() -> bench.BenchInputs:
+    rng = np.random.default_rng(1)
+    rows = []
+    datasets = [f"d{i}" for i in range(5)]
+    for b, n_models in (("alpha", 12), ("beta", 10)):
+        quality = rng.normal(size=n_models)
+        for m in range(n_models):
+            for j, d in enumerate(datasets):
+                if b == "beta" and d == "d4":
+                    continue
+                rows.append(dict(model=f"{b}/m{m}", dataset=d, metric="finetune_top1",
+                                 value=60 + 8 * quality[m] + rng.normal(), source=f"src-{b}", benchmark=b))
+    records = pd.DataFrame(rows)
+    models = sorted(records["model"].unique())
+    mf = pd.DataFrame({"log_params": rng.normal(size=len(models))}, index=models)
+    tf = pd.DataFrame({"log_num_classes": np.log([10, 20, 40, 80, 160])}, index=datasets)
+    meta = pd.DataFrame({"params_m": np.exp(mf["log_params"])}, index=models)
+    scores = records[records["benchmark"] == "alpha"][["model", "dataset"]].assign(
+        metric="fennec_mf_cold_score", run=0, value=rng.normal(size=60), benchmark="alpha")
+    return bench.BenchInputs(records=records, benchmarks={"alpha": _Bench("alpha"), "beta": _Bench("beta")},
+                             method_scores=scores, metadata=meta, model_features=mf, task_features=tf)
+
+
+def test_harness_fits_without_the_held_out_dataset(monkeypatch):
+    inputs = _toy_inputs()
+    seen = []
+    real_fit = bench._fit_space
+
+    def spy(train, inputs_, task_features, **options):
+        seen.append(set(train["dataset"]))
+        return real_fit(train, inputs_, task_features, **options)
+
+    monkeypatch.setattr(bench, "_fit_space", spy)
+    result = bench.run_lodo(inputs, ("alpha", "beta"), progress=False)
+    frame = result.frame()
+    held = sorted(frame["dataset"].unique())
+    assert held == [f"d{i}" for i in range(5)]
+    assert len(seen) == len(held)
+    for dataset, train_sets in zip(held, seen):
+        assert dataset not in train_sets and len(train_sets) == 4
+    methods = set(frame["method"])
+    assert {bench.OURS, bench.PRIOR, "Random", "Parameter count", bench.FENNEC_REIMPL,
+            "Fennec (released scores)"} <= methods
+    assert frame[list(bench.METRICS)].notna().any().all()
+
+
+def test_lomo_scores_held_out_models_from_features_only(monkeypatch):
+    inputs = _toy_inputs()
+    seen = []
+    real_fit = bench._fit_space
+
+    def spy(train, inputs_, task_features, **options):
+        seen.append(set(train["model"]))
+        return real_fit(train, inputs_, task_features, **options)
+
+    monkeypatch.setattr(bench, "_fit_space", spy)
+    result = bench.run_lomo(inputs, ("alpha",), folds=3, progress=False)
+    frame = result.frame()
+    assert set(frame["protocol"]) == {"lomo"} and set(frame["dataset"]) == {f"d{i}" for i in range(5)}
+    alpha_models = {m for m in inputs.records["model"] if m.startswith("alpha/")}
+    held_out = [alpha_models - s for s in seen]
+    assert all(h for h in held_out)
+    assert set().union(*held_out) == alpha_models  # every model is held out exactly once
+    assert sum(len(h) for h in held_out) == len(alpha_models)
+
+
+def test_released_scores_reproduce_the_published_figures():
+    from fennec_hub.records import BENCHMARKS, load_method_scores, load_records
+
+    inputs = bench.BenchInputs(records=load_records(), benchmarks=dict(BENCHMARKS), method_scores=load_method_scores())
+    fennec = bench.released_table(inputs, "fennec").groupby("method")[["wtau", "pearson"]].mean()
+    parc = bench.released_table(inputs, "parc").groupby("method")[["wtau", "pearson"]].mean()
+    # README section 7: Fennec wtau 47.91 / Pearson 87.79 on its benchmark; PARC 63.51 / 68.12; LogME 46.12 / 55.09.
+    assert round(100 * fennec.loc["Fennec (released scores)", "wtau"], 2) == pytest.approx(47.91, abs=0.01)
+    assert round(100 * fennec.loc["Fennec (released scores)", "pearson"], 2) == pytest.approx(87.79, abs=0.01)
+    assert round(100 * parc.loc["Fennec (released scores)", "wtau"], 2) == pytest.approx(63.51, abs=0.01)
+    assert round(100 * parc.loc["LogME (released)", "wtau"], 2) == pytest.approx(46.12, abs=0.01)
+    assert round(100 * parc.loc["LogME (released)", "pearson"], 2) == pytest.approx(55.09, abs=0.01)
+
+
+def test_report_and_json(tmp_path):
+    inputs = _toy_inputs()
+    result = bench.run(("alpha", "beta"), "both", inputs=inputs, progress=False, fennec_reimpl=False)
+    md = bench.write_outputs(result, tmp_path / "R.md", tmp_path / "r.json", "fennec-hub bench --x", ("alpha", "beta"))
+    assert (tmp_path / "R.md").read_text() == md
+    assert "fennec-hub bench --x" in md and "Leave-one-dataset-out" in md and "Leave-models-out" in md
+    assert f"| {bench.OURS} |" in md and "mean over benchmarks" in md
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["command"] == "fennec-hub bench --x"
+    summary = pd.DataFrame(payload["summary"])
+    assert {"lodo", "lomo"} == set(summary["protocol"])
+    assert len(payload["rows"]) == len(result.rows)
