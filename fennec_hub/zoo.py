@@ -694,6 +694,8 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
     lines = [
         "---",
         f"license: {lic}",
+        *([f"license_name: {m.get('license_name') or 'fennec-hub-zoo-mixed'}", "license_link: README.md"]
+          if lic == "other" else []),
         "pretty_name: " + json.dumps(name),
         "tags:",
         "- fennec-hub",
@@ -757,6 +759,13 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
     if records:
         lines += ["## Records used", ""] + [f"- {r}" for r in records] + [""]
     lines += [
+        "## License",
+        "",
+        "Each model row carries its checkpoint's own license (`license` column, empty where unknown); use a "
+        "checkpoint under its license, not this repo's. The fine-tuning records are public research results "
+        "(see the sources above; some of those repositories carry no licence file: cite the papers). The "
+        "vectors themselves were computed by fennec_hub.",
+        "",
         "## Loading",
         "",
         "```python",
