@@ -99,7 +99,7 @@ __all__ = [
     "timm_family",
 ]
 
-ARCHI2VEC_VERSION = "1.0"
+ARCHI2VEC_VERSION = "1.1"
 ARCHI2VEC_DIM = 256
 
 # (name, start, stop, weight); the weights' squares sum to 1.
@@ -524,19 +524,27 @@ def _mapped(lib: str, name: str, source: str, note: str | None) -> ArchitectureS
     return _timm_spec(name, source=source, note=note)
 
 
-def _timm_names() -> list[str]:
-    try:
-        import timm
-    except ImportError:
-        raise ArchitectureError("timm is not installed (pip install timm)") from None
-    return timm.list_models()
+_TIMM_NAMES: tuple[list[str], frozenset[str]] | None = None
+
+
+def _timm_names() -> tuple[list[str], frozenset[str]]:
+    """timm's registered architectures (list and set), read once per process."""
+    global _TIMM_NAMES
+    if _TIMM_NAMES is None:
+        try:
+            import timm
+        except ImportError:
+            raise ArchitectureError("timm is not installed (pip install timm)") from None
+        names = timm.list_models()
+        _TIMM_NAMES = (names, frozenset(names))
+    return _TIMM_NAMES
 
 
 def _timm_spec(name: str, *, source: str | None = None, note: str | None = None,
                pretrained_cfg: Mapping | None = None, model_args: Mapping | None = None) -> ArchitectureSpec:
     arch, _, tag = name.strip().partition(".")
-    names = _timm_names()
-    if arch not in set(names):
+    names, name_set = _timm_names()
+    if arch not in name_set:
         close = difflib.get_close_matches(arch, names, n=4, cutoff=0.6)
         raise ArchitectureError(f"unknown timm architecture {arch!r}" + (f"; did you mean {close}?" if close else ""))
     input_size = None
@@ -968,6 +976,7 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
     """Compute the archi2vec vector and summary numbers of a built module."""
     import torch.nn as nn
 
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
     stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
                               "p_other", "n_conv", "n_linear", "n_norm", "n_act", "n_attn", "n_se", "n_pool",
                               "k1", "k3", "k5", "k7", "n_strided", "layer_scale", "cls_token")}
@@ -1009,7 +1018,9 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
                 attn_params += own_n
         now_attn = in_attn or is_attn
         label, kind, width = cname, "module", 0
-        nk = _norm_kind(m, cname) if not children or len(children) <= 1 else None
+        # norm layers: childless ones by name, and torch norm subclasses that wrap an activation
+        # (e.g. timm's BatchNormAct2d)
+        nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
         if isinstance(m, nn.modules.conv._ConvNd):
             k = tuple(m.kernel_size)
             kk = max(k) if k else 1
