@@ -1276,7 +1276,19 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
     vectors.update(crawl_vectors)
     infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
-    log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded ({time.time() - t0:.1f}s)")
+    # Community checkpoints known only by metadata (TransferGraph's table): encode the closest
+    # shipped config of their model type at their size and resolution (archi2vec.config_from_metadata).
+    fallback = _metadata_configs([m for m in enc_key if m not in vectors], meta)
+    if fallback:
+        keys = sorted(fallback)
+        v_fb, i_fb = _encode([fallback[k] for k in keys])
+        for j, m in enumerate(keys):
+            if j in v_fb:
+                vectors[m] = v_fb[j]
+            if j in i_fb:
+                infos[m] = i_fb[j]
+    log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded, {len(fallback)} more from "
+        f"metadata configs ({time.time() - t0:.1f}s)")
 
     cand_params = dict(zip(cand["model_id"], cand["params"])) if "params" in cand.columns else {}
     params = []
@@ -1396,6 +1408,33 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
         f"{_dir_size(out) / 1e6:.1f} MB")
     return Zoo.load(out, source=str(out))
+
+
+def _metadata_configs(models: Iterable[str], meta: "pd.DataFrame") -> dict[str, dict]:
+    """Configs for models known only by metadata (model_type, parameter count, input size)."""
+    import importlib
+
+    import pandas as pd
+
+    try:
+        from_meta = importlib.import_module("fennec_hub.archi2vec").config_from_metadata
+    except (ImportError, AttributeError):
+        return {}
+    out = {}
+    for m in models:
+        if m not in meta.index:
+            continue
+        row = meta.loc[m]
+        mt = row.get("model_type")
+        if not isinstance(mt, str) or not mt:
+            continue
+        n = pd.to_numeric(row.get("number_of_parameters"), errors="coerce")
+        size = pd.to_numeric(row.get("input_shape"), errors="coerce")
+        try:
+            out[m] = from_meta(mt, None if pd.isna(n) else float(n), None if pd.isna(size) else int(size))
+        except Exception:  # unknown or removed model type: no architecture vector
+            continue
+    return out
 
 
 def _fit_pca(mat: np.ndarray, k: int) -> dict[str, np.ndarray]:
