@@ -172,7 +172,7 @@ def _new_task_vector(zoo: "Zoo", entry: "DatasetEntry", token: str | bool | None
     if zoo.proxies:
         from .tasks import task_vector_from_proxies
 
-        vec, how = task_vector_from_proxies(entry, zoo, token=token, progress=False), "proxies"
+        vec = task_vector_from_proxies(entry, zoo, token=token, progress=False)
     if vec is None:
         vec = zoo.space.task_vector(entry.id)
     vec = np.asarray(vec, dtype=np.float32)
@@ -417,8 +417,7 @@ def recommend(
 
 _SOURCE_TEXT = {
     "history": "from its fine-tuning history",
-    "metadata": "from dataset metadata (no fine-tuning history)",
-    "proxies": "from dataset metadata and description (no fine-tuning history)",
+    "metadata": "from its metadata and description (no fine-tuning history)",
     "images": "from image features",
     "stored": "stored in the zoo",
 }

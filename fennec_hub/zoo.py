@@ -1371,8 +1371,7 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
                 log(f"[build-zoo] proxies could not place {t}: {exc}")
                 continue
             if v.shape == tv[i].shape and np.isfinite(v).all():
-                tv[i] = v
-                tasks.loc[i, "vector_source"] = "proxies"
+                tv[i] = v  # still "metadata": the proxies read the dataset's metadata and description
         log(f"[build-zoo] task proxies: {sorted(proxies)} ({time.time() - t0:.1f}s)")
     tcounts = records.groupby("dataset").size()
     tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]

@@ -374,7 +374,14 @@ def test_task_proxies_travel_with_the_zoo(small_zoo: Zoo, tmp_path: Path):
                history=back.history, space=back.space)
     lean.proxies = back.proxies
     df = recommend("beans", zoo=lean)
-    assert df.attrs["task_vector_source"] == "proxies" and len(df) == 10
+    assert df.attrs["task_vector_source"] == "metadata" and len(df) == 10
+    # the proxies placed it (not the space's own metadata encoder)
+    from fennec_hub.datasets import resolve_dataset
+    from fennec_hub.tasks import task_vector_from_proxies
+
+    tv = task_vector_from_proxies(resolve_dataset("beans"), lean, progress=False)
+    np.testing.assert_allclose(df["raw_score"].to_numpy(), (lean.model_vectors @ tv)[
+        [lean.model_index(m) for m in df["model_id"]]], rtol=1e-4, atol=1e-5)
 
 
 def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
