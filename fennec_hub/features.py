@@ -16,6 +16,7 @@ Rebuild the store with ``python -m fennec_hub.features --rebuild``.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 from pathlib import Path
@@ -70,7 +71,14 @@ def _embed_entries(entries: list) -> np.ndarray:
 
 def _stored_text() -> pd.DataFrame | None:
     path = STORE / "task_text.parquet"
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    return _read_stored_text(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_stored_text(path: str, mtime_ns: int) -> pd.DataFrame:
+    return pd.read_parquet(path)
 
 
 def task_features(datasets: Iterable[Any], *, text: bool | None = None) -> pd.DataFrame:

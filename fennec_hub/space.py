@@ -173,6 +173,7 @@ class TransferSpace:
         pair_temperature: float | None = None,
         pair_ridge: float = 1.0,
         cold_ridge: float | None = None,
+        cold_target: str = "direct",
         task_dim: int = 32,
     ) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
@@ -265,7 +266,7 @@ class TransferSpace:
             task_encoder=encoder,
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
-                         task_dim=task_dim),
+                         task_dim=task_dim, cold_target=cold_target),
             _model_features=model_features, _task_features=task_features,
         )
         space._fit_cold_start(model_features, obs, cold_ridge)
@@ -296,17 +297,23 @@ class TransferSpace:
         scale = np.where(scale > 1e-9, scale, 1.0)
         xs = np.nan_to_num((x - mean) / scale)
         coef = np.zeros((xs.shape[1] + 1, 1 + G))
-        Y = np.hstack([self.prior[:, None], self.profile])
+        direct = self.options.get("cold_target", "direct") == "direct"
+        Y = np.hstack([self.prior[:, None], (self.prior[:, None] if direct else 0.0) + self.profile])
         masks = np.hstack([has[:, None], obs & has[:, None]])
-        for j in range(1 + G):
-            rows = masks[:, j]
+        # Columns observed on the same models share one multi-output fit.
+        _, col_group = np.unique(masks.T, axis=0, return_inverse=True)
+        for k in np.unique(col_group):
+            cols = np.flatnonzero(col_group == k)
+            rows = masks[:, cols[0]]
             if rows.sum() < 3:
-                coef[0, j] = Y[rows, j].mean() if rows.any() else 0.0
+                coef[0, cols] = Y[rows][:, cols].mean(axis=0) if rows.any() else 0.0
                 continue
-            reg = Ridge(alpha=ridge) if ridge is not None else RidgeCV(alphas=_COLD_ALPHAS)
-            reg.fit(xs[rows], Y[rows, j])
-            coef[0, j] = reg.intercept_
-            coef[1:, j] = reg.coef_
+            reg = Ridge(alpha=ridge) if ridge is not None else RidgeCV(alphas=_COLD_ALPHAS, alpha_per_target=True)
+            reg.fit(xs[rows], Y[rows][:, cols])
+            coef[0, cols] = reg.intercept_
+            coef[1:, cols] = np.atleast_2d(reg.coef_).T
+        if direct:  # offsets from the predicted prior keep the [b, r] layout of known models
+            coef[:, 1:] -= coef[:, :1]
         self.cold_columns = list(feats.columns)
         self.cold_mean, self.cold_scale, self.cold_map = mean, scale, coef
 
