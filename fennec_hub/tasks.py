@@ -758,7 +758,7 @@ def _loo_quality(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float],
     return float(np.mean(qs)), float(np.mean(qb))
 
 
-def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("metadata", "text"), tasks: Sequence[str] | None = None,
+def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("text",), tasks: Sequence[str] | None = None,
                      image_embeddings: Mapping[str, np.ndarray] | None = None, text_model: Any = None,
                      image_meta: Mapping | None = None) -> dict[str, ProxyRegressor]:
     """Fit proxy regressors on a space's historical tasks, for a zoo to store.
@@ -767,6 +767,8 @@ def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("metadata", "text"
     quality is measured on the ranking of ``space.known_models`` (nested leave-one-task-out).
     ``image_embeddings`` (task id -> mean CLIP embedding, see ``scripts/build_image_proxy.py``)
     adds the ``image`` regressor. Proxies whose embeddings cannot be computed for a task skip it.
+    By default only ``text`` is fitted: the metadata prediction then comes from the space's own
+    cold-start map (tuned by SPACE), and the text regressor's nested-CV gain decides its weight.
     """
     from .datasets import resolve_dataset
 
