@@ -944,7 +944,8 @@ def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol:
     For each class k (one-hot target y_k) the evidence of y = F w + noise with priors
     w ~ N(0, 1/alpha I) and noise ~ N(0, 1/beta) is maximised by the fixed-point updates
     gamma = sum_i beta s_i / (alpha + beta s_i), alpha = gamma / m'm, beta = (n - gamma) / ||F m - y||^2
-    with m = beta A^-1 F'y, A = alpha I + beta F'F, all written in the SVD basis of F (s_i = sigma_i^2).
+    with m = beta A^-1 F'y, A = alpha I + beta F'F, all written in the SVD basis of F (s_i = sigma_i^2,
+    from the eigendecomposition of the smaller Gram matrix).
     The score is the mean over classes of the maximised log evidence divided by n. Vectorised over
     classes.
     """
@@ -955,8 +956,15 @@ def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol:
     n, D = F.shape
     classes = np.unique(y)
     Y = (y[:, None] == classes[None, :]).astype(np.float64)  # [n, K]
-    U, sigma, _ = np.linalg.svd(F, full_matrices=False)  # U [n, r], sigma [r]
-    s = sigma**2
+    # Left singular vectors U and squared singular values s of F from the smaller Gram matrix
+    # (eigh of an n x n or D x D matrix: much cheaper than an SVD of a wide feature matrix).
+    if n <= D:
+        s, U = np.linalg.eigh(F @ F.T)
+    else:
+        s, V = np.linalg.eigh(F.T @ F)
+    keep = s > max(s.max(initial=0.0), 0.0) * 1e-12
+    s = s[keep]
+    U = U[:, keep] if n <= D else (F @ V[:, keep]) / np.sqrt(s)
     z = U.T @ Y  # [r, K] projections of targets on the left singular vectors
     z2 = z**2
     resid_out = np.maximum((Y**2).sum(0) - z2.sum(0), 0.0)  # part of ||y||^2 outside range(F)
