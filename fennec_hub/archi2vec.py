@@ -988,9 +988,7 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
     attn_params = 0
     total = 0
 
-    nodes: dict[int, _Node] = {}
     root: _Node | None = None
-    attn_stack_ids: set[int] = set()
     num_modules = 0
     max_depth = 0
 
@@ -1097,7 +1095,6 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
             root = node
         elif not _SKIP.match(cname):
             parent.children.append(node)
-        nodes[id(m)] = node
         for cn, c in reversed(children):
             stack.append((cn, c, node, depth + 1, now_attn))
 
@@ -1123,6 +1120,8 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
     n_blocks = sum(b for b, _ in stages) or 1
     n_stages = len(stages) or 1
     l2 = lambda v: math.log2(max(float(v), 1.0))  # noqa: E731
+    # Fixed (centre, scale) pairs: roughly the median and spread over timm's model list, so that a
+    # typical model sits near 0 and each coordinate varies on a comparable scale.
     size = [
         (math.log10(params) - 7.3) / 0.7,
         (l2(num_modules) - 8.3) / 1.0,
@@ -1155,6 +1154,7 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
         stats["k1"] / nk_conv, stats["k3"] / nk_conv, stats["k5"] / nk_conv, stats["k7"] / nk_conv,
         stats["n_strided"] / nk_conv, 0.0,
     ]
+    # small shares (norm / other params, attention, SE, pooling modules) are up-weighted above
     compo = [c - 0.15 for c in compo[:-1]] + [0.0]
     n_norm = max(sum(norm_counts.values()), 1)
     n_act = max(sum(act_counts.values()), 1)
@@ -1191,15 +1191,6 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
     summary = {"params": params, "num_modules": num_modules, "input_size": res,
                "stages": [b for b, _ in stages], "stage_widths": [w for _, w in stages]}
     return vec.astype(np.float32), summary
-
-
-def _depth_of(n: _Node) -> int:
-    d, stack = 0, [(n, 0)]
-    while stack:
-        x, k = stack.pop()
-        d = max(d, k)
-        stack.extend((c, k + 1) for c in x.children)
-    return d
 
 
 def _block_like(n: _Node) -> bool:
