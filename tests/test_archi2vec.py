@@ -335,6 +335,40 @@ def test_hostile_files_rejected_in_bounded_time_and_memory(tmp_path):
     assert res["rss_kb"] < 1024 * 1024            # < 1 GiB peak for the whole process
 
 
+def test_hostile_builds_stay_within_memory_bounds():
+    """Configs that pass validation but are huge are stopped by the build guards; peak memory stays
+    bounded (measured in a fresh process, after the library imports that any encoding needs)."""
+    code = textwrap.dedent("""
+        import json, resource, time
+        from fennec_hub.archi2vec import archi2vec, ArchitectureError
+        archi2vec("google/vit-base-patch16-224"); archi2vec("microsoft/swin-tiny-patch4-window7-224")
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        hostile = [
+            {"model_type": "vit", "hidden_size": 16384, "num_hidden_layers": 128, "num_attention_heads": 16,
+             "intermediate_size": 16384, "image_size": 2048, "patch_size": 1},
+            {"model_type": "swin", "depths": [64, 64, 64], "num_heads": [1, 1, 1], "embed_dim": 16384,
+             "image_size": 2048, "window_size": 2048},
+        ]
+        out = []
+        for cfg in hostile:
+            t = time.perf_counter()
+            try:
+                archi2vec(cfg)
+                out.append(["accepted", time.perf_counter() - t])
+            except ArchitectureError as e:
+                out.append([str(e), time.perf_counter() - t])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({"out": out, "base_kb": base, "peak_kb": peak}))
+    """)
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300, env=_env())
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    for msg, seconds in res["out"]:
+        assert msg != "accepted" and seconds < 5.0, res
+    assert res["peak_kb"] - res["base_kb"] < 256 * 1024, res      # < 256 MiB above the imports
+    assert res["peak_kb"] < 1536 * 1024, res
+
+
 def test_build_watchdog_stops_slow_builds(monkeypatch, warm_libraries):
     monkeypatch.setattr(a2v_mod, "MAX_BUILD_SECONDS", 0.01)
     t0 = time.perf_counter()
