@@ -1124,7 +1124,10 @@ def _archi2vec_version() -> str:
 
 
 def timm_catalogue() -> "pd.DataFrame":
-    """Every timm pretrained checkpoint that timm lists with a Hub id (offline, from its cfgs)."""
+    """Every timm pretrained checkpoint that timm lists with a Hub id (offline, from its cfgs).
+
+    timm's `test_*` models (tiny networks for its own CI) are left out.
+    """
     import pandas as pd
     import timm
     from timm.models import get_pretrained_cfg
@@ -1138,6 +1141,8 @@ def timm_catalogue() -> "pd.DataFrame":
     cfgs.sort(key=lambda nc: (0 if nc[1] is not None and nc[1].hf_hub_id == "timm/" + nc[0] else 1, nc[0]))
     for name, cfg in cfgs:
         if cfg is None or not cfg.hf_hub_id or cfg.hf_hub_id in seen:
+            continue
+        if name.startswith("test_"):  # timm's tiny CI models (test_vit, test_nfnet, ...): not for users
             continue
         seen.add(cfg.hf_hub_id)
         arch, _, tag = name.partition(".")
