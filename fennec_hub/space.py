@@ -174,6 +174,7 @@ class TransferSpace:
         pair_ridge: float = 1.0,
         cold_ridge: float | None = None,
         cold_target: str = "direct",
+        tune_criterion: str = "pearson",
         task_dim: int = 32,
     ) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
@@ -234,6 +235,7 @@ class TransferSpace:
         source_emb = _encode_tasks(encoder, tf, sources, q)
 
         state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge)
+        state.top_weighted = tune_criterion == "top"
         n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
         tuned = encoder is not None and shrink is None and temperature is None
         if not pair or not sources:
@@ -266,7 +268,7 @@ class TransferSpace:
             task_encoder=encoder,
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
-                         task_dim=task_dim, cold_target=cold_target),
+                         task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion),
             _model_features=model_features, _task_features=task_features,
         )
         space._fit_cold_start(model_features, obs, cold_ridge)
@@ -613,6 +615,7 @@ class _Fit:
             sim[has] = source_emb[model_source[has]] @ task_emb[group_dataset].T
         self.sim, self.has_src = sim, has
         self.pair_ridge = pair_ridge
+        self.top_weighted = False
 
     def pair_features(self, tau: float) -> np.ndarray:
         return np.where(self.has_src[:, None], _pair_kernel(self.sim, tau), 0.0)
@@ -660,7 +663,7 @@ class _Fit:
                     if rows.sum() < 3:
                         continue
                     pred = b[rows] + gam[self.gp[g]] * F[rows, g]
-                    total += _pearson_cols(pred[:, None], self.Z[rows, g])[0]
+                    total += _pearson_cols(pred[:, None], self.Z[rows, g], self.top_weighted)[0]
             if total > best + 1e-9:
                 best, best_tau = total, tau
         return best_tau
@@ -700,7 +703,7 @@ class _Fit:
                         ck = Pc @ _softmax(sims[cand] / tau)
                         for anchor in (0, 1):
                             pred = (base + anchor * cu)[:, None] + (ck - anchor * cu)[:, None] * shrinks[None, :]
-                            scores[key, anchor, ti] += _pearson_cols(pred, y)
+                            scores[key, anchor, ti] += _pearson_cols(pred, y, self.top_weighted)
                     counts[key] += 1
         out = []
         for scores, counts in ((bscore, bcount), (pscore, pcount)):
@@ -714,11 +717,20 @@ class _Fit:
         return out[0], out[1]
 
 
-def _pearson_cols(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    pc = pred - pred.mean(axis=0)
-    yc = y - y.mean()
-    den = np.sqrt((pc**2).sum(axis=0) * (yc**2).sum())
-    return np.where(den > 0, (pc * yc[:, None]).sum(axis=0) / np.where(den > 0, den, 1.0), 0.0)
+def _pearson_cols(pred: np.ndarray, y: np.ndarray, top_weighted: bool = False) -> np.ndarray:
+    """Pearson r of every column of ``pred`` with ``y``; optionally weighted towards the best ``y``
+    (hyperbolic weights 1 / (1 + rank), as in the weighted Kendall tau the harness reports)."""
+    if top_weighted:
+        rank = np.empty(len(y))
+        rank[np.argsort(-y, kind="stable")] = np.arange(len(y))
+        v = 1.0 / (1.0 + rank)
+    else:
+        v = np.ones(len(y))
+    v = v / v.sum()
+    pc = pred - v @ pred
+    yc = y - v @ y
+    den = np.sqrt((v @ pc**2) * (v @ yc**2))
+    return np.where(den > 0, (v @ (pc * yc[:, None])) / np.where(den > 0, den, 1.0), 0.0)
 
 
 def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd.DataFrame:
