@@ -177,6 +177,25 @@ def _read_table(path: Path, columns: Sequence[str]) -> "pd.DataFrame":
     return df[list(columns)]
 
 
+def _int_column(col: "pd.Series") -> "pd.Series":
+    """Nullable Int64 (vectorised when the column is already numeric: loading stays fast)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return pd.to_numeric(col, errors="coerce").round().astype("Int64")
+    return pd.Series(pd.array([_to_int_or_none(v) for v in col], dtype="Int64"), index=col.index)
+
+
+def _str_column(col: "pd.Series") -> "pd.Series":
+    """Object column of stripped strings with None for missing/empty values."""
+    import pandas as pd
+
+    if pd.api.types.is_string_dtype(col.dtype) and col.dtype != object:
+        s = col.str.strip()
+        return s.where(s.notna() & (s != ""), None).astype(object).where(lambda x: x.notna(), None)
+    return pd.Series([_str_or_none(v) for v in col], index=col.index, dtype=object)
+
+
 def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
@@ -186,12 +205,12 @@ def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
             df[c] = None
     df = df[list(MODEL_COLUMNS) + [c for c in df.columns if c not in MODEL_COLUMNS]]
     for c in ("params", "input_size", "n_records"):
-        df[c] = pd.array([_to_int_or_none(v) for v in df[c]], dtype="Int64")
+        df[c] = _int_column(df[c])
     df["n_records"] = df["n_records"].fillna(0)
     df["imagenet_top1"] = pd.to_numeric(df["imagenet_top1"], errors="coerce").astype(float)
     for c in MODEL_COLUMNS:
         if c not in _INT_COLUMNS and c not in _FLOAT_COLUMNS:
-            df[c] = [_str_or_none(v) for v in df[c]]
+            df[c] = _str_column(df[c])
     df["vector_source"] = df["vector_source"].fillna("cold_start")
     df["library"] = df["library"].fillna("unknown")
     return df.reset_index(drop=True)
@@ -206,10 +225,10 @@ def _coerce_tasks(df: "pd.DataFrame") -> "pd.DataFrame":
             df[c] = None
     df = df[list(TASK_COLUMNS)]
     for c in ("num_classes", "train_size", "n_records"):
-        df[c] = pd.array([_to_int_or_none(v) for v in df[c]], dtype="Int64")
+        df[c] = _int_column(df[c])
     df["n_records"] = df["n_records"].fillna(0)
     for c in ("task_id", "name", "domain", "vector_source"):
-        df[c] = [_str_or_none(v) for v in df[c]]
+        df[c] = _str_column(df[c])
     df["name"] = [n or t for n, t in zip(df["name"], df["task_id"])]
     return df.reset_index(drop=True)
 
@@ -398,9 +417,9 @@ class Zoo:
             idx: dict[str, list[tuple]] = {}
             h = self.history
             if len(h):
-                for row in h.itertuples(index=False):
-                    idx.setdefault(row.model_id, []).append(
-                        (row.dataset, row.metric, row.value, _to_int_or_none(row.rank), _to_int_or_none(row.n_models)))
+                cols = [h[c].tolist() for c in ("model_id", "dataset", "metric", "value", "rank", "n_models")]
+                for m, ds, metric, value, rank, n in zip(*cols):
+                    idx.setdefault(m, []).append((ds, metric, value, _to_int_or_none(rank), _to_int_or_none(n)))
             for v in idx.values():
                 v.sort(key=lambda r: ((r[3] or 10**9) / max(r[4] or 1, 1), r[0]))
             self._history_by_model = idx
