@@ -1180,6 +1180,23 @@ def timm_catalogue() -> "pd.DataFrame":
     return pd.DataFrame(rows).sort_values("model_id", kind="stable").reset_index(drop=True)
 
 
+_PRETRAIN_LABELS = (  # shipped-config descriptions -> the short labels timm tags use
+    ("imagenet-21k", "in21k"), ("imagenet-22k", "in21k"), ("lvd-142m", "lvd142m"), ("wit-400m", "openai"),
+    ("webli", "webli"), ("laion", "laion"), ("imagenet-1k", "in1k"),
+)
+
+
+def _pretrain_label(text: Any) -> str | None:
+    """`"imagenet-21k, fine-tuned imagenet-1k"` -> `in21k` (the pre-training data, first match wins)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    low = text.lower()
+    for key, label in _PRETRAIN_LABELS:
+        if key in low:
+            return label
+    return low.split()[0].strip(",")
+
+
 def hf_catalogue() -> "pd.DataFrame":
     """The canonical transformers vision checkpoints whose config.json ships with the package."""
     import pandas as pd
@@ -1210,7 +1227,7 @@ def hf_catalogue() -> "pd.DataFrame":
             "model_id": mid, "library": it.get("library") or it.get("library_name") or "transformers",
             "license": it.get("license"), "pipeline_tag": it.get("pipeline_tag"),
             "input_size": insize if isinstance(insize, int) else None,
-            "pretrain": it.get("pretrain") or it.get("pretraining") or it.get("dataset"),
+            "pretrain": _pretrain_label(it.get("pretrain") or it.get("pretraining") or it.get("dataset")),
             "family": it.get("model_type") or it.get("family"),
             "architecture": (it.get("architectures") or [None])[0] if isinstance(it.get("architectures"), list) else it.get("architecture"),
         })
