@@ -23,7 +23,13 @@ scored by weighted Kendall tau against t's ground truth. Rows: global prior (mea
 columns), metadata only, text only (real all-MiniLM-L6-v2), metadata + text mixed as
 ``task_vector_from_proxies`` does (weights = nested-CV gains on the training targets). Run:
 
-    .venv/bin/python benchmarks/bench_tasks.py quality [--out benchmarks/RESULTS_tasks.md]
+    .venv/bin/python benchmarks/bench_tasks.py quality [--json out.json]
+
+``quality-space``: the same question on the product path: SPACE's TransferSpace refitted without
+each held-out dataset, the task placed by the space's own cold start, by the text regressor, or by
+both mixed (``task_vector_from_proxies``). Slow (one space fit per held-out dataset). Run:
+
+    .venv/bin/python benchmarks/bench_tasks.py quality-space [--benchmarks transfergraph_hf ...]
 """
 
 from __future__ import annotations
@@ -195,6 +201,49 @@ def quality(benchmarks: list[str] | None = None) -> dict:
     return out
 
 
+def quality_space(benchmarks: list[str]) -> dict:
+    """Product path, leave-one-dataset-out: SPACE's TransferSpace refitted without the held-out
+    dataset; the held-out task placed by (a) the space's own cold-start map, (b) the text-proxy
+    ridge regressor fitted on the space's historical tasks (``fit_task_proxies``), (c) both mixed by
+    ``task_vector_from_proxies``; weighted tau of the induced scores of the benchmark's models."""
+    from types import SimpleNamespace
+
+    from scipy.stats import weightedtau
+
+    from fennec_hub.bench import _fit_space, load_inputs, lodo_training_records
+    from fennec_hub.datasets import resolve_dataset
+
+    inputs = load_inputs(text=True)
+    out: dict = {}
+    for b in benchmarks:
+        truth_tab = inputs.truth(b)
+        rows = {}
+        for d in truth_tab.columns:
+            truth = truth_tab[d].dropna()
+            if len(truth) < 5:
+                continue
+            t0 = time.perf_counter()
+            space = _fit_space(lodo_training_records(inputs.records, d), inputs, inputs.task_features)
+            cands = list(truth.index)
+            mv = space.model_vectors(cands, model_features=inputs.model_features)
+            entry = resolve_dataset(d)
+            regs = tasks.fit_task_proxies(space, proxies=("text",))
+            holder = SimpleNamespace(space=space, proxies=regs)
+            vecs = {"space cold start": tasks._space_task_vector(space, entry)}
+            if "text" in regs:
+                vecs["text regressor"] = regs["text"].predict(tasks.text_embedding(entry))
+            vecs["mixed"], info = tasks.task_vector_from_proxies(entry, holder, details=True, progress=False)
+            y = truth.to_numpy(float)
+            rows[d] = {k: float(weightedtau(y, mv @ v)[0]) for k, v in vecs.items()}
+            rows[d]["text weight"] = float(dict(zip(info["proxies"], info["weights"])).get("text", 0.0))
+            print(f"  {b} {d}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[d].items())
+                  + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+        keys = sorted({k for r in rows.values() for k in r})
+        out[b] = {"targets": len(rows), **{k: float(np.mean([r[k] for r in rows.values() if k in r])) for k in keys},
+                  "per_target": rows}
+    return out
+
+
 def quality_markdown(res: dict) -> str:
     cols = ("global prior", "metadata", "text", "metadata + text")
     lines = ["| benchmark | targets | models | " + " | ".join(cols) + " | mean text weight |",
@@ -218,12 +267,19 @@ def main(argv: list[str] | None = None) -> None:
     qp = sub.add_parser("quality")
     qp.add_argument("--benchmarks", nargs="*")
     qp.add_argument("--json", type=Path)
+    qs = sub.add_parser("quality-space")
+    qs.add_argument("--benchmarks", nargs="*", default=["transfergraph_hf"])
+    qs.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "speed":
         if max(args.models) > len(CANDIDATES):
             ap.error(f"at most {len(CANDIDATES)} candidates")
         res = speed(sorted(args.models), args.images, args.device, args.batch, args.repeats)
         print(speed_markdown(res))
+    elif args.cmd == "quality-space":
+        res = quality_space(args.benchmarks)
+        for b, r in res.items():
+            print(b, {k: round(v, 3) for k, v in r.items() if k != "per_target"})
     else:
         res = quality(args.benchmarks)
         print(quality_markdown(res))

@@ -396,10 +396,26 @@ def text_embedding(entry_or_text: Any, *, model: Any = None) -> np.ndarray:
 
 
 def text_features(dataset_ids: Sequence[Any], *, model: Any = None) -> np.ndarray:
-    """Stacked :func:`text_embedding` of several datasets, ``[len(dataset_ids), 384]``."""
+    """Stacked :func:`text_embedding` of several datasets (entries or registered names),
+    ``[len(dataset_ids), 384]``; uncached ones are encoded in one batch."""
     if len(dataset_ids) == 0:
         return np.zeros((0, TEXT_DIM), np.float32)
-    return np.stack([text_embedding(d, model=model) for d in dataset_ids])
+    key, encoder = _text_model(model)
+    entries = []
+    for d in dataset_ids:
+        entry = d
+        if isinstance(d, str):
+            from .datasets import resolve_dataset
+
+            entry = resolve_dataset(d)
+        entries.append(entry)
+    todo = [e for e in entries if (key, f"{e.id}\x00{task_sentence(e)}") not in _TEXT_CACHE]
+    if todo:  # one batched encode for everything not cached yet
+        vecs = encoder.encode([task_sentence(e) for e in todo], convert_to_numpy=True, normalize_embeddings=True,
+                              show_progress_bar=False, batch_size=32)
+        for e, v in zip(todo, vecs):
+            _TEXT_CACHE[(key, f"{e.id}\x00{task_sentence(e)}")] = v.astype(np.float32)
+    return np.stack([text_embedding(e, model=model) for e in entries])
 
 
 def metadata_embedding(entry: Any) -> np.ndarray:
@@ -776,6 +792,14 @@ def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("text",), tasks: S
     models = list(getattr(space, "known_models", []) or [])
     mv = np.asarray(space.model_vectors(models), np.float64) if models else None
     out: dict[str, ProxyRegressor] = {}
+    if "text" in proxies:  # warm the cache with one batched encode
+        resolvable = []
+        for t in ids:
+            try:
+                resolvable.append(resolve_dataset(t))
+            except (KeyError, ValueError):
+                pass
+        text_features(resolvable, model=text_model)
     for name in proxies:
         rows, keep = [], []
         for t in ids:
