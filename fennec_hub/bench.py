@@ -173,8 +173,14 @@ def fennec_reimplementation(
     lo, hi = H.min(), H.max()
     H = (H - lo) / (hi - lo).where(hi > lo, 1.0)
     H = H.apply(lambda row: row.fillna(row.mean()), axis=1).fillna(H.mean()).fillna(0.0)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     nmf = NMF(n_components=min(5, min(H.shape)), max_iter=1000, random_state=SEED)
-    U = nmf.fit_transform(H.to_numpy())
+    with warnings.catch_warnings():  # Fennec's setting; NMF sometimes stops at max_iter, as in theirs
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        U = nmf.fit_transform(H.to_numpy())
     V = nmf.components_.T
     tf = task_features.reindex(list(H.columns) + [target]).astype(float)
     tf = tf.fillna(tf.mean()).fillna(0.0)
