@@ -473,7 +473,8 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
     """``n`` class-balanced images (PIL, RGB) and their labels from a Hub image dataset.
 
     Reads at most ``max_shards`` parquet shards of the split (chosen by ``seed``), never the whole
-    dataset: only the label column is read first, then only the chosen rows' images are decoded.
+    dataset: only the label column is read first, then only the row groups holding the chosen rows
+    (image column only), and only the chosen images are decoded. Rows with a null label are skipped.
     Labels are ``None`` when the dataset has no ClassLabel column.
     """
     if not 1 <= n <= _MAX_IMAGES:
@@ -496,7 +497,8 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
         pf = pq.ParquetFile(path)
         tables.append(pf)
         if schema.label_column:
-            labels.append(pf.read(columns=[schema.label_column]).column(0).to_numpy(zero_copy_only=False))
+            col = pf.read(columns=[schema.label_column]).column(0).fill_null(-1)  # unlabelled rows: -1
+            labels.append(col.to_numpy())
     if schema.label_column:
         all_labels = np.concatenate(labels).astype(np.int64)
         idx = balanced_indices(all_labels, n, seed=seed)
@@ -510,10 +512,14 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
         local = idx[(idx >= offsets[k]) & (idx < offsets[k + 1])] - offsets[k]
         if len(local) == 0:
             continue
-        col = pf.read(columns=[schema.image_column]).column(0).take(pa.array(local))
-        for cell in col.to_pylist():
-            images.append(_decode_image(cell, repo_id))
-            bar.update(1)
+        # Only the row groups holding chosen rows are read (and only the image column).
+        bounds = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+        for g in np.unique(np.searchsorted(bounds, local, side="right") - 1):
+            in_g = local[(local >= bounds[g]) & (local < bounds[g + 1])] - bounds[g]
+            col = pf.read_row_group(int(g), columns=[schema.image_column]).column(0).take(pa.array(in_g))
+            for cell in col.to_pylist():
+                images.append(_decode_image(cell, repo_id))
+                bar.update(1)
     bar.close()
     return images, (all_labels[idx] if all_labels is not None else None)
 

@@ -324,3 +324,30 @@ def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo):
     full = proxy_zoo.model_vectors @ vec_img
     np.testing.assert_allclose(with_images.sort_values("model_id")["raw_score"].to_numpy(float),
                                full[np.argsort(proxy_zoo.model_ids)], rtol=1e-4, atol=1e-5)
+
+
+def test_sample_images_reads_only_needed_row_groups_and_skips_null_labels(loophub, monkeypatch):
+    """A shard of many small row groups, some rows unlabelled: the sample is balanced over labelled rows."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    imgs, labels = _digit_images(6)
+    buf = io.BytesIO()
+    png = []
+    for im in imgs:
+        b = io.BytesIO()
+        im.save(b, format="PNG")
+        png.append({"bytes": b.getvalue(), "path": None})
+    labs = [None if i % 7 == 0 else lab for i, lab in enumerate(labels)]
+    pq.write_table(pa.table({"image": png, "label": pa.array(labs, pa.int64())}), buf, row_group_size=8)
+    card = ("---\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n  - name: label\n    dtype:\n"
+            "      class_label:\n        names:\n" + "".join(f"          '{i}': d{i}\n" for i in range(10)) + "---\n")
+    loophub.add_repo("dataset", "local-user/digits-groups", {"README.md": card, "data/train-00000-of-00001.parquet": buf.getvalue()})
+    read = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda self, g, **kw: read.append(g) or real(self, g, **kw))
+    images, got = tasks.sample_images("local-user/digits-groups", 10, progress=False)
+    assert len(images) == 10 and sorted(got) == list(range(10))  # one per class, no unlabelled row
+    assert 0 < len(set(read)) < 8  # 60 rows in 8 row groups: not all of them were read
