@@ -153,6 +153,7 @@ class TransferSpace:
     cold_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cold_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cold_map: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # [p+1, 1+G]
+    inter_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [k, p] model-task interaction
     options: dict[str, Any] = field(default_factory=dict)
     _model_features: pd.DataFrame | None = None
     _task_features: pd.DataFrame | None = None
@@ -175,6 +176,8 @@ class TransferSpace:
         cold_ridge: float | None = None,
         cold_target: str = "direct",
         tune_criterion: str = "pearson",
+        interaction: bool = False,
+        interaction_dim: int = 8,
         task_dim: int = 32,
     ) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
@@ -246,6 +249,10 @@ class TransferSpace:
             pt = state.tune_pair()
         F = state.pair_features(pt) if pair and sources else np.zeros((M, G))
         everything = np.ones(G, bool)
+        inter_map = np.zeros((0, 0))
+        cold_cols, cold_mean, cold_scale, X = _standardized_features(model_features, models)
+        if interaction and encoder is not None and X.shape[1]:
+            inter_map = state.fit_interaction(X, F, min(interaction_dim, q))
         prior = state.prior(everything)
         gammas, default_gamma = state.gammas(prior, F, everything)
         profile = state.profile(prior, gammas, F, everything)
@@ -265,13 +272,16 @@ class TransferSpace:
             task_emb=task_emb, pair_temperature=float(pt), protocol_gamma=gammas, default_gamma=float(default_gamma),
             block_shrink=bs, block_temperature=bt, block_anchor=ba, protocol_shrink=ps,
             protocol_temperature=ptemp, protocol_anchor=pa,
-            task_encoder=encoder,
+            task_encoder=encoder, inter_map=inter_map,
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
-                         task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion),
+                         task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion,
+                         interaction=interaction, interaction_dim=interaction_dim),
             _model_features=model_features, _task_features=task_features,
         )
         space._fit_cold_start(model_features, obs, cold_ridge)
+        if inter_map.size and space.cold_columns != cold_cols:
+            raise RuntimeError("feature columns of the interaction and the cold-start maps differ")
         return space
 
     def _fit_cold_start(self, model_features: pd.DataFrame | None, obs: np.ndarray, ridge: float | None) -> None:
@@ -286,7 +296,7 @@ class TransferSpace:
         G = len(self.groups)
         feats = _numeric(model_features)
         if not feats.empty:
-            feats = feats.loc[:, feats.reindex(self.models).notna().any(axis=0)]
+            feats = feats.loc[:, feats.reindex(self.models).notna().sum(axis=0) >= _MIN_FEATURE_MODELS]
         if feats.empty:
             self.cold_columns, self.cold_mean, self.cold_scale = [], np.zeros(0), np.zeros(0)
             self.cold_map = np.zeros((1, 1 + G))
@@ -297,7 +307,7 @@ class TransferSpace:
         mean = np.nan_to_num(np.nanmean(x[has], axis=0))
         scale = np.nan_to_num(np.nanstd(x[has], axis=0))
         scale = np.where(scale > 1e-9, scale, 1.0)
-        xs = np.nan_to_num((x - mean) / scale)
+        xs = np.clip(np.nan_to_num((x - mean) / scale), -_FEATURE_CLIP, _FEATURE_CLIP)
         coef = np.zeros((xs.shape[1] + 1, 1 + G))
         direct = self.options.get("cold_target", "direct") == "direct"
         Y = np.hstack([self.prior[:, None], (self.prior[:, None] if direct else 0.0) + self.profile])
@@ -334,7 +344,7 @@ class TransferSpace:
     @property
     def dim(self) -> int:
         """Length of every model and task vector."""
-        return 1 + len(self.groups) + len(self.sources)
+        return 1 + len(self.groups) + len(self.sources) + (self.inter_map.shape[1] if self.inter_map.size else 0)
 
     def model_vectors(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
         """[n, dim] float64 vectors; unknown models get cold-start vectors from their features.
@@ -355,7 +365,12 @@ class TransferSpace:
             hit = src >= 0
             sub = np.zeros((len(rows), len(self.sources)))
             sub[np.flatnonzero(hit), src[hit]] = 1.0
-            out[known, 1 + G :] = sub
+            out[known, 1 + G : 1 + G + len(self.sources)] = sub
+            if self.inter_map.size:
+                feats = model_features if model_features is not None and set(self.models[r] for r in rows) <= set(
+                    model_features.index) else self._model_features
+                out[known, 1 + G + len(self.sources) :] = self._standardize(
+                    feats.reindex([self.models[r] for r in rows]))
         if (~known).any():
             cold = [m for m, k in zip(models, known) if not k]
             out[~known] = self._cold_vectors(cold, model_features)
@@ -367,8 +382,7 @@ class TransferSpace:
             feats = _lookup_model_features(models, self._model_features)
         feats = feats.reindex(models)
         if self.cold_columns:
-            x = feats.reindex(columns=self.cold_columns).to_numpy(float)
-            xs = np.nan_to_num((x - self.cold_mean) / self.cold_scale)
+            xs = self._standardize(feats)
             pred = np.hstack([np.ones((len(models), 1)), xs]) @ self.cold_map
         else:
             pred = np.tile(self.cold_map[0], (len(models), 1))
@@ -378,7 +392,17 @@ class TransferSpace:
             for i, s in enumerate(feats["source_dataset"]):
                 if isinstance(s, str) and s in sindex:
                     onehot[i, sindex[s]] = 1.0
-        return np.hstack([pred, onehot])
+        parts = [pred, onehot]
+        if self.inter_map.size:
+            parts.append(self._standardize(feats))
+        return np.hstack(parts)
+
+    def _standardize(self, feats: pd.DataFrame | None) -> np.ndarray:
+        """Model features in the cold-start maps' standardised form (missing -> 0 = the mean)."""
+        if feats is None:
+            return np.zeros((0, len(self.cold_columns)))
+        x = feats.reindex(columns=self.cold_columns).to_numpy(float)
+        return np.clip(np.nan_to_num((x - self.cold_mean) / self.cold_scale), -_FEATURE_CLIP, _FEATURE_CLIP)
 
     def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
         """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
@@ -427,7 +451,10 @@ class TransferSpace:
             if proto is not None and len(proto) == 1:
                 gamma = self.protocol_gamma[proto[0]]
             pair = gamma * _pair_kernel(self.source_emb @ emb, self.pair_temperature)
-        return np.concatenate([[1.0], w, pair])
+        inter = np.zeros(self.inter_map.shape[1] if self.inter_map.size else 0)
+        if self.inter_map.size and emb is not None:
+            inter = emb[: self.inter_map.shape[0]] @ self.inter_map
+        return np.concatenate([[1.0], w, pair, inter])
 
     def _protocol_index(self, source: str | None, metric: str | None) -> np.ndarray | None:
         if source is None and metric is None:
@@ -493,10 +520,12 @@ class TransferSpace:
             tasks.append(dict(dataset=self.groups[g][1], source=self.groups[g][0], metric=self.groups[g][2],
                               weight=float(tv[1 + g]), standardized_score=z,
                               contribution=float(vec[1 + g] * tv[1 + g])))
-        src_idx = np.flatnonzero(vec[1 + G :])
+        S = len(self.sources)
+        src_idx = np.flatnonzero(vec[1 + G : 1 + G + S])
         return dict(score=float(vec @ tv), prior=float(vec[0]),
                     source_dataset=self.sources[src_idx[0]] if len(src_idx) else None,
-                    source_term=float(vec[1 + G :] @ tv[1 + G :]), cold_start=cold, tasks=tasks)
+                    source_term=float(vec[1 + G : 1 + G + S] @ tv[1 + G : 1 + G + S]),
+                    architecture_term=float(vec[1 + G + S :] @ tv[1 + G + S :]), cold_start=cold, tasks=tasks)
 
     def _pair_value(self, row: int, g: int) -> float:
         """The pair term of a known model in a historical group (part of its standardised score)."""
@@ -510,7 +539,8 @@ class TransferSpace:
 
     _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
                "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "block_anchor",
-               "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map")
+               "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map",
+               "inter_map")
 
     def save(self, path: str | Path) -> Path:
         """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
@@ -563,6 +593,8 @@ class TransferSpace:
 # --- fitting internals -----------------------------------------------------------------------------
 
 _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
+_MIN_FEATURE_MODELS = 10  # a feature known for fewer history models cannot be learned from: dropped
+_FEATURE_CLIP = 4.0  # standardised features are clipped, so odd new models cannot extrapolate wildly
 _COLD_ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
@@ -648,6 +680,65 @@ class _Fit:
         for d in np.unique(self.gd):
             held = self.gd == d
             yield d, held, ~held
+
+    def fit_interaction(self, X: np.ndarray, F: np.ndarray, k: int) -> np.ndarray:
+        """Model-feature x task-feature interaction A (I_mg = e_g[:k] A x_m), fitted by ridge on the
+        within-group residuals; its weight and penalty are chosen by inner leave-one-dataset-out
+        (the held-out dataset's contribution is subtracted from the normal equations). The chosen
+        term is removed from the standardised scores so that the rest of the fit works on what the
+        interaction does not explain. Returns the weighted map [k, p] (zeros when it does not help)."""
+        everything = np.ones(self.Z.shape[1], bool)
+        b = self.prior(everything)
+        gam, _ = self.gammas(b, F, everything)
+        E = self.task_emb[self.gd][:, :k]
+        p = X.shape[1]
+        D = int(self.gd.max()) + 1
+        grams = np.zeros((D, k * p, k * p))
+        rhs = np.zeros((D, k * p))
+        resid = np.where(self.obs, self.Z0 - b[:, None] - gam[self.gp][None, :] * F, 0.0)
+        for g in range(self.Z.shape[1]):
+            rows = self.obs[:, g]
+            if rows.sum() < 3:
+                continue
+            Xc = X[rows] - X[rows].mean(axis=0)
+            rc = resid[rows, g] - resid[rows, g].mean()
+            e = E[g]
+            grams[self.gd[g]] += np.kron(np.outer(e, e), Xc.T @ Xc)
+            rhs[self.gd[g]] += np.kron(e, Xc.T @ rc)
+        G_all, h_all = grams.sum(axis=0), rhs.sum(axis=0)
+        best, choice = 0.0, (0.0, 100.0)
+        base_score = {}
+        for ridge in (30.0, 100.0, 300.0, 1000.0):
+            total = {eta: 0.0 for eta in (0.0, 0.5, 1.0)}
+            for d in range(D):
+                held = self.gd == d
+                if not held.any():
+                    continue
+                A = np.linalg.solve(G_all - grams[d] + ridge * np.eye(k * p), h_all - rhs[d]).reshape(k, p)
+                keep = ~held
+                bd = self.prior(keep)
+                gd_, _ = self.gammas(bd, F, keep)
+                for g in np.flatnonzero(held):
+                    rows = self.obs[:, g]
+                    if rows.sum() < 3:
+                        continue
+                    base = bd[rows] + gd_[self.gp[g]] * F[rows, g]
+                    inter = X[rows] @ (E[g] @ A)
+                    for eta in total:
+                        total[eta] += _pearson_cols((base + eta * inter)[:, None], self.Z[rows, g],
+                                                    self.top_weighted)[0]
+            for eta, value in total.items():
+                gain = value - total[0.0]
+                if gain > best + 1e-9:
+                    best, choice = gain, (eta, ridge)
+        eta, ridge = choice
+        if eta == 0.0:
+            return np.zeros((0, 0))
+        A = eta * np.linalg.solve(G_all + ridge * np.eye(k * p), h_all).reshape(k, p)
+        inter = X @ (E @ A).T  # [M, G]
+        self.Z = np.where(self.obs, self.Z - inter, np.nan)
+        self.Z0 = np.where(self.obs, self.Z0 - inter, 0.0)
+        return A
 
     def tune_pair(self) -> float:
         """Pair-kernel temperature maximising inner-LODO Pearson of prior + pair term."""
@@ -745,6 +836,23 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
             extra = pd.DataFrame(index=rest)
         have = pd.concat([have, extra]) if len(have) else extra
     return have
+
+
+def _standardized_features(model_features: pd.DataFrame | None, models: list[str]
+                           ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(columns, mean, scale, standardised matrix of ``models``) of the numeric model features that
+    some known model has; missing values become 0 (the mean)."""
+    feats = _numeric(model_features)
+    if not feats.empty:
+        feats = feats.loc[:, feats.reindex(models).notna().sum(axis=0) >= _MIN_FEATURE_MODELS]
+    if feats.empty:
+        return [], np.zeros(0), np.zeros(0), np.zeros((len(models), 0))
+    x = feats.reindex(models).to_numpy(float)
+    has = ~np.isnan(x).all(axis=1)
+    mean = np.nan_to_num(np.nanmean(x[has], axis=0))
+    scale = np.nan_to_num(np.nanstd(x[has], axis=0))
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    return list(feats.columns), mean, scale, np.clip(np.nan_to_num((x - mean) / scale), -_FEATURE_CLIP, _FEATURE_CLIP)
 
 
 def _entry_features(entry: Any) -> pd.Series:

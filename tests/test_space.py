@@ -160,3 +160,23 @@ def test_real_records_space(real_space):
 
     entry = resolve_dataset("beans")
     np.testing.assert_allclose(space.task_vector(entry), space.task_vector("beans"))
+
+
+def test_interaction_term_learns_feature_by_task_structure():
+    records, mf, tf = _toy(seed=5)
+    space = TransferSpace.fit(records[records["dataset"] != "d5"], model_features=mf, task_features=tf,
+                              interaction=True)
+    assert space.inter_map.size  # the toy's affinity x task-kind effect is found by inner LODO
+    models = space.known_models
+    np.testing.assert_allclose(space.score(models, "d5"), space.model_vectors(models) @ space.task_vector("d5"))
+    expl = space.explain(models[0], "d5")
+    assert np.isfinite(expl["architecture_term"])
+
+
+def test_cold_start_features_are_bounded():
+    records, mf, tf = _toy()
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    odd = pd.DataFrame({"quality_hint": [1e6], "affinity_hint": [-1e6]}, index=["odd/model"])
+    normal = space.score(space.known_models, "d0")
+    assert abs(space.model_vectors(["odd/model"], model_features=odd) @ space.task_vector("d0")).max() < 10 * np.abs(
+        normal).max()
