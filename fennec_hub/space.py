@@ -154,6 +154,7 @@ class TransferSpace:
     cold_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cold_map: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # [p+1, 1+G]
     inter_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [k, p] model-task interaction
+    block_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [p+1, B] cold model -> block logits
     options: dict[str, Any] = field(default_factory=dict)
     _model_features: pd.DataFrame | None = None
     _task_features: pd.DataFrame | None = None
@@ -296,7 +297,7 @@ class TransferSpace:
         G = len(self.groups)
         feats = _numeric(model_features)
         if not feats.empty:
-            feats = feats.loc[:, feats.reindex(self.models).notna().sum(axis=0) >= _MIN_FEATURE_MODELS]
+            feats = feats.loc[:, _learnable(feats.reindex(self.models))]
         if feats.empty:
             self.cold_columns, self.cold_mean, self.cold_scale = [], np.zeros(0), np.zeros(0)
             self.cold_map = np.zeros((1, 1 + G))
@@ -326,6 +327,25 @@ class TransferSpace:
             coef[1:, cols] = np.atleast_2d(reg.coef_).T
         if direct:  # offsets from the predicted prior keep the [b, r] layout of known models
             coef[:, 1:] -= coef[:, :1]
+        # Which block of history does a new model resemble? Its per-group offsets are weighted by
+        # that probability, so a query that spans blocks averages (not sums) them.
+        model_block = self.group_block[np.argmax(obs, axis=1)]
+        n_blocks = len(self.block_shrink)
+        self.block_map = np.zeros((xs.shape[1] + 1, n_blocks))
+        present = np.unique(model_block[has])
+        if len(present) == 1:
+            self.block_map[0, present[0]] = 50.0
+            self.block_map[0, np.setdiff1d(np.arange(n_blocks), present)] = -50.0
+        elif len(present) > 1:
+            from sklearn.linear_model import LogisticRegression
+
+            clf = LogisticRegression(C=1.0, max_iter=2000).fit(xs[has], model_block[has])
+            self.block_map[:, :] = -50.0
+            coefs = clf.coef_ if len(present) > 2 else np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
+            icpt = clf.intercept_ if len(present) > 2 else np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
+            for i, blk in enumerate(clf.classes_):
+                self.block_map[0, blk] = icpt[i]
+                self.block_map[1:, blk] = coefs[i]
         self.cold_columns = list(feats.columns)
         self.cold_mean, self.cold_scale, self.cold_map = mean, scale, coef
 
@@ -383,7 +403,13 @@ class TransferSpace:
         feats = feats.reindex(models)
         if self.cold_columns:
             xs = self._standardize(feats)
-            pred = np.hstack([np.ones((len(models), 1)), xs]) @ self.cold_map
+            X1 = np.hstack([np.ones((len(models), 1)), xs])
+            pred = X1 @ self.cold_map
+            if self.block_map.size:
+                logits = X1 @ self.block_map
+                member = np.exp(logits - logits.max(axis=1, keepdims=True))
+                member /= member.sum(axis=1, keepdims=True)
+                pred[:, 1:] *= member[:, self.group_block]
         else:
             pred = np.tile(self.cold_map[0], (len(models), 1))
         onehot = np.zeros((len(models), len(self.sources)))
@@ -540,7 +566,7 @@ class TransferSpace:
     _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
                "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "block_anchor",
                "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map",
-               "inter_map")
+               "inter_map", "block_map")
 
     def save(self, path: str | Path) -> Path:
         """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
@@ -838,13 +864,22 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
     return have
 
 
+def _learnable(feats: pd.DataFrame) -> np.ndarray:
+    """Columns known for, and varying across, at least ``_MIN_FEATURE_MODELS`` history models
+    (a flag that is 1 for all but two models cannot be learned from; it would only extrapolate)."""
+    known = feats.notna().sum(axis=0).to_numpy()
+    mode = feats.mode(dropna=True).iloc[0] if len(feats) else pd.Series(np.nan, index=feats.columns)
+    off_mode = (feats.ne(mode) & feats.notna()).sum(axis=0).to_numpy()
+    return (known >= _MIN_FEATURE_MODELS) & (off_mode >= _MIN_FEATURE_MODELS)
+
+
 def _standardized_features(model_features: pd.DataFrame | None, models: list[str]
                            ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(columns, mean, scale, standardised matrix of ``models``) of the numeric model features that
     some known model has; missing values become 0 (the mean)."""
     feats = _numeric(model_features)
     if not feats.empty:
-        feats = feats.loc[:, feats.reindex(models).notna().sum(axis=0) >= _MIN_FEATURE_MODELS]
+        feats = feats.loc[:, _learnable(feats.reindex(models))]
     if feats.empty:
         return [], np.zeros(0), np.zeros(0), np.zeros((len(models), 0))
     x = feats.reindex(models).to_numpy(float)
