@@ -20,7 +20,6 @@ where the shared data has them), and a re-implementation of Fennec's pipeline as
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

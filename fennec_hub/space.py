@@ -24,18 +24,21 @@ A model's score for a task is
   side is a one-hot of its source dataset, the task side the kernel row, so it stays a dot product.
 
 Models the records never mention get ``b_m`` and ``r_m`` from their features (archi2vec +
-metadata) through ridge maps stored as arrays; tasks the records never mention get ``w(t)`` from
-their features. So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly,
-and ranking 100,000 models is one matrix-vector product.
+metadata) through ridge maps stored as arrays: one map per group predicts the model's standardised
+score there, and the offsets are weighted by the predicted probability that the model belongs to
+each block (a multinomial logistic map), so a query spanning several blocks averages them. Tasks the
+records never mention get ``w(t)`` from their features. An optional bilinear term (model features x
+task features, ``interaction=True``) is kept only where nested leave-one-dataset-out says it helps.
+So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly, and ranking
+100,000 models is one matrix-vector product.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
