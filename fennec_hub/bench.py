@@ -551,6 +551,24 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
+def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 10) -> dict[str, float]:
+    """Fit time on all records, and time to rank ``n_models`` stored vectors (real dimension) for a
+    new task: building its task vector + one float32 matrix-vector product + top-10 selection."""
+    t0 = time.perf_counter()
+    space = _fit_space(inputs.records, inputs, inputs.task_features)
+    fit_s = time.perf_counter() - t0
+    zoo = np.random.default_rng(SEED).normal(size=(n_models, space.dim)).astype(np.float32)
+    task = "beans" if "beans" not in space.known_tasks else space.known_tasks[0]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        scores = zoo @ space.task_vector(task).astype(np.float32)
+        np.argpartition(-scores, 10)[:10]
+        times.append(time.perf_counter() - t0)
+    return {"fit_all_records_s": fit_s, f"score_{n_models}_models_median_ms": 1e3 * float(np.median(times)),
+            "vector_dim": float(space.dim)}
+
+
 def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
     """One line per protocol: mean weighted tau per benchmark for ours and the global prior."""
     summ = summarize(result.frame())
@@ -567,7 +585,8 @@ def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
 
 
 def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", *,
-        inputs: BenchInputs | None = None, progress: bool = True, fennec_reimpl: bool = True) -> BenchResult:
+        inputs: BenchInputs | None = None, progress: bool = True, fennec_reimpl: bool = True,
+        speed: bool = True) -> BenchResult:
     """Run the selected protocols on the selected benchmarks."""
     if protocol not in ("lodo", "lomo", "both"):
         raise ValueError(f"protocol must be 'lodo', 'lomo' or 'both', not {protocol!r}")
@@ -578,6 +597,8 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", 
         run_lodo(inputs, benchmarks, result=result, progress=progress, fennec_reimpl=fennec_reimpl)
     if protocol in ("lomo", "both"):
         run_lomo(inputs, benchmarks, result=result, progress=progress)
+    if speed:
+        result.timings.update(measure_speed(inputs))
     result.timings["bench_total_s"] = time.perf_counter() - t0
     return result
 

@@ -133,6 +133,7 @@ def test_released_scores_reproduce_the_published_figures():
 def test_report_and_json(tmp_path):
     inputs = _toy_inputs()
     result = bench.run(("alpha", "beta"), "both", inputs=inputs, progress=False, fennec_reimpl=False)
+    assert result.timings["fit_all_records_s"] > 0 and result.timings["score_100000_models_median_ms"] > 0
     md = bench.write_outputs(result, tmp_path / "R.md", tmp_path / "r.json", "fennec-hub bench --x", ("alpha", "beta"))
     assert (tmp_path / "R.md").read_text() == md
     assert "fennec-hub bench --x" in md and "Leave-one-dataset-out" in md and "Leave-models-out" in md
