@@ -11,7 +11,9 @@ run with the same randomly initialised architectures (compute is identical to re
 Both start from the same preprocessed [64, 3, 224, 224] tensor (decoding/resizing excluded from
 both), models are built and warmed up (one 2-image forward) before the clock starts. Classic times
 for M = 5, 10, 20 are cumulative sums over the first M candidates of the list (each candidate timed
-once); ours is timed for each M (median of --repeats runs, default 1). Run:
+once). Ours = the median of its M-independent part (CLIP forward + mean + regressor), re-timed
+before the first candidate and after every ``--interleave`` candidates so that both arms run
+under the same machine load, plus the M-row mat-vec and sort (timed over 1000 repetitions). Run:
 
     .venv/bin/python benchmarks/bench_tasks.py speed [--models 5 10 20] [--images 64] [--device cpu]
 
@@ -85,7 +87,7 @@ def _timed(fn, device: str):
     return out, (time.perf_counter() - t, time.process_time() - c)
 
 
-def speed(models: list[int], n_images: int, device: str, batch: int, repeats: int = 1) -> dict:
+def speed(models: list[int], n_images: int, device: str, batch: int, interleave: int = 5) -> dict:
     import timm
     import torch
     from transformers import CLIPVisionConfig
@@ -102,23 +104,30 @@ def speed(models: list[int], n_images: int, device: str, batch: int, repeats: in
         np.float32), intercept=np.zeros(d, np.float32), alpha=1.0)
     model_vectors = rng.normal(size=(max_m, d)).astype(np.float32)
 
-    def ours(m: int):
+    def encode() -> np.ndarray:
+        """The M-independent part: one CLIP forward, mean embedding, regressor -> task vector."""
         with torch.inference_mode():
             emb = torch.cat([clip_model(pixel_values=pixels[s: s + batch]).image_embeds
                              for s in range(0, len(pixels), batch)])
             emb = torch.nn.functional.normalize(emb, dim=-1).mean(0).float().cpu().numpy()
-        return np.argsort(-(model_vectors[:m] @ proxy.predict(emb)))
+        return proxy.predict(emb)
+
+    def rank(m: int, task_vector: np.ndarray) -> np.ndarray:
+        return np.argsort(-(model_vectors[:m] @ task_vector))
 
     with torch.inference_mode():
         clip_model(pixel_values=pixels[:2])  # warm-up
-    ours_t = {}
-    for m in models:
-        runs = [_timed(lambda: ours(m), device)[1] for _ in range(repeats)]
-        ours_t[m] = tuple(statistics.median(r[i] for r in runs) for i in range(2))
-        print(f"  ours    M={m:<3d} {ours_t[m][0]:7.2f} s wall {ours_t[m][1]:7.2f} s cpu", flush=True)
+    encode_runs = []
 
+    def sample_ours() -> np.ndarray:
+        vec, t = _timed(encode, device)
+        encode_runs.append(t)
+        print(f"  ours    encode {t[0]:7.2f} s wall {t[1]:7.2f} s cpu", flush=True)
+        return vec
+
+    vec = sample_ours()
     per_model = []
-    for name in CANDIDATES[:max_m]:
+    for k, name in enumerate(CANDIDATES[:max_m], 1):
         net = timm.create_model(name, pretrained=False, num_classes=0).eval().to(device)
         with torch.inference_mode():
             net(pixels[:2])  # warm-up
@@ -133,13 +142,21 @@ def speed(models: list[int], n_images: int, device: str, batch: int, repeats: in
                           "logme": score})
         print(f"  classic {name:34s} {sec:7.2f} s wall {cpu:7.2f} s cpu ({params:.1f} M params)", flush=True)
         del net
+        if k % interleave == 0:  # ours is re-timed across the run, so both arms see the same load
+            sample_ours()
+    enc = tuple(statistics.median(r[i] for r in encode_runs) for i in range(2))
+    ours_t = {}
+    for m in models:
+        reps = 1000
+        _, (w, c) = _timed(lambda: [rank(m, vec) for _ in range(reps)], "cpu")
+        ours_t[m] = (enc[0] + w / reps, enc[1] + c / reps)
     rows = []
     for m in models:
         wall = sum(r["seconds"] for r in per_model[:m])
         cpu = sum(r["cpu_seconds"] for r in per_model[:m])
         rows.append({"M": m, "ours_s": ours_t[m][0], "classic_s": wall, "ratio": wall / ours_t[m][0],
                      "ours_cpu_s": ours_t[m][1], "classic_cpu_s": cpu, "cpu_ratio": cpu / max(ours_t[m][1], 1e-9)})
-    return {"device": device, "torch_threads": torch.get_num_threads(), "images": n_images,
+    return {"device": device, "torch_threads": torch.get_num_threads(), "images": n_images, "ours_encode_runs": encode_runs,
             "machine": platform.processor() or platform.machine(), "rows": rows, "per_model": per_model}
 
 
@@ -262,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--images", type=int, default=64)
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--batch", type=int, default=16)
-    sp.add_argument("--repeats", type=int, default=1, help="runs of ours per M (median)")
+    sp.add_argument("--interleave", type=int, default=5, help="re-time ours after every N candidates")
     sp.add_argument("--json", type=Path)
     qp = sub.add_parser("quality")
     qp.add_argument("--benchmarks", nargs="*")
@@ -274,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "speed":
         if max(args.models) > len(CANDIDATES):
             ap.error(f"at most {len(CANDIDATES)} candidates")
-        res = speed(sorted(args.models), args.images, args.device, args.batch, args.repeats)
+        res = speed(sorted(args.models), args.images, args.device, args.batch, args.interleave)
         print(speed_markdown(res))
     elif args.cmd == "quality-space":
         res = quality_space(args.benchmarks)
