@@ -877,8 +877,9 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
                              progress: bool = True, details: bool = False) -> Any:
     """Task vector ``[d]`` for a dataset without history, mixed from the available proxies.
 
-    Proxies come from ``space_or_zoo.proxies`` (name -> :class:`ProxyRegressor`); ``metadata`` can
-    also come from ``space.task_vector(entry)``. ``images=None`` uses the cheap proxies (metadata,
+    Proxies come from ``space_or_zoo.proxies`` (name -> :class:`ProxyRegressor`); ``metadata`` is
+    the space's own cold-start vector (``space.task_vector`` of the entry's feature row) when there
+    is a space, else the ``metadata`` regressor. ``images=None`` uses the cheap proxies (metadata,
     and text when the zoo has a text regressor); ``images=N`` adds the image proxy on N images
     (requires an ``image`` regressor and Hub access). Predictions are averaged with weights equal
     to each regressor's nested-CV gain over the mean task vector (equal weights when no gain is
@@ -895,11 +896,14 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
     gains: list[float] = []
     for name in wanted:
         if name == "metadata":
-            if "metadata" in regs:
+            # The space's own cold-start map (tuned by nested leave-one-dataset-out, and fed with the
+            # registry metadata and text) places the task better than a ridge on metadata alone did
+            # in leave-one-dataset-out (benchmarks/RESULTS_tasks.md); the regressor is the fallback.
+            if hasattr(space, "task_vector"):
+                vec, gain = _space_task_vector(space, entry), None
+            elif "metadata" in regs:
                 vec = regs["metadata"].predict(metadata_embedding(entry))
                 gain = regs["metadata"].gain
-            elif hasattr(space, "task_vector"):
-                vec, gain = _space_task_vector(space, entry), None
             else:
                 continue
         elif name == "text":
