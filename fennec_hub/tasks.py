@@ -896,9 +896,9 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
     gains: list[float] = []
     for name in wanted:
         if name == "metadata":
-            # The space's own cold-start map (tuned by nested leave-one-dataset-out, and fed with the
-            # registry metadata and text) places the task better than a ridge on metadata alone did
-            # in leave-one-dataset-out (benchmarks/RESULTS_tasks.md); the regressor is the fallback.
+            # The space's own cold-start map (tuned by nested leave-one-dataset-out on the registry
+            # metadata and text) is preferred: in the default zoo the metadata ridge did not beat
+            # the mean task vector in nested CV (benchmarks/RESULTS_tasks.md). Fallback: the ridge.
             if hasattr(space, "task_vector"):
                 vec, gain = _space_task_vector(space, entry), None
             elif "metadata" in regs:
