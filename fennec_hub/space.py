@@ -9,7 +9,9 @@ A model's score for a task is
 
     score(m, t) = b_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * f(sim(src(m), t))
 
-* ``b_m``: the model's prior, its mean standardised score over the groups it was fine-tuned in.
+* ``b_m``: the model's prior, its mean standardised score over the groups it was fine-tuned in,
+  shrunk towards what its features predict (ridge on archi2vec + metadata; the shrinkage is chosen
+  by nested leave-one-dataset-out, so a model with few records borrows from similar models).
 * ``r_{m,g}``: its residual in group g (standardised score minus prior minus the pair term), zero
   where the records have no value. These residual profiles are the task-specific structure.
 * ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
@@ -181,6 +183,7 @@ class TransferSpace:
         cold_target: str = "direct",
         tune_criterion: str = "pearson",
         interaction: bool = False,
+        prior_shrink: bool = True,
         interaction_dim: int = 8,
         task_dim: int = 32,
     ) -> "TransferSpace":
@@ -255,6 +258,10 @@ class TransferSpace:
         everything = np.ones(G, bool)
         inter_map = np.zeros((0, 0))
         cold_cols, cold_mean, cold_scale, X = _standardized_features(model_features, models)
+        kappa = 0.0
+        if prior_shrink and tuned and X.shape[1]:
+            state.set_smoother(X)
+            kappa = state.tune_kappa(F)
         if interaction and encoder is not None and X.shape[1]:
             inter_map = state.fit_interaction(X, F, min(interaction_dim, q))
         prior = state.prior(everything)
@@ -280,7 +287,8 @@ class TransferSpace:
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
                          task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion,
-                         interaction=interaction, interaction_dim=interaction_dim),
+                         interaction=interaction, interaction_dim=interaction_dim, prior_shrink=prior_shrink,
+                         prior_kappa=kappa),
             _model_features=model_features, _task_features=task_features,
         )
         space._fit_cold_start(model_features, obs, cold_ridge)
@@ -624,6 +632,7 @@ class TransferSpace:
 _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
 _MIN_FEATURE_MODELS = 10  # a feature known for fewer history models cannot be learned from: dropped
 _FEATURE_CLIP = 4.0  # standardised features are clipped, so odd new models cannot extrapolate wildly
+_KAPPAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 _COLD_ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
@@ -677,6 +686,8 @@ class _Fit:
         self.sim, self.has_src = sim, has
         self.pair_ridge = pair_ridge
         self.top_weighted = False
+        self.kappa = 0.0
+        self.smoother: np.ndarray | None = None
 
     def pair_features(self, tau: float) -> np.ndarray:
         return np.where(self.has_src[:, None], _pair_kernel(self.sim, tau), 0.0)
@@ -684,7 +695,37 @@ class _Fit:
     def prior(self, keep: np.ndarray) -> np.ndarray:
         n = self.obs[:, keep].sum(axis=1)
         s = self.Z0[:, keep].sum(axis=1)
-        return np.where(n > 0, s / np.maximum(n, 1), 0.0)
+        raw = np.where(n > 0, s / np.maximum(n, 1), 0.0)
+        if not self.kappa or self.smoother is None:
+            return raw
+        return (s + self.kappa * (self.smoother @ raw)) / (n + self.kappa)
+
+    def set_smoother(self, X: np.ndarray, alpha: float = 30.0) -> None:
+        """Ridge hat matrix from model features: prior ~ features, to shrink noisy priors towards."""
+        X1 = np.hstack([np.ones((len(X), 1)), X])
+        pen = alpha * np.eye(X1.shape[1])
+        pen[0, 0] = 0.0
+        self.smoother = X1 @ np.linalg.solve(X1.T @ X1 + pen, X1.T)
+
+    def tune_kappa(self, F: np.ndarray) -> float:
+        """Shrinkage of priors towards their feature prediction, by inner-LODO Pearson."""
+        best, best_k = -np.inf, 0.0
+        for kappa in _KAPPAS:
+            self.kappa = kappa
+            total = 0.0
+            for d, held, keep in self._folds():
+                b = self.prior(keep)
+                gam, _ = self.gammas(b, F, keep)
+                for g in np.flatnonzero(held):
+                    rows = self.obs[:, g]
+                    if rows.sum() < 3:
+                        continue
+                    total += _pearson_cols((b[rows] + gam[self.gp[g]] * F[rows, g])[:, None], self.Z[rows, g],
+                                           self.top_weighted)[0]
+            if total > best + 1e-9:
+                best, best_k = total, kappa
+        self.kappa = best_k
+        return best_k
 
     def gammas(self, b: np.ndarray, F: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float]:
         """Least-squares weight of the pair feature per protocol (and pooled), within-group centred."""
