@@ -75,6 +75,8 @@ def _add_recommend(sub) -> None:
     p.add_argument("--zoo", metavar="REPO", help="a zoo dataset repo on the Hub, or a local zoo directory")
     p.add_argument("--revision", help="with --zoo REPO: the branch, tag or commit to read")
     p.add_argument("--token", help="Hub token for a private zoo or dataset (default: your HF login)")
+    p.add_argument("--max-per-family", type=int, metavar="N",
+                   help="at most N models of one architecture family (e.g. 1: one per family)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
 
@@ -94,7 +96,7 @@ def _run_recommend(args) -> int:
     licenses = [x for v in (args.license or []) for x in v.split(",") if x.strip()] or None
     library = [x for v in (args.library or []) for x in v.split(",") if x.strip()] or None
     df = recommend(args.dataset, top_k=args.top_k, zoo=zoo, max_params=args.max_params, licenses=licenses,
-                   library=library, token=args.token)
+                   library=library, token=args.token, max_per_family=args.max_per_family)
     if args.format == "table":
         print(format_table(df))
     elif args.format == "csv":

@@ -320,6 +320,20 @@ def _fmt_params(n: Any) -> str:
 # recommend
 # --------------------------------------------------------------------------------------------
 
+def _cap_per_family(idx: np.ndarray, raw: np.ndarray, cols: dict[str, np.ndarray], cap: int) -> np.ndarray:
+    """The models of `idx` that are among the `cap` best of their family (ties broken by model id)."""
+    order = idx[np.lexsort((cols["model_id"][idx], -raw[idx]))]
+    seen: dict[str, int] = {}
+    keep = []
+    for i in order:
+        fam = cols["family"][i]
+        key = str(fam) if _ok(fam) else f"model:{cols['model_id'][i]}"
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= cap:
+            keep.append(i)
+    return np.asarray(keep, dtype=idx.dtype)
+
+
 def recommend(
     dataset: "str | DatasetEntry",
     top_k: int | None = 10,
@@ -330,6 +344,7 @@ def recommend(
     library: str | Sequence[str] | None = None,
     images: Any = None,
     token: str | bool | None = None,
+    max_per_family: int | None = None,
 ) -> "pd.DataFrame":
     """Rank the zoo's checkpoints for fine-tuning on `dataset`, best first.
 
@@ -338,6 +353,8 @@ def recommend(
     embedded default, no network), a `Zoo`, or a Hub dataset repo id. Filters: `max_params` (int or
     "50M"), `licenses` (one or several license ids, e.g. "apache-2.0"), `library` ("timm" or
     "transformers"); models whose size or license is unknown do not pass a size or license filter.
+    `max_per_family`: keep at most this many models of one architecture family (e.g. 1 or 2), so
+    that many pre-training tags of one network do not fill the list.
 
     Returns a DataFrame with columns rank, model_id, score (0-100, rescaled within this query over
     the whole zoo: 100 = best model in the zoo), params, library, license, why, plus raw_score
@@ -348,6 +365,9 @@ def recommend(
 
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if max_per_family is not None and (not isinstance(max_per_family, (int, np.integer))
+                                       or isinstance(max_per_family, bool) or max_per_family < 1):
+        raise ValueError(f"max_per_family must be a positive integer or None, got {max_per_family!r}")
     limit = parse_params(max_params)
     lic = _as_set(licenses, "licenses")
     lib = _as_set(library, "library")
@@ -366,6 +386,8 @@ def recommend(
         mask &= np.isin(cols["library_lc"], list(lib))
 
     idx = np.flatnonzero(mask) if not mask.all() else np.arange(len(raw))
+    if max_per_family is not None:
+        idx = _cap_per_family(idx, raw, cols, int(max_per_family))
     k = len(idx) if top_k is None else min(int(top_k), len(idx))
     if k and k < len(idx):
         # keep a margin over k so that ties at the cut are broken by model id, not by position
@@ -408,7 +430,7 @@ def recommend(
         n_models=len(raw),
         n_ranked=int(mask.sum()),
         filters={"max_params": limit, "licenses": sorted(lic) if lic else None,
-                 "library": sorted(lib) if lib else None},
+                 "library": sorted(lib) if lib else None, "max_per_family": max_per_family},
         predicts="score: predicted fine-tuning transfer, 0-100 within this query (100 = best in the zoo); "
                  "raw_score is the transfer-space dot product",
     )

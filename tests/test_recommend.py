@@ -236,3 +236,18 @@ def test_unknown_hub_dataset_is_resolved_and_placed_from_metadata(loophub, zoo: 
     again = recommend(repo, zoo=zoo, top_k=5)
     assert again["model_id"].tolist() == df["model_id"].tolist()
     assert loophub.calls() == []
+
+
+def test_max_per_family_caps_each_family_and_keeps_the_order():
+    import fennec_hub
+
+    full = fennec_hub.recommend("cifar100", top_k=None)
+    capped = fennec_hub.recommend("cifar100", top_k=10, max_per_family=1)
+    assert len(capped) == 10
+    assert capped["family"].is_unique
+    # the capped list is the full ranking with the later members of each family removed
+    expected = full.drop_duplicates("family", keep="first").head(10)["model_id"].tolist()
+    assert capped["model_id"].tolist() == expected
+    assert capped.attrs["filters"]["max_per_family"] == 1
+    with pytest.raises(ValueError, match="max_per_family"):
+        fennec_hub.recommend("cifar100", max_per_family=0)
