@@ -1197,14 +1197,20 @@ def _block_like(n: _Node) -> bool:
     return n.kind == "module" and len(n.children) >= 2
 
 
-def _visit_iter(root: _Node, out: list) -> None:
-    """Find stage containers bottom-up: repeated blocks of one class, leaf-most only."""
+def _preorder(root: _Node) -> list[_Node]:
+    """Every node of the tree, parents before their children (iterative: no recursion limit)."""
     order: list[_Node] = []
     stack = [root]
     while stack:
         n = stack.pop()
         order.append(n)
         stack.extend(n.children)
+    return order
+
+
+def _visit_iter(root: _Node, out: list) -> None:
+    """Find stage containers bottom-up: repeated blocks of one class, leaf-most only."""
+    order = _preorder(root)
     found: dict[int, bool] = {}
     for n in reversed(order):           # children before parents
         below = any(found.get(id(c), False) for c in n.children)
@@ -1256,12 +1262,7 @@ def _resample(seq: list, k: int) -> list[float]:
 
 def _wl_features(root: _Node) -> np.ndarray:
     """Weisfeiler-Lehman subtree labels of the module tree (children as neighbours), hashed."""
-    order: list[_Node] = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        stack.extend(n.children)
+    order = _preorder(root)
     labels = {id(n): n.label for n in order}
     counts: dict[str, int] = {}
     for it in range(_WL_ITERATIONS + 1):

@@ -707,21 +707,26 @@ class _Fit:
         pen[0, 0] = 0.0
         self.smoother = X1 @ np.linalg.solve(X1.T @ X1 + pen, X1.T)
 
+    def _inner_pair_score(self, F: np.ndarray) -> float:
+        """Inner-LODO Pearson of prior + pair term, summed over the held-out groups (>= 3 models)."""
+        total = 0.0
+        for d, held, keep in self._folds():
+            b = self.prior(keep)
+            gam, _ = self.gammas(b, F, keep)
+            for g in np.flatnonzero(held):
+                rows = self.obs[:, g]
+                if rows.sum() < 3:
+                    continue
+                pred = b[rows] + gam[self.gp[g]] * F[rows, g]
+                total += _pearson_cols(pred[:, None], self.Z[rows, g], self.top_weighted)[0]
+        return total
+
     def tune_kappa(self, F: np.ndarray) -> float:
         """Shrinkage of priors towards their feature prediction, by inner-LODO Pearson."""
         best, best_k = -np.inf, 0.0
         for kappa in _KAPPAS:
             self.kappa = kappa
-            total = 0.0
-            for d, held, keep in self._folds():
-                b = self.prior(keep)
-                gam, _ = self.gammas(b, F, keep)
-                for g in np.flatnonzero(held):
-                    rows = self.obs[:, g]
-                    if rows.sum() < 3:
-                        continue
-                    total += _pearson_cols((b[rows] + gam[self.gp[g]] * F[rows, g])[:, None], self.Z[rows, g],
-                                           self.top_weighted)[0]
+            total = self._inner_pair_score(F)
             if total > best + 1e-9:
                 best, best_k = total, kappa
         self.kappa = best_k
@@ -814,17 +819,7 @@ class _Fit:
         """Pair-kernel temperature maximising inner-LODO Pearson of prior + pair term."""
         best, best_tau = -np.inf, _PAIR_TEMPERATURES[-1]
         for tau in _PAIR_TEMPERATURES:
-            F = self.pair_features(tau)
-            total = 0.0
-            for d, held, keep in self._folds():
-                b = self.prior(keep)
-                gam, _ = self.gammas(b, F, keep)
-                for g in np.flatnonzero(held):
-                    rows = self.obs[:, g]
-                    if rows.sum() < 3:
-                        continue
-                    pred = b[rows] + gam[self.gp[g]] * F[rows, g]
-                    total += _pearson_cols(pred[:, None], self.Z[rows, g], self.top_weighted)[0]
+            total = self._inner_pair_score(self.pair_features(tau))
             if total > best + 1e-9:
                 best, best_tau = total, tau
         return best_tau
