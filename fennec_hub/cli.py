@@ -14,6 +14,7 @@ EPILOG = """\
 examples:
   fennec-hub recommend cifar100                      top-10 checkpoints to fine-tune on CIFAR-100
   fennec-hub recommend food101 --max-params 50M --license apache-2.0 --format csv
+  fennec-hub recommend dtd --max-per-family 1            at most one checkpoint per architecture family
   fennec-hub encode google/vit-base-patch16-224      archi2vec vector of an architecture
   fennec-hub bench --out benchmarks/RESULTS.md       ranking quality against the baselines
   fennec-hub crawl --out crawl/ --limit 1000         crawl Hub vision checkpoints (resumable)
