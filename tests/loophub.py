@@ -690,11 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = hub._take_fault(method, path)
         if fault is not None:
             if fault.kind == "drop":
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(2)
-                except OSError:
-                    pass
+                self._hang_up()
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
@@ -711,11 +707,7 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             finally:
                 self.wfile = real_wfile
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
+            self._hang_up()
             return
         try:
             self._route(method, raw_path, query, body)
@@ -729,6 +721,14 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as err:  # a bug in the double: answer 500 with the reason
             self._send(500, json.dumps({"error": f"LoopHub internal error: {err!r}"}).encode(),
                        content_type="application/json")
+
+    def _hang_up(self) -> None:
+        """Close the connection without an answer (a dropped or lost response)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
 
     def _send(self, status: int, body: bytes = b"", *, headers: dict | None = None,
               content_type: str = "application/json") -> None:
