@@ -409,18 +409,6 @@ def _get(info: Any, name: str, default: Any = None) -> Any:
     return getattr(info, name, default)
 
 
-def _card_dict(card_data: Any) -> dict:
-    if card_data is None:
-        return {}
-    if isinstance(card_data, dict):
-        return card_data
-    to_dict = getattr(card_data, "to_dict", None)
-    try:
-        return to_dict() if callable(to_dict) else {}
-    except Exception:
-        return {}
-
-
 def process_model(info: Any, *, endpoint: str | None = None, token: Any = None) -> tuple[dict, list[dict]]:
     """Crawl one listed model: fetch its config and card at the listed sha, encode, mine records.
 
@@ -435,7 +423,7 @@ def process_model(info: Any, *, endpoint: str | None = None, token: Any = None) 
     siblings = _get(info, "siblings")
     files = {(_get(s, "rfilename") or "") for s in siblings} if siblings is not None else None
     st = _get(info, "safetensors")
-    listed_card = _card_dict(_get(info, "card_data"))
+    listed_card = hub.card_data_dict(_get(info, "card_data"))
     row: dict[str, Any] = {
         "id": repo_id,
         "sha": sha,

@@ -365,6 +365,23 @@ def dataset_info(repo_id: str, *, revision: str | None = None, expand: Iterable[
                                                  expand=list(expand) if expand is not None else None)
 
 
+def card_data_dict(card_data: Any) -> dict:
+    """A repo's card data (``ModelCardData``, ``DatasetCardData``, a dict or None) as a plain dict.
+
+    Cards are untrusted: anything that does not convert cleanly gives an empty dict.
+    """
+    if card_data is None:
+        return {}
+    if isinstance(card_data, Mapping):
+        return dict(card_data)
+    to_dict = getattr(card_data, "to_dict", None)
+    try:
+        out = to_dict() if callable(to_dict) else None
+    except Exception:  # noqa: BLE001 - a malformed card is treated as an empty one
+        return {}
+    return dict(out) if isinstance(out, Mapping) else {}
+
+
 def list_files(repo_id: str, *, repo_type: str = "model", revision: str | None = None,
                endpoint: str | None = None, token: str | bool | None = None) -> list[str]:
     """Paths of every file in a repo at ``revision``."""

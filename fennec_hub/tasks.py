@@ -196,10 +196,9 @@ def _hub_schema(repo_id: str, *, token, endpoint) -> tuple[HubImageSchema, dict]
 
 
 def _card_dict(info: Any) -> dict:
-    card = getattr(info, "card_data", None)
-    if hasattr(card, "to_dict"):
-        card = card.to_dict()
-    out = dict(card) if isinstance(card, Mapping) else {}
+    from . import hub
+
+    out = hub.card_data_dict(getattr(info, "card_data", None))
     desc = getattr(info, "description", None)
     if isinstance(desc, str) and desc:
         out["_info_description"] = desc[:_MAX_DESCRIPTION_CHARS * 2]
