@@ -36,6 +36,8 @@ METRIC_LABELS = {
 DEFAULT_BENCHMARKS = ("transfergraph_hf", "vtab1k_hf", "parc", "keras", "fennec")
 OURS = "TransferSpace"
 OURS_META = "TransferSpace (metadata only)"
+OURS_PER_PROTOCOL = "TransferSpace (text chosen per protocol)"
+OURS_ANY = "TransferSpace (no protocol named)"
 PRIOR = "Global prior"
 PRIOR_ALL = "Global prior (all sources)"
 FENNEC_REIMPL = "Fennec re-implementation"
@@ -269,8 +271,11 @@ def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         t0 = time.perf_counter()
         space = _fit_space(train, inputs, inputs.task_features, **space_options)
         fit_times.append(time.perf_counter() - t0)
-        space_meta = (_fit_space(train, inputs, inputs.task_features_meta, **space_options)
-                      if with_text and inputs.task_features_meta is not None else None)
+        # The text proxy forced off, and its weight chosen per protocol instead of once for the space.
+        variants = ({OURS_META: dict(text_weight=0.0), OURS_PER_PROTOCOL: dict(text_choice="protocol")}
+                    if with_text and not {"text_weight", "text_choice"} & set(space_options) else {})
+        fixed = {name: _fit_space(train, inputs, inputs.task_features, **space_options, **extra)
+                 for name, extra in variants.items()}
         prior_all = global_prior(train)
         for b in benchmarks:
             truth_tab = truths[b]
@@ -284,8 +289,9 @@ def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             add = lambda method, s: result.add("lodo", b, dataset, method, s, y)  # noqa: E731
             proto = inputs.protocol(b)
             add(OURS, space.score(cands, dataset, **proto))
-            if space_meta is not None:
-                add(OURS_META, space_meta.score(cands, dataset, **proto))
+            add(OURS_ANY, space.score(cands, dataset))
+            for name, other in fixed.items():
+                add(name, other.score(cands, dataset, **proto))
             own = inputs.benchmarks[b].select(train)
             add(PRIOR, global_prior(own).reindex(cands).to_numpy(float))
             add(PRIOR_ALL, prior_all.reindex(cands).to_numpy(float))
@@ -436,7 +442,7 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def _method_order(methods: Iterable[str]) -> list[str]:
-    first = [OURS, OURS_META, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
+    first = [OURS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
     methods = list(dict.fromkeys(methods))
     head = [m for m in first if m in methods]
     tail = sorted(m for m in methods if m not in first and m not in ("Random",))
@@ -458,6 +464,11 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                        f"{ours.mean():.4f} vs {prior.mean():.4f}; ahead by more than 0.001 on {wins} of {len(cols)} "
                        f"benchmarks, within 0.001 on {ties} ("
                        + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f}" for b in cols) + ").")
+        if {OURS, OURS_META, OURS_PER_PROTOCOL} <= set(piv.index):
+            out.append("* Text proxy, leave-one-dataset-out mean weighted τ (text weight chosen for the space / "
+                       "metadata only / chosen per protocol): "
+                       + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} / {piv.loc[OURS_META, b]:.3f} / "
+                                   f"{piv.loc[OURS_PER_PROTOCOL, b]:.3f}" for b in cols) + ".")
         for b in cols:
             fb = lodo[lodo["benchmark"] == b]
             for method in sorted(m for m in fb["method"].unique() if m.endswith("(released)") or
@@ -500,8 +511,13 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
     lines += [
         "## How to read this", "",
         f"* **{OURS}**: `TransferSpace.fit` on all records minus the held-out part, task features = registry "
-        "metadata + MiniLM text embedding; the query names the benchmark's protocol (records source + metric). "
-        f"**{OURS_META}**: the same with registry metadata only.",
+        "metadata + MiniLM text embedding (the text proxy) as two views; the weight of the text view in task "
+        "similarity (0 = metadata only, 0.5, 1) is chosen once for the space by nested leave-one-dataset-out on "
+        "the training datasets; the query names the benchmark's protocol (records source + metric). "
+        f"**{OURS_META}**: the same with the text view off. **{OURS_PER_PROTOCOL}**: the text weight chosen for "
+        "each protocol on its own training datasets (fewer inner folds per choice). "
+        f"**{OURS_ANY}**: {OURS} queried without a protocol, as `recommend()` places a dataset it has no "
+        "records for.",
         f"* **{PRIOR}**: a model's mean standardised score on the benchmark's other datasets (README's "
         f"baseline). **{PRIOR_ALL}**: the same over every source's training records.",
         f"* **{FENNEC_REIMPL}**: NMF rank 5 (random_state 2023, max_iter 1000) on the benchmark's min-max scaled "
@@ -569,6 +585,23 @@ def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 1
             "vector_dim": float(space.dim)}
 
 
+def text_choice_note(inputs: BenchInputs, benchmarks: Sequence[str]) -> str:
+    """Where the space fitted on all records uses the text proxy: the text-view weight per protocol."""
+    space = _fit_space(inputs.records, inputs, inputs.task_features)
+    if space.task_encoder is None or not space.task_encoder.has_text:
+        return ""
+    weights = space.text_weights()
+    parts = []
+    for b in benchmarks:
+        proto = inputs.protocol(b)
+        key = f"{proto['source']}/{proto['metric']}"
+        if key in weights:
+            parts.append(f"{b} {weights[key]:g}")
+    return ("Weight of the text view in task similarity, chosen by nested leave-one-dataset-out on all records "
+            "(the space behind the zoo; 0 = metadata only): " + ", ".join(parts)
+            + f"; source similarity {weights['source similarity']:g}.")
+
+
 def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
     """One line per protocol: mean weighted tau per benchmark for ours and the global prior."""
     summ = summarize(result.frame())
@@ -599,6 +632,9 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", 
         run_lomo(inputs, benchmarks, result=result, progress=progress)
     if speed:
         result.timings.update(measure_speed(inputs))
+        note = text_choice_note(inputs, benchmarks)
+        if note:
+            result.notes.append(note)
     result.timings["bench_total_s"] = time.perf_counter() - t0
     return result
 

@@ -19,7 +19,9 @@ A model's score for a task is
   (connected set of models and groups) by similarity of task features, shrunk by a factor; both
   chosen by nested leave-one-dataset-out on the training datasets only, per block and per protocol
   (records source + metric), so a ranking "for TransferGraph's fine-tuning protocol" leans on that
-  protocol's history.
+  protocol's history. Task similarity is a weighted mean of two views of the task features, registry
+  metadata and the text proxy (a sentence embedding); the text view's weight (0 = metadata only, 0.5
+  or 1) is chosen by the same nested leave-one-dataset-out, so text is used only if it helps.
 * ``gamma * f(sim(src(m), t))``: similarity between the dataset a model was pre-trained or
   fine-tuned on and the target (task-feature cosine through a kernel, 1 for the same dataset),
   with one least-squares weight per protocol: models trained on birds transfer to birds. The model
@@ -91,14 +93,31 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), 0.0)
 
 
+TEXT_PREFIX = "text_"  # task-feature columns of the sentence-encoder (text proxy) view
+_TEXT_WEIGHTS = (0.0, 0.5, 1.0)  # weight of the text view in task similarity (0 = metadata only)
+
+
 @dataclass
 class _TaskEncoder:
-    """Maps task-feature rows to unit vectors whose dot products are task similarities."""
+    """Maps task-feature rows to vectors whose view-wise dot products are task similarities.
+
+    Task features come in views: registry metadata (classes, size, domain) and, when present, the
+    text proxy (``text_*`` columns, a sentence embedding). Each view gets its own principal axes
+    and its own unit-length segment of the output, so a similarity is a weighted mean of per-view
+    cosines (:meth:`similarity`) and the weight of the text view can be chosen where it helps
+    instead of letting its 384 columns drown the metadata.
+    """
 
     columns: list[str]
     mean: np.ndarray
     scale: np.ndarray
-    basis: np.ndarray  # [p, q] principal axes (of the standardised registry features)
+    basis: np.ndarray  # [p, q] block-diagonal: each view's principal axes in its own columns
+    views: tuple[int, ...] = ()  # output width of each view, in order (metadata first)
+
+    def __post_init__(self) -> None:
+        if not self.views:
+            self.views = (self.basis.shape[1],)
+        self.views = tuple(int(v) for v in self.views)
 
     @classmethod
     def fit(cls, feats: pd.DataFrame, max_dim: int = 32) -> "_TaskEncoder":
@@ -109,15 +128,52 @@ class _TaskEncoder:
         scale = xc.std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
         xs = xc / scale
-        # Text-embedding blocks hold many columns; give every column family equal say per column.
-        q = max(1, min(max_dim, xs.shape[0], xs.shape[1]))
-        _, _, vt = np.linalg.svd(xs, full_matrices=False)
-        return cls(list(feats.columns), mean, scale, vt[:q].T.copy())
+        is_text = np.array([str(c).startswith(TEXT_PREFIX) for c in feats.columns])
+        blocks, views = [], []
+        for cols in (np.flatnonzero(~is_text), np.flatnonzero(is_text)):
+            rows = ~np.isnan(x[:, cols]).all(axis=1) if len(cols) else np.zeros(len(x), bool)
+            q = min(max_dim, int(rows.sum()), len(cols))
+            if q < 1:
+                continue
+            _, _, vt = np.linalg.svd(xs[np.ix_(rows, cols)], full_matrices=False)
+            block = np.zeros((xs.shape[1], q))
+            block[cols] = vt[:q].T
+            blocks.append(block)
+            views.append(q)
+        if not blocks:
+            blocks, views = [np.zeros((xs.shape[1], 1))], [1]
+        return cls(list(feats.columns), mean, scale, np.hstack(blocks), tuple(views))
+
+    @property
+    def has_text(self) -> bool:
+        """Whether the encoder has a second (text) view whose weight can be tuned."""
+        return len(self.views) > 1
 
     def encode(self, feats: pd.DataFrame) -> np.ndarray:
         x = feats.reindex(columns=self.columns).to_numpy(float)
         xs = np.nan_to_num((x - self.mean) / self.scale)
-        return _unit_rows(xs @ self.basis)
+        y = xs @ self.basis
+        start = 0
+        for width in self.views:
+            y[:, start : start + width] = _unit_rows(y[:, start : start + width])
+            start += width
+        return y
+
+    def similarity(self, a: np.ndarray, b: np.ndarray, text_weight: float = 0.0) -> np.ndarray:
+        """``a [n, q]`` x ``b [q]`` -> [n] weighted mean of per-view cosines (views the query ``b``
+        lacks, such as the text of a dataset without a stored embedding, drop out of the mean)."""
+        if len(self.views) == 1:
+            return a @ b
+        ends = np.cumsum(self.views)
+        segs = [slice(e - w, e) for e, w in zip(ends, self.views)]
+        present = np.array([np.any(b[seg]) for seg in segs], dtype=float)
+        weights = np.array([1.0 - text_weight] + [text_weight] * (len(segs) - 1)) * present
+        if weights.sum() <= 0:  # the only weighted view is missing: use what the query has
+            weights = present
+        if weights.sum() <= 0:
+            return np.zeros(len(a))
+        weights = weights / weights.sum()
+        return sum(w * (a[:, seg] @ b[seg]) for w, seg in zip(weights, segs) if w > 0)
 
 
 # --- the space -------------------------------------------------------------------------------------
@@ -160,6 +216,9 @@ class TransferSpace:
     cold_map: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # [p+1, 1+G]
     inter_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [k, p] model-task interaction
     block_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [p+1, B] cold model -> block logits
+    block_text: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] text-view weight of task similarity
+    protocol_text: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
+    pair_text: float = 0.0  # text-view weight of the source/target similarity
     options: dict[str, Any] = field(default_factory=dict)
     _model_features: pd.DataFrame | None = None
     _task_features: pd.DataFrame | None = None
@@ -186,6 +245,8 @@ class TransferSpace:
         prior_shrink: bool = True,
         interaction_dim: int = 8,
         task_dim: int = 32,
+        text_weight: float | None = None,
+        text_choice: str = "global",
     ) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
 
@@ -195,6 +256,11 @@ class TransferSpace:
         indexed by dataset id (numeric), used for cold-start tasks. Either may be ``None``.
         ``shrink`` / ``temperature`` / ``pair_temperature``: fixed values; ``None`` chooses them by
         nested leave-one-dataset-out on the training datasets (never on a held-out one).
+        ``text_weight``: weight in [0, 1] of the text view (``text_*`` task-feature columns) in task
+        similarity, against the metadata view; ``None`` chooses 0 (metadata only), 0.5 or 1 by the
+        same nested leave-one-dataset-out, so text is used only if it helps: once for the whole space
+        (``text_choice="global"``, summed over every held-out group) or per block and protocol
+        (``"protocol"``, fewer inner folds per choice, noisier on held-out data).
         """
         need = {"model", "dataset", "metric", "value", "source"}
         missing = need - set(records.columns)
@@ -244,16 +310,28 @@ class TransferSpace:
             model_source = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in src], dtype=np.int64)
         source_emb = _encode_tasks(encoder, tf, sources, q)
 
-        state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge)
-        state.top_weighted = tune_criterion == "top"
-        n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
         tuned = encoder is not None and shrink is None and temperature is None
+        if text_weight is not None:
+            if not 0.0 <= float(text_weight) <= 1.0:
+                raise ValueError(f"text_weight must be in [0, 1], got {text_weight!r}")
+            weights = (float(text_weight),)
+        elif encoder is not None and encoder.has_text:
+            weights = _TEXT_WEIGHTS if tuned else (0.5,)
+        else:
+            weights = (0.0,)
+        state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge,
+                     encoder, weights)
+        state.top_weighted = tune_criterion == "top"
+        if text_choice not in ("global", "protocol"):
+            raise ValueError(f"text_choice must be 'global' or 'protocol', got {text_choice!r}")
+        state.text_choice = text_choice
+        n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
         if not pair or not sources:
             pt = 1.0
         elif pair_temperature is not None or not tuned:
             pt = 0.2 if pair_temperature is None else float(pair_temperature)
         else:
-            pt = state.tune_pair()
+            pt, _ = state.tune_pair()
         F = state.pair_features(pt) if pair and sources else np.zeros((M, G))
         everything = np.ones(G, bool)
         inter_map = np.zeros((0, 0))
@@ -269,12 +347,13 @@ class TransferSpace:
         profile = state.profile(prior, gammas, F, everything)
 
         if tuned:
-            (bs, bt, ba), (ps, ptemp, pa) = state.tune_kernel(F)
+            (bs, bt, ba, bx), (ps, ptemp, pa, px) = state.tune_kernel(F)
         else:
             value = 0.0 if encoder is None else (1.0 if shrink is None else float(shrink))
             tau = 0.1 if temperature is None else float(temperature)
             bs, bt, ba = np.full(n_blocks, value), np.full(n_blocks, tau), np.zeros(n_blocks)
             ps, ptemp, pa = np.full(n_protos, value), np.full(n_protos, tau), np.zeros(n_protos)
+            bx, px = np.full(n_blocks, weights[0]), np.full(n_protos, weights[0])
 
         space = cls(
             models=models, groups=groups, datasets=datasets, group_dataset=group_dataset,
@@ -283,12 +362,13 @@ class TransferSpace:
             task_emb=task_emb, pair_temperature=float(pt), protocol_gamma=gammas, default_gamma=float(default_gamma),
             block_shrink=bs, block_temperature=bt, block_anchor=ba, protocol_shrink=ps,
             protocol_temperature=ptemp, protocol_anchor=pa,
-            task_encoder=encoder, inter_map=inter_map,
+            task_encoder=encoder, inter_map=inter_map, block_text=bx, protocol_text=px,
+            pair_text=float(state.pair_text),
             options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
                          pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
                          task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion,
                          interaction=interaction, interaction_dim=interaction_dim, prior_shrink=prior_shrink,
-                         prior_kappa=kappa),
+                         prior_kappa=kappa, text_weight=text_weight, text_choice=text_choice),
             _model_features=model_features, _task_features=task_features,
         )
         space._fit_cold_start(model_features, obs, cold_ridge)
@@ -476,22 +556,36 @@ class TransferSpace:
             if cand.any():
                 p0 = self.group_protocol[cand][0]
                 lam, tau, anchor = self.protocol_shrink[p0], self.protocol_temperature[p0], self.protocol_anchor[p0]
+                alpha = _at(self.protocol_text, p0)
             else:
                 cand = in_block
                 lam, tau, anchor = self.block_shrink[block], self.block_temperature[block], self.block_anchor[block]
+                alpha = _at(self.block_text, block)
             uniform = np.full(int(cand.sum()), anchor / cand.sum())
-            sims = self.task_emb[self.group_dataset[cand]] @ emb
+            sims = self._similarity(self.task_emb[self.group_dataset[cand]], emb, alpha)
             w[cand] = uniform + lam * (_softmax(sims / tau) - uniform)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
             gamma = self.default_gamma
             if proto is not None and len(proto) == 1:
                 gamma = self.protocol_gamma[proto[0]]
-            pair = gamma * _pair_kernel(self.source_emb @ emb, self.pair_temperature)
+            pair = gamma * _pair_kernel(self._similarity(self.source_emb, emb, self.pair_text), self.pair_temperature)
         inter = np.zeros(self.inter_map.shape[1] if self.inter_map.size else 0)
         if self.inter_map.size and emb is not None:
             inter = emb[: self.inter_map.shape[0]] @ self.inter_map
         return np.concatenate([[1.0], w, pair, inter])
+
+    def _similarity(self, a: np.ndarray, b: np.ndarray, text_weight: float) -> np.ndarray:
+        if self.task_encoder is None:
+            return a @ b
+        return self.task_encoder.similarity(a, b, text_weight)
+
+    def text_weights(self) -> dict[str, float]:
+        """Weight of the text view in task similarity, per protocol (``"source/metric"``) and for
+        the pair term, as chosen at fit time (0 = registry metadata only)."""
+        out = {f"{s}/{m}": float(_at(self.protocol_text, i)) for i, (s, m) in enumerate(self.protocols)}
+        out["source similarity"] = float(self.pair_text)
+        return out
 
     def _protocol_index(self, source: str | None, metric: str | None) -> np.ndarray | None:
         if source is None and metric is None:
@@ -569,7 +663,8 @@ class TransferSpace:
         src = self.model_source[row]
         if src < 0:
             return 0.0
-        sim = float(self.source_emb[src] @ self.task_emb[self.group_dataset[g]])
+        sim = float(self._similarity(self.source_emb[src][None, :], self.task_emb[self.group_dataset[g]],
+                                     self.pair_text)[0])
         return float(self.protocol_gamma[self.group_protocol[g]] * _pair_kernel(sim, self.pair_temperature))
 
     # -- persistence ----------------------------------------------------------------------------
@@ -577,7 +672,7 @@ class TransferSpace:
     _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
                "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "block_anchor",
                "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map",
-               "inter_map", "block_map")
+               "inter_map", "block_map", "block_text", "protocol_text")
 
     def save(self, path: str | Path) -> Path:
         """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
@@ -593,9 +688,10 @@ class TransferSpace:
         meta = dict(
             format_version=SPACE_FORMAT_VERSION, models=self.models, groups=[list(g) for g in self.groups],
             datasets=self.datasets, protocols=[list(p) for p in self.protocols], sources=self.sources,
-            pair_temperature=self.pair_temperature, default_gamma=self.default_gamma,
+            pair_temperature=self.pair_temperature, default_gamma=self.default_gamma, pair_text=self.pair_text,
             cold_columns=self.cold_columns,
             task_columns=self.task_encoder.columns if self.task_encoder is not None else None,
+            task_views=list(self.task_encoder.views) if self.task_encoder is not None else None,
             options=self.options,
         )
         (path / "space.json").write_text(json.dumps(meta, indent=1))
@@ -613,13 +709,15 @@ class TransferSpace:
         a = load_file(str(path / "space.safetensors"))
         encoder = None
         if meta["task_columns"] is not None:
-            encoder = _TaskEncoder(list(meta["task_columns"]), a["enc_mean"], a["enc_scale"], a["enc_basis"])
+            encoder = _TaskEncoder(list(meta["task_columns"]), a["enc_mean"], a["enc_scale"], a["enc_basis"],
+                                   tuple(meta.get("task_views") or ()))
         return cls(
             models=list(meta["models"]), groups=[tuple(g) for g in meta["groups"]], datasets=list(meta["datasets"]),
             protocols=[tuple(p) for p in meta["protocols"]], sources=list(meta["sources"]),
             pair_temperature=float(meta["pair_temperature"]), default_gamma=float(meta["default_gamma"]),
+            pair_text=float(meta.get("pair_text", 0.0)),
             task_encoder=encoder, cold_columns=list(meta["cold_columns"]), options=dict(meta["options"]),
-            **{k: a[k] for k in cls._ARRAYS},
+            **{k: a[k] for k in cls._ARRAYS if k in a},  # spaces saved before a field existed get its default
         )
 
     def __repr__(self) -> str:
@@ -641,6 +739,11 @@ def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:
     return np.exp((np.asarray(sim) - 1.0) / tau)
 
 
+def _at(values: np.ndarray, i: int, default: float = 0.0) -> float:
+    """``values[i]``, or ``default`` for spaces saved before the array existed."""
+    return float(values[i]) if i < len(values) else default
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
@@ -655,6 +758,16 @@ def _encode_tasks(encoder: _TaskEncoder | None, tf: pd.DataFrame, ids: Sequence[
     emb = encoder.encode(rows)
     emb[~rows.notna().any(axis=1).to_numpy()] = 0.0
     return emb
+
+
+def _similarities(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, text_weight: float) -> np.ndarray:
+    """[len(a), len(b)] task similarities (rows of ``a`` against each row of ``b``)."""
+    if encoder is None or not a.shape[1]:
+        return a @ b.T
+    out = np.zeros((len(a), len(b)))
+    for j in range(len(b)):
+        out[:, j] = encoder.similarity(a, b[j], text_weight)
+    return out
 
 
 def _blocks(obs: np.ndarray) -> np.ndarray:
@@ -674,20 +787,30 @@ class _Fit:
     """Dense matrices of one fit; also runs the nested leave-one-dataset-out tuning."""
 
     def __init__(self, Z, obs, group_dataset, group_block, group_protocol, task_emb, source_emb, model_source,
-                 pair_ridge):
+                 pair_ridge, encoder: _TaskEncoder | None = None, text_weights: Sequence[float] = (0.0,)):
         self.Z, self.obs = Z, obs
         self.Z0 = np.where(obs, Z, 0.0)
         self.gd, self.gb, self.gp = group_dataset, group_block, np.asarray(group_protocol)
         self.task_emb = task_emb
-        has = model_source >= 0
-        sim = np.zeros((len(model_source), len(group_dataset)))
-        if has.any() and task_emb.shape[1]:
-            sim[has] = source_emb[model_source[has]] @ task_emb[group_dataset].T
-        self.sim, self.has_src = sim, has
+        self.text_weights = tuple(text_weights)
+        self.task_sims = {a: _similarities(encoder, task_emb, task_emb, a) for a in self.text_weights}
+        self.source_sims = {a: _similarities(encoder, source_emb, task_emb, a) for a in self.text_weights}
+        self.model_source = model_source
+        self.has_src = model_source >= 0
+        self.set_pair_text(self.text_weights[0])
         self.pair_ridge = pair_ridge
         self.top_weighted = False
+        self.text_choice = "global"
         self.kappa = 0.0
         self.smoother: np.ndarray | None = None
+
+    def set_pair_text(self, text_weight: float) -> None:
+        """Source/target similarities of the pair term under one weight of the text view."""
+        has = self.has_src
+        sim = np.zeros((len(self.model_source), len(self.gd)))
+        if has.any() and self.task_emb.shape[1]:
+            sim[has] = self.source_sims[text_weight][self.model_source[has]][:, self.gd]
+        self.sim, self.pair_text = sim, text_weight
 
     def pair_features(self, tau: float) -> np.ndarray:
         return np.where(self.has_src[:, None], _pair_kernel(self.sim, tau), 0.0)
@@ -815,23 +938,31 @@ class _Fit:
         self.Z0 = np.where(self.obs, self.Z0 - inter, 0.0)
         return A
 
-    def tune_pair(self) -> float:
-        """Pair-kernel temperature maximising inner-LODO Pearson of prior + pair term."""
-        best, best_tau = -np.inf, _PAIR_TEMPERATURES[-1]
-        for tau in _PAIR_TEMPERATURES:
-            total = self._inner_pair_score(self.pair_features(tau))
-            if total > best + 1e-9:
-                best, best_tau = total, tau
-        return best_tau
+    def tune_pair(self) -> tuple[float, float]:
+        """Pair-kernel (temperature, text weight) maximising inner-LODO Pearson of prior + pair
+        term; the text view's weight is raised from 0 only where it helps. Leaves that weight set."""
+        best, choice = -np.inf, (_PAIR_TEMPERATURES[-1], self.text_weights[0])
+        for alpha in self.text_weights:
+            self.set_pair_text(alpha)
+            for tau in _PAIR_TEMPERATURES:
+                total = self._inner_pair_score(self.pair_features(tau))
+                if total > best + 1e-9:
+                    best, choice = total, (tau, alpha)
+        self.set_pair_text(choice[1])
+        return choice
 
-    def tune_kernel(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-block and per-protocol (shrink, temperature, anchor) maximising inner-LODO Pearson.
+    def tune_kernel(self, F: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """Per-block and per-protocol (shrink, temperature, anchor, text weight) maximising
+        inner-LODO Pearson.
 
         The task weights over candidate groups are ``anchor * uniform + shrink * (softmax(sim / T) -
         anchor * uniform)``: anchor 1 starts from the protocol's own prior, 0 from the global prior.
+        ``sim`` weighs the text view of the task features by the text weight; ties keep the lower
+        weight, so the text proxy is used only where it helps.
         """
         n_blocks, n_protos = int(self.gb.max()) + 1, int(self.gp.max()) + 1
-        shape = (2, len(_TEMPERATURES), len(_SHRINKS))
+        alphas = self.text_weights
+        shape = (len(alphas), 2, len(_TEMPERATURES), len(_SHRINKS))
         bscore, pscore = np.zeros((n_blocks,) + shape), np.zeros((n_protos,) + shape)
         bcount, pcount = np.zeros(n_blocks), np.zeros(n_protos)
         shrinks = np.array(_SHRINKS)
@@ -839,7 +970,7 @@ class _Fit:
             b = self.prior(keep)
             gam, _ = self.gammas(b, F, keep)
             P = self.profile(b, gam, F, keep)
-            sims = self.task_emb[self.gd] @ self.task_emb[d]
+            sims_by_alpha = [self.task_sims[a][self.gd, d] for a in alphas]
             for g in np.flatnonzero(held):
                 rows = self.obs[:, g]
                 if rows.sum() < 3:
@@ -855,21 +986,35 @@ class _Fit:
                         continue
                     Pc = P[np.ix_(rows, cand)]
                     cu = Pc.mean(axis=1)
-                    for ti, tau in enumerate(_TEMPERATURES):
-                        ck = Pc @ _softmax(sims[cand] / tau)
-                        for anchor in (0, 1):
-                            pred = (base + anchor * cu)[:, None] + (ck - anchor * cu)[:, None] * shrinks[None, :]
-                            scores[key, anchor, ti] += _pearson_cols(pred, y, self.top_weighted)
+                    for xi, sims in enumerate(sims_by_alpha):
+                        for ti, tau in enumerate(_TEMPERATURES):
+                            ck = Pc @ _softmax(sims[cand] / tau)
+                            for anchor in (0, 1):
+                                pred = ((base + anchor * cu)[:, None]
+                                        + (ck - anchor * cu)[:, None] * shrinks[None, :])
+                                scores[key, xi, anchor, ti] += _pearson_cols(pred, y, self.top_weighted)
                     counts[key] += 1
+        allowed = np.ones(len(alphas), bool)
+        usable = pcount >= 2
+        if self.text_choice == "global" and usable.any():
+            # One text weight for the whole space: the best summed over every held-out group (each
+            # belongs to one protocol), each protocol at its own best other settings.
+            per_weight = pscore[usable].reshape(int(usable.sum()), len(alphas), -1).max(axis=2).sum(axis=0)
+            allowed[:] = False
+            allowed[int(np.argmax(per_weight))] = True  # ties keep the lower weight
         out = []
         for scores, counts in ((bscore, bcount), (pscore, pcount)):
-            s_best, t_best, a_best = np.zeros(len(counts)), np.full(len(counts), 0.1), np.zeros(len(counts))
-            for k in range(len(counts)):
+            n = len(counts)
+            s_best, t_best, a_best = np.zeros(n), np.full(n, 0.1), np.zeros(n)
+            x_best = np.full(n, float(alphas[int(np.argmax(allowed))]))
+            for k in range(n):
                 if counts[k] < 2:
                     continue
-                ai, ti, si = np.unravel_index(np.argmax(scores[k]), shape)
+                masked = np.where(allowed[:, None, None, None], scores[k], -np.inf)
+                xi, ai, ti, si = np.unravel_index(np.argmax(masked), shape)
                 s_best[k], t_best[k], a_best[k] = shrinks[si], _TEMPERATURES[ti], float(ai)
-            out.append((s_best, t_best, a_best))
+                x_best[k] = float(alphas[xi])
+            out.append((s_best, t_best, a_best, x_best))
         return out[0], out[1]
 
 

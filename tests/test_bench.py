@@ -96,6 +96,30 @@ def test_harness_fits_without_the_held_out_dataset(monkeypatch):
     assert frame[list(bench.METRICS)].notna().any().all()
 
 
+def test_text_proxy_is_compared_forced_off_and_on(monkeypatch):
+    inputs = _toy_inputs()
+    rng = np.random.default_rng(1)
+    text = pd.DataFrame(rng.normal(size=(5, 4)), index=inputs.task_features.index,
+                        columns=[f"text_{i}" for i in range(4)])
+    inputs.task_features = pd.concat([inputs.task_features, text], axis=1)
+    weights = []
+    real_fit = bench._fit_space
+
+    def spy(train, inputs_, task_features, **options):
+        weights.append((options.get("text_weight"), options.get("text_choice")))
+        return real_fit(train, inputs_, task_features, **options)
+
+    monkeypatch.setattr(bench, "_fit_space", spy)
+    frame = bench.run_lodo(inputs, ("alpha",), progress=False, fennec_reimpl=False).frame()
+    # per fold: text weight chosen for the space, forced off, chosen per protocol
+    assert weights == [(None, None), (0.0, None), (None, "protocol")] * 5
+    per_method = frame.groupby("method")["dataset"].nunique()
+    for method in (bench.OURS, bench.OURS_META, bench.OURS_PER_PROTOCOL, bench.OURS_ANY):
+        assert per_method[method] == 5
+    note = bench.text_choice_note(inputs, ("alpha", "beta"))
+    assert note.startswith("Weight of the text view") and "alpha " in note and "beta " in note
+
+
 def test_lomo_scores_held_out_models_from_features_only(monkeypatch):
     inputs = _toy_inputs()
     seen = []

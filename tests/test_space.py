@@ -125,6 +125,55 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.known_tasks == space.known_tasks and loaded.dim == space.dim
 
 
+def _views_toy(informative: str, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Twelve tasks of two kinds; only one view of the task features ("meta" or "text") knows the kind."""
+    rng = np.random.default_rng(seed)
+    datasets = [f"t{j}" for j in range(12)]
+    kind = np.tile([1.0, -1.0], 6)
+    quality, affinity = rng.normal(size=30), rng.normal(size=30)
+    rows = [dict(model=f"org/m{m}", dataset=d, metric="finetune_top1", source="src",
+                 value=70 + 2 * quality[m] + 4 * affinity[m] * kind[j] + rng.normal(scale=0.3))
+            for m in range(30) for j, d in enumerate(datasets)]
+    signal = kind[:, None] * rng.normal(size=(1, 8)) + rng.normal(scale=0.3, size=(12, 8))
+    noise = rng.normal(size=(12, 8))
+    meta, text = (signal, noise) if informative == "meta" else (noise, signal)
+    feats = pd.DataFrame(np.hstack([meta[:, :3], text]), index=datasets,
+                         columns=["log_num_classes", "log_train_size", "domain_x"] + [f"text_{i}" for i in range(8)])
+    return pd.DataFrame(rows), feats
+
+
+@pytest.mark.parametrize("informative", ["meta", "text"])
+def test_text_view_weight_is_chosen_where_it_helps(informative):
+    records, tf = _views_toy(informative)
+    space = TransferSpace.fit(records, task_features=tf)
+    assert space.task_encoder.views == (3, 8)
+    weight = space.text_weights()["src/finetune_top1"]
+    assert (weight == 0.0) if informative == "meta" else (weight > 0.0)
+    # Held-out tasks are placed with the chosen view: new-task rankings follow the task kind.
+    from scipy.stats import kendalltau
+
+    taus = []
+    for held in ["t0", "t1", "t2", "t3"]:
+        train = records[records["dataset"] != held]
+        fitted = TransferSpace.fit(train, task_features=tf)
+        truth = records[records["dataset"] == held]
+        taus.append(kendalltau(fitted.score(list(truth["model"]), held, source="src"), truth["value"]).statistic)
+    assert np.mean(taus) > 0.5
+
+
+def test_fixed_text_weight_zero_is_metadata_only():
+    records, tf = _views_toy("meta", seed=1)
+    with_text = TransferSpace.fit(records[records["dataset"] != "t0"], task_features=tf, text_weight=0.0)
+    meta_only = TransferSpace.fit(records[records["dataset"] != "t0"], task_features=tf.drop(
+        columns=[c for c in tf if c.startswith("text_")]))
+    models = with_text.known_models
+    np.testing.assert_allclose(with_text.score(models, "t0"), meta_only.score(models, "t0"), atol=1e-9)
+    with pytest.raises(ValueError, match="text_weight"):
+        TransferSpace.fit(records, task_features=tf, text_weight=2.0)
+    with pytest.raises(ValueError, match="text_choice"):
+        TransferSpace.fit(records, task_features=tf, text_choice="dataset")
+
+
 def test_fit_rejects_bad_records():
     with pytest.raises(ValueError, match="lack columns"):
         TransferSpace.fit(pd.DataFrame({"model": ["a"], "value": [1.0]}))
