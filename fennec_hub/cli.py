@@ -15,6 +15,7 @@ examples:
   fennec-hub recommend cifar100                      top-10 checkpoints to fine-tune on CIFAR-100
   fennec-hub recommend food101 --max-params 50M --license apache-2.0 --format csv
   fennec-hub recommend dtd --max-per-family 1            at most one checkpoint per architecture family
+  fennec-hub recommend eurosat --protocol vtab1k_hf      rank for fine-tuning on 1,000 examples
   fennec-hub encode google/vit-base-patch16-224      archi2vec vector of an architecture
   fennec-hub bench --out benchmarks/RESULTS.md       ranking quality against the baselines
   fennec-hub crawl --out crawl/ --limit 1000         crawl Hub vision checkpoints (resumable)
@@ -78,6 +79,11 @@ def _add_recommend(sub) -> None:
     p.add_argument("--token", help="Hub token for a private zoo or dataset (default: your HF login)")
     p.add_argument("--max-per-family", type=int, metavar="N",
                    help="at most N models of one architecture family (e.g. 1: one per family)")
+    p.add_argument("--protocol", metavar="NAME",
+                   choices=["transfergraph_hf", "vtab1k_hf", "parc", "keras", "fennec"],
+                   help="rank as under one fine-tuning protocol of the records: transfergraph_hf (full "
+                   "fine-tuning, 30 epochs), vtab1k_hf (1,000 training examples), keras, parc, fennec; "
+                   "default: all of them")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
 
@@ -97,7 +103,8 @@ def _run_recommend(args) -> int:
     licenses = [x for v in (args.license or []) for x in v.split(",") if x.strip()] or None
     library = [x for v in (args.library or []) for x in v.split(",") if x.strip()] or None
     df = recommend(args.dataset, top_k=args.top_k, zoo=zoo, max_params=args.max_params, licenses=licenses,
-                   library=library, token=args.token, max_per_family=args.max_per_family)
+                   library=library, token=args.token, max_per_family=args.max_per_family,
+                   protocol=args.protocol)
     if args.format == "table":
         print(format_table(df))
     elif args.format == "csv":

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .datasets import DatasetEntry
     from .zoo import Zoo
 
-__all__ = ["recommend", "parse_params", "format_table", "RESULT_COLUMNS"]
+__all__ = ["recommend", "protocols", "parse_params", "format_table", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = ("rank", "model_id", "score", "params", "library", "license", "why")
 EXTRA_COLUMNS = ("raw_score", "vector_source", "pipeline_tag", "input_size", "pretrain", "family")
@@ -133,16 +133,24 @@ def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "
         return entry
 
 
-def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str | bool | None) -> _Task:
+def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str | bool | None,
+              protocol: str | None = None) -> _Task:
     key = (id(zoo), zoo.fingerprint, dataset if isinstance(dataset, str) else getattr(dataset, "id", None),
-           images is None)
+           images is None, protocol)
     if images is None:
         with _LOCK:
             hit = _TASK_CACHE.get(key)
         if hit is not None:
             return hit
     # A custom zoo may carry tasks the registry does not know: accept its own ids first.
-    if isinstance(dataset, str) and images is None and zoo.task_index(dataset) is not None:
+    if protocol is not None:
+        if images is not None:
+            raise ValueError("protocol= and images= cannot be combined: the image proxy places tasks without "
+                             "a protocol; drop one of them")
+        entry = _resolve_entry(dataset, token)
+        vec, how = _protocol_task_vector(zoo, entry, protocol)
+        task = _Task(entry.id, entry.name, vec, how, entry)
+    elif isinstance(dataset, str) and images is None and zoo.task_index(dataset) is not None:
         i = zoo.task_index(dataset)
         row = zoo.tasks.iloc[i]
         task = _Task(dataset, str(row["name"] or dataset), zoo.task_vectors[i], str(row["vector_source"] or "stored"))
@@ -176,6 +184,40 @@ def _new_task_vector(zoo: "Zoo", entry: "DatasetEntry", token: str | bool | None
     if vec is None:
         vec = zoo.space.task_vector(entry.id)
     vec = np.asarray(vec, dtype=np.float32)
+    if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
+        raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")
+    return vec, how
+
+
+def protocols() -> dict[str, str]:
+    """Fine-tuning protocols a ranking can follow (``recommend(protocol=...)``): name -> description.
+
+    Each is one benchmark of `fennec_hub.records.BENCHMARKS`: its records' source and metric.
+    """
+    from .records import BENCHMARKS
+
+    return {name: b.description for name, b in BENCHMARKS.items()}
+
+
+def _protocol_task_vector(zoo: "Zoo", entry: "DatasetEntry", protocol: str) -> tuple[np.ndarray, str]:
+    """Task vector under one fine-tuning protocol, from the zoo's transfer space: a recorded task
+    uses that protocol's own records where it has them; a new task is placed among the protocol's
+    recorded tasks by task similarity (metadata, and text where the space found it helps)."""
+    from .records import BENCHMARKS, benchmark_protocol
+
+    if protocol not in BENCHMARKS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(BENCHMARKS)}")
+    source, metric = benchmark_protocol(protocol)
+    space = zoo.space
+    if source not in {s for s, _ in space.protocols}:
+        raise ValueError(f"this zoo's transfer space has no records of protocol {protocol!r}")
+    if entry.id in space.known_tasks:
+        task, how = entry.id, "history"
+    else:
+        from .features import task_features
+
+        task, how = task_features([entry], text=None).iloc[0], "metadata"
+    vec = np.asarray(space.task_vector(task, source=source, metric=metric), dtype=np.float32)
     if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
         raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")
     return vec, how
@@ -345,6 +387,7 @@ def recommend(
     images: Any = None,
     token: str | bool | None = None,
     max_per_family: int | None = None,
+    protocol: str | None = None,
 ) -> "pd.DataFrame":
     """Rank the zoo's checkpoints for fine-tuning on `dataset`, best first.
 
@@ -354,7 +397,9 @@ def recommend(
     "50M"), `licenses` (one or several license ids, e.g. "apache-2.0"), `library` ("timm" or
     "transformers"); models whose size or license is unknown do not pass a size or license filter.
     `max_per_family`: keep at most this many models of one architecture family (e.g. 1 or 2), so
-    that many pre-training tags of one network do not fill the list.
+    that many pre-training tags of one network do not fill the list. `protocol`: rank as under one
+    fine-tuning protocol of the records (see `protocols()`, e.g. "vtab1k_hf": 1,000 training examples,
+    "transfergraph_hf": full fine-tuning); None (default) uses every protocol's records.
 
     Returns a DataFrame with columns rank, model_id, score (0-100, rescaled within this query over
     the whole zoo: 100 = best model in the zoo), params, library, license, why, plus raw_score
@@ -373,7 +418,7 @@ def recommend(
     lib = _as_set(library, "library")
 
     z = _get_zoo(zoo, token)
-    task = _task_for(z, dataset, images, token)
+    task = _task_for(z, dataset, images, token, protocol)
     raw = z.scores(task.vector)
     cols = z.columns()
 
@@ -429,6 +474,7 @@ def recommend(
         zoo_revision=z.revision or z.fingerprint,
         n_models=len(raw),
         n_ranked=int(mask.sum()),
+        protocol=protocol,
         filters={"max_params": limit, "licenses": sorted(lic) if lic else None,
                  "library": sorted(lib) if lib else None, "max_per_family": max_per_family},
         predicts="score: predicted fine-tuning transfer, 0-100 within this query (100 = best in the zoo); "
@@ -458,6 +504,8 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
         f"{a.get('n_models', '?'):,} models",
         "score = predicted fine-tuning transfer, rescaled 0-100 within this query (100 = best in the zoo)",
     ]
+    if a.get("protocol"):
+        lines.append(f"fine-tuning protocol: {a['protocol']} (ranked as its records rank models)")
     filt = {k: v for k, v in (a.get("filters") or {}).items() if v}
     if filt:
         shown = []

@@ -308,6 +308,17 @@ def benchmark_records(name: str) -> pd.DataFrame:
     return bench.select(load_records())
 
 
+@functools.lru_cache(maxsize=8)
+def benchmark_protocol(name: str) -> tuple[str, str]:
+    """``(source, metric)`` of a benchmark's records: the fine-tuning protocol to name in
+    `TransferSpace.task_vector` / `recommend(protocol=...)` queries."""
+    rows = benchmark_records(name)
+    sources, metrics = rows["source"].unique(), rows["metric"].unique()
+    if len(sources) != 1 or len(metrics) != 1:
+        raise ValueError(f"benchmark {name!r} mixes {len(sources)} sources and {len(metrics)} metrics")
+    return str(sources[0]), str(metrics[0])
+
+
 # --------------------------------------------------------------------------------------------
 # Method scores
 

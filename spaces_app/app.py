@@ -50,6 +50,15 @@ EXAMPLES = ("cifar100", "food101", "dtd", "eurosat", "pets", "flowers", "svhn", 
 ANY = "any"
 MAX_PARAMS_CHOICES = [ANY, "5M", "10M", "25M", "50M", "100M", "300M", "1B"]
 TOP_K_MAX = 100
+# (label, value) of the fine-tuning protocols a ranking can follow (fennec_hub.recommend.protocols()).
+PROTOCOL_CHOICES = [
+    ("All recorded protocols", ANY),
+    ("Full fine-tuning, 30 epochs (TransferGraph)", "transfergraph_hf"),
+    ("1,000 training examples (VTAB-1k)", "vtab1k_hf"),
+    ("Keras ImageNet models, full fine-tuning", "keras"),
+    ("PARC controlled bank", "parc"),
+    ("Fennec benchmark", "fennec"),
+]
 TABLE_COLUMNS = ["Rank", "Model", "Score", "Params (M)", "Library", "License", "Why"]
 TABLE_DATATYPES = ["number", "markdown", "number", "number", "str", "str", "str"]
 TASK_SOURCES = {
@@ -398,9 +407,13 @@ def rank(
     licenses: list[str] | None = None,
     library: str | None = None,
     zoo_repo: str | None = None,
+    protocol: str | None = None,
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[pd.DataFrame, Any, str | None, str]:
     """Rank the zoo for ``dataset``: returns (table, plot figure, CSV path, Markdown message).
+
+    ``protocol``: one of the records' fine-tuning protocols (see ``PROTOCOL_CHOICES``); empty or
+    "any" uses them all.
 
     Wraps :func:`fennec_hub.recommend`; never raises. On failure the table is empty, the plot and
     CSV are None and the message says what went wrong and what to try instead.
@@ -416,6 +429,7 @@ def rank(
     mp = _max_params_arg(max_params)
     lic = [str(x) for x in (licenses or []) if x and str(x) != ANY] or None
     lib = None if not library or str(library) == ANY else str(library)
+    proto = None if not protocol or str(protocol) == ANY else str(protocol)
 
     progress(0.1, desc="Loading the model zoo")
     try:
@@ -440,7 +454,8 @@ def rank(
         start = time.perf_counter()
         # Every model that passes the filters: the plot shows them all, the table the first k
         # (the same rows, in the same order, as recommend(name, top_k=k)).
-        ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=mp, licenses=lic, library=lib)
+        ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=mp, licenses=lic, library=lib,
+                                      protocol=proto)
         elapsed_ms = (time.perf_counter() - start) * 1e3
     except fh_datasets.UnknownDatasetError as exc:
         # recommend() reports a failed Hub lookup as UnknownDatasetError caused by the Hub error.
@@ -479,6 +494,9 @@ def rank(
         f"{_describe_dataset(dataset_id)}: top **{len(top)}** shown; {scope} ranked in "
         f"**{elapsed_ms:,.0f} ms**. {TASK_SOURCES.get(str(attrs.get('task_vector_source')), '')}"
     )
+    if proto:
+        label = dict((v, k) for k, v in PROTOCOL_CHOICES).get(proto, proto)
+        message += f" Ranked as under one fine-tuning protocol: *{md_escape(label)}*."
     return results_table(top), figure, csv_path, message
 
 
@@ -551,6 +569,8 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
                                           label="Library")
                 licenses = gr.Dropdown(licenses_choices, value=[], multiselect=True, allow_custom_value=True,
                                        label="Licenses", info="Empty means any license.")
+                protocol = gr.Dropdown(PROTOCOL_CHOICES, value=ANY, label="Fine-tuning protocol",
+                                       info="Models rank differently after full fine-tuning and on 1,000 examples.")
                 with gr.Accordion("Advanced: model zoo", open=False):
                     zoo_repo = gr.Textbox(
                         label="Zoo repo (Hub dataset id)", value="",
@@ -568,7 +588,7 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
         csv = gr.DownloadButton("Download CSV", value=initial[2], size="sm", elem_id="fennec-csv")
         gr.Markdown(FOOTER)
 
-        inputs = [dataset, top_k, max_params, licenses, library, zoo_repo]
+        inputs = [dataset, top_k, max_params, licenses, library, zoo_repo, protocol]
         outputs = [table, plot, csv, message]
         triggers = [rank_button.click]
         if hasattr(dataset, "submit"):

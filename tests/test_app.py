@@ -132,6 +132,19 @@ def test_rank_filters_match_recommend(app):
     assert "100M" in message and library in message
 
 
+def test_rank_follows_a_fine_tuning_protocol(app):
+    table, _, csv_path, message = app.rank("eurosat", 8, protocol="vtab1k_hf")
+    expected = fennec_hub.recommend("eurosat", top_k=8, protocol="vtab1k_hf")
+    assert_table_matches(table.values.tolist(), expected)
+    assert expected["model_id"].tolist() != fennec_hub.recommend("eurosat", top_k=8)["model_id"].tolist()
+    assert "VTAB-1k" in message
+    from fennec_hub.recommend import protocols
+
+    assert {value for _, value in app.PROTOCOL_CHOICES} == {app.ANY, *protocols()}
+    table, *_, message = app.rank("eurosat", 8, protocol="imagenet")
+    assert table.empty and "unknown protocol" in message
+
+
 def test_rank_accepts_ui_defaults(app):
     """'any' and empty selections mean no filter, exactly like recommend() without filters."""
     table, *_ = app.rank("  dtd ", 5.0, "any", [], "any", "")
@@ -244,7 +257,8 @@ def test_launched_app_ranks_through_gradio_client(served):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert list(endpoints) == ["/rank"]
     table, plot, csv_path, message = client.predict(
-        dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", api_name="/rank")
+        dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", protocol="any",
+        api_name="/rank")
     expected = fennec_hub.recommend("eurosat", top_k=6)
     assert table["headers"] == [c for c in load_app_module().TABLE_COLUMNS]
     assert_table_matches(table["data"], expected)

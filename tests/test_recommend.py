@@ -251,3 +251,30 @@ def test_max_per_family_caps_each_family_and_keeps_the_order():
     assert capped.attrs["filters"]["max_per_family"] == 1
     with pytest.raises(ValueError, match="max_per_family"):
         fennec_hub.recommend("cifar100", max_per_family=0)
+
+
+def test_protocol_ranks_recorded_models_as_that_protocols_records_do():
+    import fennec_hub
+    from fennec_hub.recommend import protocols
+    from fennec_hub.records import benchmark_records
+    from scipy.stats import spearmanr
+
+    assert set(protocols()) == {"transfergraph_hf", "vtab1k_hf", "parc", "keras", "fennec"}
+    truth = benchmark_records("vtab1k_hf")
+    truth = truth[truth["dataset"] == "tanganke/eurosat"].groupby("model")["value"].mean()
+    ranked = {p: fennec_hub.recommend("eurosat", top_k=None, protocol=p).set_index("model_id")
+              for p in (None, "vtab1k_hf")}
+    rho = {p: spearmanr(df.loc[truth.index, "raw_score"], truth).statistic for p, df in ranked.items()}
+    # Under its own protocol a recorded task reproduces that protocol's records; the default mixes
+    # every protocol's records of EuroSAT, so it agrees less.
+    assert rho["vtab1k_hf"] > 0.999 and rho[None] < rho["vtab1k_hf"] - 0.05
+    assert ranked["vtab1k_hf"].attrs["protocol"] == "vtab1k_hf"
+    # A dataset without records is placed among the protocol's recorded tasks.
+    new = fennec_hub.recommend("beans", top_k=10, protocol="vtab1k_hf")
+    assert new.attrs["task_vector_source"] == "metadata" and len(new) == 10
+    assert new["model_id"].tolist() != fennec_hub.recommend("beans", top_k=10)["model_id"].tolist()
+    assert "fine-tuning protocol: vtab1k_hf" in format_table(new)
+    with pytest.raises(ValueError, match="unknown protocol 'imagenet'; choose one of transfergraph_hf"):
+        fennec_hub.recommend("beans", protocol="imagenet")
+    with pytest.raises(ValueError, match="cannot be combined"):
+        fennec_hub.recommend("beans", protocol="keras", images=10)
