@@ -351,3 +351,54 @@ def test_sample_images_reads_only_needed_row_groups_and_skips_null_labels(loophu
     images, got = tasks.sample_images("local-user/digits-groups", 10, progress=False)
     assert len(images) == 10 and sorted(got) == list(range(10))  # one per class, no unlabelled row
     assert 0 < len(set(read)) < 8  # 60 rows in 8 row groups: not all of them were read
+
+
+def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tmp_path, capsys):
+    """scripts/build_image_proxy.py (the documented build for a machine that reaches the Hub) run
+    against the loopback Hub: a tiny CLIP model repo, and image datasets at the registry's Hub ids of
+    four of the zoo's recorded tasks (the others have no copy there and are skipped)."""
+    import importlib.util
+    from pathlib import Path
+
+    from test_zoo import make_small_zoo
+
+    from fennec_hub import recommend
+    from fennec_hub.datasets import resolve_dataset
+    from fennec_hub.zoo import Zoo
+
+    clip_dir = tmp_path / "clip"
+    tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    loophub.add_repo("model", "local-user/tiny-clip", {f: clip_dir / f for f in ("config.json", "model.safetensors")})
+    zoo_dir = make_small_zoo().save(tmp_path / "zoo")
+    with_copy = [t for t in Zoo.load(zoo_dir).space.known_tasks if resolve_dataset(t).hub_id][:4]
+    hub_ids = [resolve_dataset(t).hub_id for t in with_copy]
+    imgs, labels = _digit_images(per_class=4)
+    names = [str(i) for i in range(10)]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_image_proxy.py"
+    spec = importlib.util.spec_from_file_location("build_image_proxy", script)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    args = ["--zoo", str(zoo_dir), "--encoder", "local-user/tiny-clip", "--images", "12",
+            "--cache", str(tmp_path / "cache.safetensors")]
+    try:
+        for i, hub_id in enumerate(hub_ids):  # a different class mix per task: different mean embeddings
+            keep = [j for j, y in enumerate(labels) if (y + i) % 3]
+            loophub.add_image_dataset(hub_id, [imgs[j] for j in keep], [labels[j] for j in keep], names)
+        assert build.main(args + ["--out", str(tmp_path / "out")]) == 0
+        log = capsys.readouterr().out
+        assert sorted(line.split()[1] for line in log.splitlines() if line.startswith("embedded ")) == sorted(with_copy)
+        assert "skip " in log and "image proxy: 4 tasks" in log
+        built = Zoo.load(tmp_path / "out")
+        assert tasks.supported_proxies(built) == ("metadata", "image")
+        assert built.proxies["image"].meta["tasks"] == with_copy
+        assert built.proxies["image"].meta["encoder"] == "local-user/tiny-clip"
+        ranked = recommend(digits_repo, top_k=5, zoo=built, images=10)
+        assert len(ranked) == 5 and ranked.attrs["task_vector_source"] == "images"
+        # An interrupted build resumes from its cache: the embedded datasets are not read again.
+        loophub.clear_log()
+        assert build.main(args + ["--out", str(tmp_path / "again")]) == 0
+        assert "embedded " not in capsys.readouterr().out
+        assert not [c for c in loophub.calls() if any(h in c.path for h in hub_ids)]
+    finally:
+        for hub_id in hub_ids:
+            loophub.repos.pop(("dataset", hub_id), None)
