@@ -911,7 +911,15 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
             enc = text_model
             if enc is None and regs["text"].meta.get("encoder", TEXT_MODEL_ID) != TEXT_MODEL_ID:
                 enc = regs["text"].meta["encoder"]  # the encoder the regressor was fitted with
-            vec = regs["text"].predict(text_embedding(entry, model=enc))
+            try:
+                emb = text_embedding(entry, model=enc)
+            except (ImportError, OSError) as exc:  # no sentence-transformers, or its weights unreachable
+                if use is not None:
+                    raise ValueError(f"the text proxy cannot run here ({exc}); install it with "
+                                     "pip install 'fennec_hub[text]'") from exc
+                _warn_no_text(exc)
+                continue
+            vec = regs["text"].predict(emb)
             gain = regs["text"].gain
         elif name == "image":
             if "image" not in regs:
@@ -943,10 +951,22 @@ def _space_task_vector(space: Any, entry: Any) -> np.ndarray:
     try:
         from .features import task_features
 
-        row = task_features([entry], text=None).iloc[0]
+        try:  # with the text view the space was fitted with, when the text encoder can run here
+            row = task_features([entry], text=True).iloc[0]
+        except (ImportError, OSError) as exc:
+            _warn_no_text(exc)
+            row = task_features([entry], text=None).iloc[0]
         return np.asarray(space.task_vector(row), np.float32)
     except (ImportError, AttributeError, TypeError, KeyError, ValueError):
         return np.asarray(space.task_vector(entry.id), np.float32)
+
+
+def _warn_no_text(exc: BaseException) -> None:
+    import logging
+
+    logging.getLogger(__name__).warning(
+        "text proxy unavailable (%s); placing the dataset from its metadata only. "
+        "Install it with: pip install 'fennec_hub[text]'", exc)
 
 
 def mixing_weights(names: Sequence[str], gains: Sequence[float | None]) -> np.ndarray:

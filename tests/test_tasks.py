@@ -402,3 +402,35 @@ def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tm
     finally:
         for hub_id in hub_ids:
             loophub.repos.pop(("dataset", hub_id), None)
+
+
+def test_new_hub_dataset_without_a_text_encoder_falls_back_to_metadata(loophub, monkeypatch, caplog,
+                                                                        unique_repo_id):
+    """The core install has no sentence-transformers: the text proxy is skipped with a warning, not
+    an error; where it can run, the space also places the dataset with its text view."""
+    from fennec_hub import recommend
+    from fennec_hub.zoo import Zoo
+
+    imgs, labels = _digit_images(per_class=3)
+    repo = unique_repo_id.replace("/", "/handwritten-")
+    loophub.add_image_dataset(repo, imgs, labels, [f"digit {i}" for i in range(10)])
+    zoo = Zoo.default()
+    assert "text" in tasks.supported_proxies(zoo)
+    entry = tasks.resolve_hub_dataset(repo)
+    with_text, info = tasks.task_vector_from_proxies(entry, zoo, progress=False, details=True)
+    assert info["proxies"] == ["metadata", "text"]
+    space_text = tasks._space_task_vector(zoo.space, entry)
+
+    def no_encoder(model=None):
+        raise ImportError("No module named 'sentence_transformers'")
+
+    monkeypatch.setattr(tasks, "_text_model", no_encoder)
+    with caplog.at_level("WARNING", logger="fennec_hub.tasks"):
+        without, info = tasks.task_vector_from_proxies(entry, zoo, progress=False, details=True)
+    assert info["proxies"] == ["metadata"] and "pip install 'fennec_hub[text]'" in caplog.text
+    assert not np.allclose(without, with_text)
+    assert not np.allclose(tasks._space_task_vector(zoo.space, entry), space_text)
+    ranked = recommend(repo, top_k=5)
+    assert len(ranked) == 5 and ranked.attrs["task_vector_source"] == "metadata"
+    with pytest.raises(ValueError, match="text proxy cannot run here"):
+        tasks.task_vector_from_proxies(entry, zoo, use=["metadata", "text"], progress=False)
