@@ -7,8 +7,8 @@ one matrix-vector product.
     >>> import fennec_hub
     >>> fennec_hub.recommend("cifar100", top_k=5)          # doctest: +SKIP
 
-Importing this package is light: torch, transformers, timm, gradio and datasets are imported only
-inside the functions that need them.
+Importing this package is light: torch, transformers, timm, gradio, datasets and pandas are imported
+only inside the functions that need them (``TransferSpace`` loads on first use).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from .crawl import crawl
 from .datasets import UnknownDatasetError, resolve_dataset
 from .records import load_records
 from .recommend import recommend
-from .space import TransferSpace
 from .zoo import Zoo
 
 __all__ = [
@@ -38,3 +37,16 @@ __all__ = [
     "recommend",
     "resolve_dataset",
 ]
+
+
+def __getattr__(name: str):
+    # fennec_hub.space needs pandas at import time; load it when TransferSpace is first asked for.
+    if name == "TransferSpace":
+        from .space import TransferSpace
+
+        return TransferSpace
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"TransferSpace"})
