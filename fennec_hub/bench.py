@@ -38,6 +38,7 @@ OURS = "TransferSpace"
 OURS_META = "TransferSpace (metadata only)"
 OURS_PER_PROTOCOL = "TransferSpace (text chosen per protocol)"
 OURS_ANY = "TransferSpace (no protocol named)"
+COLD_AT_MEAN = "Cold-start models at the average"
 PRIOR = "Global prior"
 PRIOR_ALL = "Global prior (all sources)"
 FENNEC_REIMPL = "Fennec re-implementation"
@@ -385,7 +386,13 @@ def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rn
 def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
              result: BenchResult | None = None, folds: int = LOMO_FOLDS, space_options: dict | None = None,
              progress: bool = True) -> BenchResult:
-    """Leave-models-out: per benchmark, k folds of its models scored from features only."""
+    """Leave-models-out: per benchmark, k folds of its models scored from features only.
+
+    Also the ``mixed`` protocol, what a zoo does: on every dataset, the fold's held-out models
+    (cold-start vectors) are ranked together with the benchmark's other models (history vectors,
+    fitted on their own records of that dataset too), against a variant that puts every cold-start
+    model at the average; metrics are averaged over the folds of each dataset.
+    """
     from huggingface_hub.utils import tqdm
     from sklearn.model_selection import KFold
 
@@ -400,6 +407,7 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         for i, (_, test) in enumerate(KFold(k, shuffle=True, random_state=SEED).split(models)):
             jobs.append((b, truth_tab, models[test]))
     preds: dict[str, list[pd.DataFrame]] = {}
+    mixed: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for b, truth_tab, held_models in tqdm(jobs, desc="leave-models-out", disable=not progress):
         train = inputs.records[~inputs.records["model"].isin(set(held_models))]
         space = _fit_space(train, inputs, inputs.task_features, **space_options)
@@ -408,8 +416,20 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         proto = inputs.protocol(b)
         cols = {}
         for d in truth_tab.columns:
-            cols[d] = mv @ space.task_vector(d, **proto)
+            tv = space.task_vector(d, **proto)
+            cols[d] = mv @ tv
+            truth = truth_tab[d].dropna()
+            cold = truth.index.isin(held)
+            if len(truth) < MIN_CANDIDATES or not cold.any() or cold.all():
+                continue
+            scores = space.model_vectors(list(truth.index), inputs.model_features) @ tv
+            for method, s in ((OURS, scores), (COLD_AT_MEAN, np.where(cold, 0.0, scores))):
+                mixed.setdefault((b, d, method), []).append(ranking_metrics(s, truth.to_numpy()))
         preds.setdefault(b, []).append(pd.DataFrame(cols, index=held))
+    for (b, d, method), runs in mixed.items():
+        mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+        result.rows.append(dict(protocol="mixed", benchmark=b, dataset=d, method=method,
+                                n=len(inputs.truth(b)[d].dropna()), **mean))
     for b in benchmarks:
         truth_tab = inputs.truth(b)
         pred = pd.concat(preds[b])
@@ -442,7 +462,7 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def _method_order(methods: Iterable[str]) -> list[str]:
-    first = [OURS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
+    first = [OURS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, COLD_AT_MEAN, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
     methods = list(dict.fromkeys(methods))
     head = [m for m in first if m in methods]
     tail = sorted(m for m in methods if m not in first and m not in ("Random",))
@@ -488,6 +508,14 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             desc = ", ".join(f"{m} {col[m]:.3f}" for m in others) or "no metadata prior defined"
             out.append(f"* Leave-models-out, {b}: {OURS} (cold-start vectors) {col.get(OURS, float('nan')):.3f}; "
                        f"{desc}.")
+    mixed = frame[frame["protocol"] == "mixed"]
+    if not mixed.empty:
+        piv = mixed.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        cols = [b for b in benchmarks if b in piv.columns]
+        if OURS in piv.index and COLD_AT_MEAN in piv.index:
+            out.append(f"* Cold-start models ranked among recorded ones, {OURS} vs {COLD_AT_MEAN}: "
+                       + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f}" for b in cols)
+                       + ".")
     return out + [""]
 
 
@@ -526,10 +554,16 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         "KMeans cluster, train size, classes], as Fennec's code does.",
         "* **(released)**: scores published by the methods' authors (mean over their runs of the per-run metric).",
         "* ImageNet top-1 and parameter count rank by metadata (n/a where fewer than 3 candidates have it); "
-        "Random is one seeded permutation per dataset.", "",
+        "Random is one seeded permutation per dataset.",
+        "* **Cold-start models ranked among recorded ones** is what a zoo does: in each leave-models-out fold, "
+        "the held-out models (cold-start vectors) are ranked on every dataset together with the other models "
+        "(history vectors, which know their own result there, so the recorded models are in their true order); "
+        f"it measures where cold-start models land. **{COLD_AT_MEAN}**: the same with every held-out model at the "
+        "average score.", "",
     ]
     for protocol, title in (("lodo", "Leave-one-dataset-out (cold-start tasks)"),
-                            ("lomo", "Leave-models-out, 5 folds (cold-start models)")):
+                            ("lomo", "Leave-models-out, 5 folds (cold-start models)"),
+                            ("mixed", "Cold-start models ranked among recorded ones (leave-models-out folds)")):
         sp = summ[summ["protocol"] == protocol]
         if sp.empty:
             continue

@@ -234,12 +234,14 @@ def _add_bench(sub) -> None:
         "bench",
         help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
         description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
-        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models); "
+        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models, scored alone "
+        "and ranked among the recorded models, as in a zoo); "
         "writes a markdown report and, optionally, a JSON file of every figure.",
     )
     p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
                    help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
-    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both")
+    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both",
+                   help="lodo: leave-one-dataset-out; lomo: leave-models-out (with the mixed ranking); both")
     p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
     p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
     p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")

@@ -54,8 +54,10 @@ def _toy_inputs() -> bench.BenchInputs:
     rng = np.random.default_rng(1)
     rows = []
     datasets = [f"d{i}" for i in range(5)]
+    hints = {}
     for b, n_models in (("alpha", 12), ("beta", 10)):
         quality = rng.normal(size=n_models)
+        hints.update({f"{b}/m{m}": q + 0.3 * rng.normal() for m, q in enumerate(quality)})
         for m in range(n_models):
             for j, d in enumerate(datasets):
                 if b == "beta" and d == "d4":
@@ -64,7 +66,8 @@ def _toy_inputs() -> bench.BenchInputs:
                                  value=60 + 8 * quality[m] + rng.normal(), source=f"src-{b}", benchmark=b))
     records = pd.DataFrame(rows)
     models = sorted(records["model"].unique())
-    mf = pd.DataFrame({"log_params": rng.normal(size=len(models))}, index=models)
+    mf = pd.DataFrame({"log_params": rng.normal(size=len(models)), "quality_hint": [hints[m] for m in models]},
+                      index=models)
     tf = pd.DataFrame({"log_num_classes": np.log([10, 20, 40, 80, 160])}, index=datasets)
     meta = pd.DataFrame({"params_m": np.exp(mf["log_params"])}, index=models)
     scores = records[records["benchmark"] == "alpha"][["model", "dataset"]].assign(
@@ -132,12 +135,20 @@ def test_lomo_scores_held_out_models_from_features_only(monkeypatch):
     monkeypatch.setattr(bench, "_fit_space", spy)
     result = bench.run_lomo(inputs, ("alpha",), folds=3, progress=False)
     frame = result.frame()
-    assert set(frame["protocol"]) == {"lomo"} and set(frame["dataset"]) == {f"d{i}" for i in range(5)}
+    assert set(frame["protocol"]) == {"lomo", "mixed"}
+    assert set(frame.loc[frame["protocol"] == "lomo", "dataset"]) == {f"d{i}" for i in range(5)}
     alpha_models = {m for m in inputs.records["model"] if m.startswith("alpha/")}
     held_out = [alpha_models - s for s in seen]
     assert all(h for h in held_out)
     assert set().union(*held_out) == alpha_models  # every model is held out exactly once
     assert sum(len(h) for h in held_out) == len(alpha_models)
+    # The mixed ranking: held-out models among the recorded ones, against cold-start models at the average.
+    mixed = frame[frame["protocol"] == "mixed"]
+    assert set(mixed["method"]) == {bench.OURS, bench.COLD_AT_MEAN}
+    assert set(mixed["dataset"]) == {f"d{i}" for i in range(5)} and mixed["n"].eq(12).all()
+    # The toy's accuracy follows a latent quality that the features reveal: cold vectors beat the average.
+    by = mixed.groupby("method")["wtau"].mean()
+    assert by[bench.OURS] > by[bench.COLD_AT_MEAN]
 
 
 def test_released_scores_reproduce_the_published_figures():
@@ -165,5 +176,5 @@ def test_report_and_json(tmp_path):
     payload = json.loads((tmp_path / "r.json").read_text())
     assert payload["command"] == "fennec-hub bench --x"
     summary = pd.DataFrame(payload["summary"])
-    assert {"lodo", "lomo"} == set(summary["protocol"])
+    assert {"lodo", "lomo", "mixed"} == set(summary["protocol"])
     assert len(payload["rows"]) == len(result.rows)
