@@ -480,9 +480,10 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             ours, prior = piv.loc[OURS, cols], piv.loc[PRIOR, cols]
             diff = ours - prior
             wins, ties = int((diff > 0.001).sum()), int((diff.abs() <= 0.001).sum())
+            losses = len(cols) - wins - ties
             out.append(f"* Leave-one-dataset-out, {OURS} vs {PRIOR}: mean over benchmarks "
                        f"{ours.mean():.4f} vs {prior.mean():.4f}; ahead by more than 0.001 on {wins} of {len(cols)} "
-                       f"benchmarks, within 0.001 on {ties} ("
+                       f"benchmarks, within 0.001 on {ties}, behind on {losses} ("
                        + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f}" for b in cols) + ").")
         if {OURS, OURS_META, OURS_PER_PROTOCOL} <= set(piv.index):
             out.append("* Text proxy, leave-one-dataset-out mean weighted τ (text weight chosen for the space / "
