@@ -617,8 +617,12 @@ class Zoo:
         """
         from . import hub
 
+        source_dir = self._space_dir  # the files this zoo still reads lazily (space, proxies)
         with tempfile.TemporaryDirectory(prefix="fennec-zoo-push-") as tmp:
-            root = self.save(Path(tmp) / "zoo")
+            try:
+                root = self.save(Path(tmp) / "zoo")
+            finally:  # keep reading from where the zoo came from, not from the temporary copy
+                self._space_dir = source_dir
             files = {rel: str(root / rel) for rel in _list_files(root)}
             files[MANIFEST] = str(root / MANIFEST)
             c = self._counts()

@@ -357,6 +357,21 @@ def test_default_zoo_loads_offline_in_a_fresh_process(tmp_path: Path):
     assert n > 1000 and m > 20 and kinds == 2
 
 
+def test_push_to_hub_leaves_the_zoo_reading_its_own_files(loophub, small_zoo: Zoo, tmp_path: Path,
+                                                          unique_repo_id: str, hub_token: str):
+    """Pushing saves to a temporary directory; the zoo must not start reading from it (its lazily
+    loaded space and proxies would vanish with it: the default zoo lost its text proxy this way)."""
+    from fennec_hub.tasks import fit_task_proxies
+
+    z = Zoo(small_zoo.models, small_zoo.model_vectors, small_zoo.tasks, small_zoo.task_vectors,
+            history=small_zoo.history, space=small_zoo.space)
+    z.proxies = fit_task_proxies(small_zoo.space, proxies=("metadata",))
+    loaded = Zoo.load(z.save(tmp_path / "zoo"))  # space and proxies not read yet
+    loaded.push_to_hub(unique_repo_id, token=hub_token)
+    assert set(loaded.proxies) == {"metadata"}
+    assert loaded.space.known_tasks == small_zoo.space.known_tasks
+
+
 def test_task_proxies_travel_with_the_zoo(small_zoo: Zoo, tmp_path: Path):
     from fennec_hub.recommend import recommend
     from fennec_hub.tasks import fit_task_proxies
