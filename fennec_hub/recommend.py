@@ -214,9 +214,9 @@ def _protocol_task_vector(zoo: "Zoo", entry: "DatasetEntry", protocol: str) -> t
     if entry.id in space.known_tasks:
         task, how = entry.id, "history"
     else:
-        from .features import task_features
+        from .tasks import task_feature_row
 
-        task, how = task_features([entry], text=None).iloc[0], "metadata"
+        task, how = task_feature_row(entry), "metadata"
     vec = np.asarray(space.task_vector(task, source=source, metric=metric), dtype=np.float32)
     if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
         raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")

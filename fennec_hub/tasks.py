@@ -949,16 +949,21 @@ def _space_task_vector(space: Any, entry: Any) -> np.ndarray:
     if isinstance(entry, str) or not hasattr(entry, "id"):
         return np.asarray(space.task_vector(entry), np.float32)
     try:
-        from .features import task_features
-
-        try:  # with the text view the space was fitted with, when the text encoder can run here
-            row = task_features([entry], text=True).iloc[0]
-        except (ImportError, OSError) as exc:
-            _warn_no_text(exc)
-            row = task_features([entry], text=None).iloc[0]
-        return np.asarray(space.task_vector(row), np.float32)
+        return np.asarray(space.task_vector(task_feature_row(entry)), np.float32)
     except (ImportError, AttributeError, TypeError, KeyError, ValueError):
         return np.asarray(space.task_vector(entry.id), np.float32)
+
+
+def task_feature_row(entry: Any) -> Any:
+    """The task-feature row (pandas Series) a space places a dataset with: registry metadata plus
+    the MiniLM text view, computed when the text encoder can run here, else metadata only."""
+    from .features import task_features
+
+    try:
+        return task_features([entry], text=True).iloc[0]
+    except (ImportError, OSError) as exc:
+        _warn_no_text(exc)
+        return task_features([entry], text=None).iloc[0]
 
 
 def _warn_no_text(exc: BaseException) -> None:

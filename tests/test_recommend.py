@@ -236,6 +236,10 @@ def test_unknown_hub_dataset_is_resolved_and_placed_from_metadata(loophub, zoo: 
     again = recommend(repo, zoo=zoo, top_k=5)
     assert again["model_id"].tolist() == df["model_id"].tolist()
     assert loophub.calls() == []
+    # under the protocol of the zoo's records, it is placed among that protocol's recorded tasks
+    proto = recommend(repo, zoo=zoo, top_k=5, protocol="transfergraph_hf")
+    assert proto.attrs["task_vector_source"] == "metadata" and proto.attrs["protocol"] == "transfergraph_hf"
+    assert len(proto) == 5
 
 
 def test_max_per_family_caps_each_family_and_keeps_the_order():
