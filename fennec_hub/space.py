@@ -310,6 +310,8 @@ class TransferSpace:
             model_source = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in src], dtype=np.int64)
         source_emb = _encode_tasks(encoder, tf, sources, q)
 
+        if text_choice not in ("global", "protocol"):
+            raise ValueError(f"text_choice must be 'global' or 'protocol', got {text_choice!r}")
         tuned = encoder is not None and shrink is None and temperature is None
         if text_weight is not None:
             if not 0.0 <= float(text_weight) <= 1.0:
@@ -322,8 +324,6 @@ class TransferSpace:
         state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge,
                      encoder, weights)
         state.top_weighted = tune_criterion == "top"
-        if text_choice not in ("global", "protocol"):
-            raise ValueError(f"text_choice must be 'global' or 'protocol', got {text_choice!r}")
         state.text_choice = text_choice
         n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
         if not pair or not sources:
@@ -562,23 +562,19 @@ class TransferSpace:
                 lam, tau, anchor = self.block_shrink[block], self.block_temperature[block], self.block_anchor[block]
                 alpha = _at(self.block_text, block)
             uniform = np.full(int(cand.sum()), anchor / cand.sum())
-            sims = self._similarity(self.task_emb[self.group_dataset[cand]], emb, alpha)
+            sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb, alpha)
             w[cand] = uniform + lam * (_softmax(sims / tau) - uniform)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
             gamma = self.default_gamma
             if proto is not None and len(proto) == 1:
                 gamma = self.protocol_gamma[proto[0]]
-            pair = gamma * _pair_kernel(self._similarity(self.source_emb, emb, self.pair_text), self.pair_temperature)
+            sims = _similarity(self.task_encoder, self.source_emb, emb, self.pair_text)
+            pair = gamma * _pair_kernel(sims, self.pair_temperature)
         inter = np.zeros(self.inter_map.shape[1] if self.inter_map.size else 0)
         if self.inter_map.size and emb is not None:
             inter = emb[: self.inter_map.shape[0]] @ self.inter_map
         return np.concatenate([[1.0], w, pair, inter])
-
-    def _similarity(self, a: np.ndarray, b: np.ndarray, text_weight: float) -> np.ndarray:
-        if self.task_encoder is None:
-            return a @ b
-        return self.task_encoder.similarity(a, b, text_weight)
 
     def text_weights(self) -> dict[str, float]:
         """Weight of the text view in task similarity, per protocol (``"source/metric"``) and for
@@ -663,8 +659,8 @@ class TransferSpace:
         src = self.model_source[row]
         if src < 0:
             return 0.0
-        sim = float(self._similarity(self.source_emb[src][None, :], self.task_emb[self.group_dataset[g]],
-                                     self.pair_text)[0])
+        sim = float(_similarity(self.task_encoder, self.source_emb[src][None, :],
+                                self.task_emb[self.group_dataset[g]], self.pair_text)[0])
         return float(self.protocol_gamma[self.group_protocol[g]] * _pair_kernel(sim, self.pair_temperature))
 
     # -- persistence ----------------------------------------------------------------------------
@@ -760,13 +756,19 @@ def _encode_tasks(encoder: _TaskEncoder | None, tf: pd.DataFrame, ids: Sequence[
     return emb
 
 
+def _similarity(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, text_weight: float) -> np.ndarray:
+    """[len(a)] similarities of the task vectors ``a`` to one task vector ``b`` (plain dot products
+    when there is no encoder)."""
+    if encoder is None or not a.shape[1]:
+        return a @ b
+    return encoder.similarity(a, b, text_weight)
+
+
 def _similarities(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, text_weight: float) -> np.ndarray:
     """[len(a), len(b)] task similarities (rows of ``a`` against each row of ``b``)."""
-    if encoder is None or not a.shape[1]:
-        return a @ b.T
     out = np.zeros((len(a), len(b)))
-    for j in range(len(b)):
-        out[:, j] = encoder.similarity(a, b[j], text_weight)
+    for j, row in enumerate(b):
+        out[:, j] = _similarity(encoder, a, row, text_weight)
     return out
 
 
