@@ -23,10 +23,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .space import TransferSpace
 
 METRICS = ("wtau", "kendall", "pearson", "top1_rel", "top5_rel")
 METRIC_LABELS = {
@@ -408,6 +411,7 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             jobs.append((b, truth_tab, models[test]))
     preds: dict[str, list[pd.DataFrame]] = {}
     mixed: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    n_candidates: dict[tuple[str, str], int] = {}
     for b, truth_tab, held_models in tqdm(jobs, desc="leave-models-out", disable=not progress):
         train = inputs.records[~inputs.records["model"].isin(set(held_models))]
         space = _fit_space(train, inputs, inputs.task_features, **space_options)
@@ -423,13 +427,14 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             if len(truth) < MIN_CANDIDATES or not cold.any() or cold.all():
                 continue
             scores = space.model_vectors(list(truth.index), inputs.model_features) @ tv
+            n_candidates[b, d] = len(truth)
             for method, s in ((OURS, scores), (COLD_AT_MEAN, np.where(cold, 0.0, scores))):
                 mixed.setdefault((b, d, method), []).append(ranking_metrics(s, truth.to_numpy()))
         preds.setdefault(b, []).append(pd.DataFrame(cols, index=held))
     for (b, d, method), runs in mixed.items():
         mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
         result.rows.append(dict(protocol="mixed", benchmark=b, dataset=d, method=method,
-                                n=len(inputs.truth(b)[d].dropna()), **mean))
+                                n=n_candidates[b, d], **mean))
     for b in benchmarks:
         truth_tab = inputs.truth(b)
         pred = pd.concat(preds[b])
@@ -602,9 +607,11 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
-def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 10) -> dict[str, float]:
+def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 10
+                  ) -> tuple[dict[str, float], TransferSpace]:
     """Fit time on all records, and time to rank ``n_models`` stored vectors (real dimension) for a
-    new task: building its task vector + one float32 matrix-vector product + top-10 selection."""
+    new task: building its task vector + one float32 matrix-vector product + top-10 selection.
+    Returns the timings and the space fitted on all records."""
     t0 = time.perf_counter()
     space = _fit_space(inputs.records, inputs, inputs.task_features)
     fit_s = time.perf_counter() - t0
@@ -617,12 +624,11 @@ def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 1
         np.argpartition(-scores, 10)[:10]
         times.append(time.perf_counter() - t0)
     return {"fit_all_records_s": fit_s, f"score_{n_models}_models_median_ms": 1e3 * float(np.median(times)),
-            "vector_dim": float(space.dim)}
+            "vector_dim": float(space.dim)}, space
 
 
-def text_choice_note(inputs: BenchInputs, benchmarks: Sequence[str]) -> str:
-    """Where the space fitted on all records uses the text proxy: the text-view weight per protocol."""
-    space = _fit_space(inputs.records, inputs, inputs.task_features)
+def text_choice_note(space: TransferSpace, inputs: BenchInputs, benchmarks: Sequence[str]) -> str:
+    """Where ``space`` (fitted on all records) uses the text proxy: the text-view weight per protocol."""
     if space.task_encoder is None or not space.task_encoder.has_text:
         return ""
     weights = space.text_weights()
@@ -666,8 +672,9 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", 
     if protocol in ("lomo", "both"):
         run_lomo(inputs, benchmarks, result=result, progress=progress)
     if speed:
-        result.timings.update(measure_speed(inputs))
-        note = text_choice_note(inputs, benchmarks)
+        timings, space = measure_speed(inputs)
+        result.timings.update(timings)
+        note = text_choice_note(space, inputs, benchmarks)
         if note:
             result.notes.append(note)
     result.timings["bench_total_s"] = time.perf_counter() - t0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -76,16 +77,22 @@ def _toy_inputs() -> bench.BenchInputs:
                              method_scores=scores, metadata=meta, model_features=mf, task_features=tf)
 
 
-def test_harness_fits_without_the_held_out_dataset(monkeypatch):
-    inputs = _toy_inputs()
+def _spy_on_fits(monkeypatch, note: Callable[[pd.DataFrame, dict], Any]) -> list:
+    """Record ``note(train, options)`` for every space the harness fits; returns the record."""
     seen = []
     real_fit = bench._fit_space
 
     def spy(train, inputs_, task_features, **options):
-        seen.append(set(train["dataset"]))
+        seen.append(note(train, options))
         return real_fit(train, inputs_, task_features, **options)
 
     monkeypatch.setattr(bench, "_fit_space", spy)
+    return seen
+
+
+def test_harness_fits_without_the_held_out_dataset(monkeypatch):
+    inputs = _toy_inputs()
+    seen = _spy_on_fits(monkeypatch, lambda train, options: set(train["dataset"]))
     result = bench.run_lodo(inputs, ("alpha", "beta"), progress=False)
     frame = result.frame()
     held = sorted(frame["dataset"].unique())
@@ -105,34 +112,22 @@ def test_text_proxy_is_compared_forced_off_and_on(monkeypatch):
     text = pd.DataFrame(rng.normal(size=(5, 4)), index=inputs.task_features.index,
                         columns=[f"text_{i}" for i in range(4)])
     inputs.task_features = pd.concat([inputs.task_features, text], axis=1)
-    weights = []
-    real_fit = bench._fit_space
-
-    def spy(train, inputs_, task_features, **options):
-        weights.append((options.get("text_weight"), options.get("text_choice")))
-        return real_fit(train, inputs_, task_features, **options)
-
-    monkeypatch.setattr(bench, "_fit_space", spy)
+    weights = _spy_on_fits(monkeypatch, lambda train, options: (options.get("text_weight"),
+                                                                options.get("text_choice")))
     frame = bench.run_lodo(inputs, ("alpha",), progress=False, fennec_reimpl=False).frame()
     # per fold: text weight chosen for the space, forced off, chosen per protocol
     assert weights == [(None, None), (0.0, None), (None, "protocol")] * 5
     per_method = frame.groupby("method")["dataset"].nunique()
     for method in (bench.OURS, bench.OURS_META, bench.OURS_PER_PROTOCOL, bench.OURS_ANY):
         assert per_method[method] == 5
-    note = bench.text_choice_note(inputs, ("alpha", "beta"))
+    note = bench.text_choice_note(bench._fit_space(inputs.records, inputs, inputs.task_features), inputs,
+                                  ("alpha", "beta"))
     assert note.startswith("Weight of the text view") and "alpha " in note and "beta " in note
 
 
 def test_lomo_scores_held_out_models_from_features_only(monkeypatch):
     inputs = _toy_inputs()
-    seen = []
-    real_fit = bench._fit_space
-
-    def spy(train, inputs_, task_features, **options):
-        seen.append(set(train["model"]))
-        return real_fit(train, inputs_, task_features, **options)
-
-    monkeypatch.setattr(bench, "_fit_space", spy)
+    seen = _spy_on_fits(monkeypatch, lambda train, options: set(train["model"]))
     result = bench.run_lomo(inputs, ("alpha",), folds=3, progress=False)
     frame = result.frame()
     assert set(frame["protocol"]) == {"lomo", "mixed"}
