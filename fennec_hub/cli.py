@@ -61,6 +61,8 @@ def _run_encode(args) -> int:
 # --- recommend (ZOO) ----------------------------------------------------------------------------
 
 def _add_recommend(sub) -> None:
+    from .records import BENCHMARKS  # light: already imported by the package
+
     p = sub.add_parser(
         "recommend",
         help="rank Hub checkpoints to fine-tune on a dataset",
@@ -79,8 +81,7 @@ def _add_recommend(sub) -> None:
     p.add_argument("--token", help="Hub token for a private zoo or dataset (default: your HF login)")
     p.add_argument("--max-per-family", type=int, metavar="N",
                    help="at most N models of one architecture family (e.g. 1: one per family)")
-    p.add_argument("--protocol", metavar="NAME",
-                   choices=["transfergraph_hf", "vtab1k_hf", "parc", "keras", "fennec"],
+    p.add_argument("--protocol", metavar="NAME", choices=list(BENCHMARKS),
                    help="rank as under one fine-tuning protocol of the records: transfergraph_hf (full "
                    "fine-tuning, 30 epochs), vtab1k_hf (1,000 training examples), keras, parc, fennec; "
                    "default: all of them")
