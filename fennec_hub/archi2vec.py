@@ -465,6 +465,22 @@ _TORCHVISION = {"alexnet": ("pytorchcv", "alexnet", None),
 _PYTORCHCV_FALLBACK = {"nasnet_4a1056": "nasnetalarge", "bninception": "inception_v3", "alexnet": "vgg11"}
 
 
+def mapped_architecture(model_id: str) -> tuple[str, str] | None:
+    """``(library, name)`` of the network a benchmark id is an instance of (``keras/vgg16`` ->
+    ``("timm", "vgg16")``, ``torchvision/alexnet`` -> ``("pytorchcv", "alexnet")``), from the tables
+    :func:`resolve_architecture` uses, without importing any model library; None for other ids."""
+    ns, _, rest = str(model_id).partition("/")
+    if ns == "keras":
+        hit = _KERAS.get(re.sub(r"[^a-z0-9]", "", rest.lower()))
+    elif ns == "torchvision":
+        hit = _TORCHVISION.get(rest.lower()) or ("timm", rest.lower(), None)
+        if hit[2] and "closest" in hit[2]:  # a stand-in for a network neither library has
+            return None
+    else:
+        return None
+    return (hit[0], hit[1]) if hit else None
+
+
 def resolve_architecture(model_id: str) -> ArchitectureSpec:
     """Map a model id (Hub id, timm name, or a namespaced benchmark id) to what to build.
 

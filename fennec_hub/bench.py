@@ -45,8 +45,12 @@ COLD_AT_MEAN = "Cold-start models at the average"
 PRIOR = "Global prior"
 PRIOR_ALL = "Global prior (all sources)"
 FENNEC_REIMPL = "Fennec re-implementation"
+TOP1 = "ImageNet top-1"
+TOP1_IN_DATA = "ImageNet top-1 within pre-training data"
+PARAMS = "Parameter count"
 MIN_CANDIDATES = 3
 LOMO_FOLDS = 5
+LOBO_HF_FOLDS = 5
 SEED = 2023
 
 
@@ -373,17 +377,149 @@ def _released(inputs: BenchInputs) -> dict[tuple[str, str], pd.DataFrame]:
     return out
 
 
-def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rng: np.random.Generator) -> None:
-    top1 = _numeric_meta(inputs.metadata, cands, "imagenet_top1")
-    if np.isfinite(top1).sum() >= MIN_CANDIDATES:
-        add("ImageNet top-1", top1)
-    params = _numeric_meta(inputs.metadata, cands, "params_m")
-    if inputs.model_features is not None and "log_params" in inputs.model_features:
-        lp = np.exp(inputs.model_features["log_params"].reindex(cands).to_numpy(float))
-        params = np.where(np.isfinite(params), params, lp)
-    if np.isfinite(params).sum() >= MIN_CANDIDATES:
-        add("Parameter count", params)
+def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rng: np.random.Generator,
+                        ours: np.ndarray | None = None) -> None:
+    """The trivial priors: ImageNet top-1, parameter count, ImageNet top-1 within pre-training data
+    (more pre-training images first, then top-1), and one random permutation, from the catalogue
+    features of `cands`. A prior known for only some candidates ranks those; with ``ours`` (our
+    scores of `cands`), ours is also reported on exactly those models (``"<ours> | <prior> models"``)."""
+    feats = inputs.model_features
+    top1 = _numeric_meta(feats, cands, "imagenet_top1")
+    images = _numeric_meta(feats, cands, "log_pretrain_images")
+    priors = {TOP1: top1, TOP1_IN_DATA: np.where(np.isfinite(images), 1000.0 * np.round(images, 1) + top1, np.nan),
+              PARAMS: np.exp(_numeric_meta(feats, cands, "log_params"))}
+    for name, values in priors.items():
+        known = np.isfinite(values)
+        if known.sum() < MIN_CANDIDATES:
+            continue
+        add(name, values)
+        if ours is not None and not known.all():
+            add(f"{OURS} | {name} models", np.where(known, ours, np.nan))
     add("Random", rng.permutation(len(cands)).astype(float))
+
+
+def _hf_family(model: str, metadata: pd.DataFrame | None) -> str:
+    """Architecture family of a Hub checkpoint: its ``model_type``, else a family named in its id."""
+    mt = metadata["model_type"].get(model) if metadata is not None and "model_type" in metadata else None
+    if isinstance(mt, str) and mt:
+        return mt
+    low = model.lower()
+    return next((f for f in _NAMED_FAMILIES if f in low), "other")
+
+
+_NAMED_FAMILIES = ("convnext", "swin", "deit", "beit", "data2vec", "segformer", "mit-", "levit", "mobilevit",
+                   "perceiver", "resnet", "regnet", "efficientnet", "poolformer", "van-", "cvt", "dinov2", "vit")
+
+
+def lobo_folds(inputs: BenchInputs, hf_folds: int = LOBO_HF_FOLDS) -> list[tuple[str, list[str], list[str]]]:
+    """Leave-one-bank-out folds: ``(name, held-out models, benchmarks scored)``.
+
+    Every model of one record bank is held out at once (PARC, Keras, Fennec/pytorchcv); the Hugging
+    Face checkpoints of TransferGraph (both of its protocols) are split into ``hf_folds`` folds by
+    architecture family, whole families at a time, so a family is never on both sides.
+    """
+    folds = []
+    for bank in ("parc", "keras", "fennec"):
+        if bank in inputs.benchmarks:
+            folds.append((bank, sorted(inputs.truth(bank).index), [bank]))
+    hf = [b for b in ("transfergraph_hf", "vtab1k_hf") if b in inputs.benchmarks]
+    if hf:
+        models = sorted(set().union(*(inputs.truth(b).index for b in hf)))
+        fam = pd.Series({m: _hf_family(m, inputs.metadata) for m in models})
+        sizes = fam.value_counts()
+        load = [0] * hf_folds
+        members: list[list[str]] = [[] for _ in range(hf_folds)]
+        for family in sorted(sizes.index, key=lambda f: (-sizes[f], f)):  # largest first, to the lightest fold
+            k = int(np.argmin(load))
+            load[k] += int(sizes[family])
+            members[k] += sorted(fam.index[fam == family])
+        for k, held in enumerate(members):
+            if held:
+                families = sorted(set(fam[held]))
+                folds.append((f"hf{k + 1} ({', '.join(families)})", sorted(held), hf))
+    return folds
+
+
+def zoo_features(zoo: Any = None) -> pd.DataFrame:
+    """Catalogue features of every checkpoint of a zoo (default: the embedded one), from its own
+    tables, as the zoo build computes them (no timm needed)."""
+    from .features import build_model_features
+    from .zoo import Zoo
+
+    zoo = Zoo.default() if zoo is None else zoo
+    m = zoo.models
+    meta = pd.DataFrame({
+        "params_m": pd.to_numeric(m["params"], errors="coerce").to_numpy(float) / 1e6,
+        "img_size": pd.to_numeric(m["input_size"], errors="coerce").to_numpy(float),
+        "imagenet_top1": pd.to_numeric(m["imagenet_top1"], errors="coerce").to_numpy(float),
+        "pretrain": m["pretrain"].to_numpy(object),
+        "source_dataset": (m["source_dataset"] if "source_dataset" in m else pd.Series(None, index=m.index)
+                           ).to_numpy(object),
+    }, index=m["model_id"])
+    vectors = {mid: v for mid, v in zip(m["model_id"], zoo.archi2vec_vectors) if np.any(v)}
+    feats = build_model_features(list(m["model_id"]), meta, vectors)
+    if "imagenet_from" in m:
+        feats["imagenet_from"] = m["imagenet_from"].to_numpy(object)
+    return feats
+
+
+def run_lobo(inputs: BenchInputs, *, result: BenchResult | None = None, zoo: Any = None,
+             space_options: dict | None = None, progress: bool = True) -> BenchResult:
+    """Leave-one-bank-out cold start: the situation of most checkpoints in a zoo.
+
+    For each fold of :func:`lobo_folds`, the space is fitted without the held-out models and scores
+    them from their catalogue features (quality metadata, archi2vec twins), on every dataset of their
+    benchmark, under its protocol. Rows: ``lobo`` (ranked among the held-out models, against ImageNet
+    top-1, parameter count and top-1 within pre-training data on the same models), ``lobo_mixed``
+    (held-out models cold, the benchmark's other models from their records, as a zoo mixes them;
+    only where the benchmark has other models) and ``lobo_zoo`` (where the held-out models land
+    among the zoo's checkpoints: median rank, rank of the truly best one).
+    """
+    from huggingface_hub.utils import tqdm
+
+    from .records import same_weights
+
+    result = result or BenchResult()
+    space_options = space_options or {}
+    rng = np.random.default_rng(SEED)
+    zf = zoo_features(zoo) if zoo is not False else None
+    twins = same_weights()
+    for name, held, benches in tqdm(lobo_folds(inputs), desc="leave-one-bank-out", disable=not progress):
+        held_set = set(held)
+        train = inputs.records[~inputs.records["model"].isin(held_set)]
+        space = _fit_space(train, inputs, inputs.task_features, **space_options)
+        zoo_ids = []
+        if zf is not None:  # the zoo's copies of held-out checkpoints are the held-out models themselves
+            drop = held_set | {twins[m] for m in held if m in twins}
+            zoo_ids = [m for m in zf.index if m not in drop]
+            zoo_mv = space.model_vectors(zoo_ids, zf)
+        for b in benches:
+            proto = inputs.protocol(b)
+            truth_tab = inputs.truth(b)
+            for d in truth_tab.columns:
+                truth = truth_tab[d].dropna()
+                tv = space.task_vector(d, **proto)
+                cold = truth.index.isin(held_set)
+                if cold.sum() >= MIN_CANDIDATES:
+                    cands = list(truth.index[cold])
+                    y = truth.to_numpy()[cold]
+                    add = lambda method, sc: result.add("lobo", b, d, method, sc, y, fold=name)  # noqa: E731
+                    scores = space.model_vectors(cands, inputs.model_features) @ tv
+                    add(OURS, scores)
+                    _add_meta_baselines(add, inputs, cands, rng, ours=scores)
+                    if len(zoo_ids):
+                        zs = zoo_mv @ tv
+                        ranks = 1 + (zs[None, :] > scores[:, None]).sum(axis=1)
+                        result.rows.append(dict(protocol="lobo_zoo", benchmark=b, dataset=d, method=OURS, fold=name,
+                                                n=len(cands), zoo_size=len(zoo_ids),
+                                                median_rank=float(np.median(ranks)),
+                                                best_rank=float(ranks[int(np.argmax(y))]),
+                                                top_rank=float(ranks.min())))
+                if cold.any() and not cold.all() and len(truth) >= MIN_CANDIDATES:
+                    full = space.model_vectors(list(truth.index), inputs.model_features) @ tv
+                    for method, sc in ((OURS, full), (COLD_AT_MEAN, np.where(cold, 0.0, full))):
+                        result.add("lobo_mixed", b, d, method, sc, truth.to_numpy(), fold=name)
+    return result
 
 
 def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
@@ -577,7 +713,6 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         piv = sp.pivot(index="method", columns="benchmark", values="wtau")
         cols = [b for b in benchmarks if b in piv.columns]
         piv = piv.reindex(columns=cols)
-        full = piv.dropna()
         lines.append("| method | " + " | ".join(cols) + " | mean over benchmarks |")
         lines.append("|---" * (len(cols) + 2) + "|")
         for m in _method_order(piv.index):

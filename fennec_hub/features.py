@@ -1,11 +1,11 @@
 """Model and task features for the transfer space's cold start.
 
-* :func:`model_features`: one row per model id: archi2vec (PCA-reduced), log parameter count, input
-  size, ImageNet top-1 (where known), pre-training tag, the domain of the dataset it was trained on,
-  missing-value flags, and ``source_dataset`` (canonical dataset id or None) for the source/target
-  similarity term. Rows come from a precomputed store (``fennec_hub/data/model_features/``) so that
-  scoring never needs torch; ids outside the store are built from metadata (+ archi2vec when torch is
-  importable, else imputed and flagged).
+* :func:`model_features`: one row per model id: the quality-prior inputs (ImageNet top-1 and where
+  it comes from, log parameter count, log pre-training images), input size, ``source_dataset``
+  (canonical dataset id or None) for the source/target similarity term, and the archi2vec vector
+  (architecture twins). Rows come from a precomputed store (``fennec_hub/data/model_features/``) so
+  that scoring never needs torch; ids outside the store are built from metadata (+ archi2vec when
+  torch is importable).
 * :func:`task_features`: one row per dataset: log number of classes, log train size, domain one-hot
   (registry metadata) and, optionally, a 384-d MiniLM text embedding of its name, description and
   class names (precomputed for the registry, computed on the fly for other datasets).
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -26,9 +25,7 @@ import numpy as np
 import pandas as pd
 
 STORE = Path(__file__).parent / "data" / "model_features"
-A2V_DIM = 16
 TEXT_DIM = 384
-PRETRAIN_TAGS = ("in1k", "in21k", "in22k", "laion", "openai", "jft", "ig", "sw", "semi", "ssl", "clip", "mim")
 _SOURCE_HINTS = (  # model-id suffix -> dataset alias, for benchmark zoos whose ids carry the source
     ("cifar100", "cifar100"), ("cifar10", "cifar10"), ("svhn", "svhn"), ("cub", "cub200"),
     ("nabird", "nabird"), ("oxford_pets", "oxford_pets"), ("stanford_dogs", "stanford_dogs"),
@@ -156,22 +153,13 @@ def source_dataset(model_id: str, meta: pd.Series | None = None) -> str | None:
     return None
 
 
-def _pca_store() -> dict[str, np.ndarray] | None:
-    path = STORE / "archi2vec_pca.safetensors"
-    if not path.exists():
-        return None
-    from safetensors.numpy import load_file
-
-    return load_file(str(path))
-
-
 def _archi2vec_many(models: Sequence[str], progress: bool = False,
                     metadata: pd.DataFrame | None = None) -> dict[str, Any]:
-    """ARCH's architecture description (vector, params, input size) of every model it can resolve.
+    """Architecture description (vector, params, input size) of every model archi2vec can resolve.
 
     A Hub checkpoint known only by metadata (model_type, parameter count, input size) is encoded
     from the closest shipped config of its type. Needs torch; models whose architecture cannot be
-    built are left out (imputed + flagged later).
+    built are left out (their architecture columns stay empty).
     """
     out: dict[str, Any] = {}
     try:
@@ -198,7 +186,7 @@ def _archi2vec_many(models: Sequence[str], progress: bool = False,
             cfg = config_from_metadata(mt, None if pd.isna(n) else float(n),
                                        None if pd.isna(size) else int(size))
             out[m] = describe_architecture(cfg)
-        except Exception:  # unknown or removed model type: imputed + flagged
+        except Exception:  # unknown or removed model type: no architecture columns
             continue
     return out
 
@@ -207,83 +195,89 @@ def _vector_of(x: Any) -> np.ndarray:
     return np.asarray(getattr(x, "vector", x), dtype=np.float64)
 
 
-def _pretrain_tag(model_id: str, meta: pd.Series | None) -> str | None:
+def _pretrain_of(model_id: str, meta: pd.Series | None) -> str | None:
+    """Pre-training label: the metadata's, else the one a timm tag names."""
+    from .records import pretrain_label, timm_pretrain
+
     tag = meta.get("pretrain") if meta is not None and hasattr(meta, "get") else None
     if isinstance(tag, str) and tag:
-        return tag.lower()
-    m = re.search(r"\.([a-z0-9_]+)$", model_id)
-    return m.group(1) if m and model_id.startswith("timm/") else None
+        return pretrain_label(tag)
+    if model_id.startswith("timm/") and "." in model_id:
+        return timm_pretrain(model_id.rpartition(".")[2])
+    return None
+
+
+def _number(meta: pd.Series | None, key: str) -> float:
+    value = meta.get(key) if meta is not None and hasattr(meta, "get") else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return value if np.isfinite(value) else np.nan
 
 
 def build_model_features(
     models: Sequence[str],
     metadata: pd.DataFrame | None = None,
     vectors: dict[str, Any] | None = None,
-    pca: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Feature rows from metadata (indexed by model id) and archi2vec results (projected by ``pca``).
+    """Feature rows of models from metadata (indexed by model id) and archi2vec results.
 
-    ``vectors``: model id -> archi2vec vector or ARCH's ``ArchitectureInfo`` (whose parameter count
-    and input size fill gaps in the metadata).
+    Columns: ``imagenet_top1`` and where it comes from (``imagenet_from``; from
+    `fennec_hub.records.imagenet_quality` when the metadata has none), ``quality_top1`` (the
+    transfer space's quality-prior input: that top-1, else the top-1 timm's checkpoints of the same
+    size and pre-training data reach), ``log_params`` (ln of millions of parameters),
+    ``log_pretrain_images`` (log10 of the pre-training images), ``log_img_size``, ``source_dataset``,
+    and the archi2vec vector (``a2v_0`` ...; empty where the architecture is unknown; used to find
+    architecture twins).
+    ``vectors``: model id -> archi2vec vector or `ArchitectureInfo` (whose parameter count and input
+    size fill gaps in the metadata).
     """
+    from .records import expected_imagenet_top1, imagenet_quality, pretrain_images
+
     models = list(models)
     if metadata is not None:
         metadata = metadata[~metadata.index.duplicated(keep="first")]
     meta = metadata.reindex(models) if metadata is not None else pd.DataFrame(index=models)
     vectors = vectors or {}
-    registry_domain = {}
-    doms = _domains()
+    quality = imagenet_quality(models)
     rows = []
     for m in models:
         row_meta = meta.loc[m] if m in meta.index else None
-        params = row_meta.get("params_m") if row_meta is not None and "params_m" in meta else np.nan
-        img = row_meta.get("img_size") if row_meta is not None and "img_size" in meta else np.nan
-        top1 = row_meta.get("imagenet_top1") if row_meta is not None and "imagenet_top1" in meta else np.nan
-        params, img, top1 = (float(v) if v is not None and not pd.isna(v) else np.nan for v in (params, img, top1))
+        params, img, top1 = (_number(row_meta, k) for k in ("params_m", "img_size", "imagenet_top1"))
         info = vectors.get(m)
         if not params > 0 and getattr(info, "params", None):
             params = float(info.params) / 1e6
         if not img > 0 and getattr(info, "input_size", None):
             img = float(info.input_size)
-        src = source_dataset(m, row_meta)
-        if src and src not in registry_domain:
-            e = _entry(src)
-            registry_domain[src] = (e.domain, _log(e.num_classes), _log(e.train_size)) if e is not None else (
-                None, np.nan, np.nan)
-        src_domain, src_classes, src_size = registry_domain.get(src, (None, np.nan, np.nan))
-        tag = _pretrain_tag(m, row_meta) or ""
-        row: dict[str, Any] = {
-            "log_params": math.log(params) if params > 0 else np.nan,
-            "params_missing": float(not params > 0),
-            "log_img_size": math.log(img) if img > 0 else np.nan,
-            "img_missing": float(not img > 0),
+        how = "metadata" if np.isfinite(top1) else quality.at[m, "imagenet_from"]
+        if not np.isfinite(top1):
+            top1 = float(quality.at[m, "imagenet_top1"])
+        images = pretrain_images(_pretrain_of(m, row_meta))
+        rows.append({
             "imagenet_top1": top1,
-            "top1_missing": float(np.isnan(top1)),
-        }
-        row.update({f"pretrain_{t}": float(t in tag) for t in PRETRAIN_TAGS})
-        row.update({f"src_domain_{d}": float(src_domain == d) for d in doms})
-        row["src_log_num_classes"] = src_classes
-        row["src_log_train_size"] = src_size
-        row["src_missing"] = float(src is None)
-        row["source_dataset"] = src
-        rows.append(row)
+            "imagenet_from": how if isinstance(how, str) else None,
+            "quality_top1": top1 if np.isfinite(top1) else expected_imagenet_top1(params, images),
+            "log_params": math.log(params) if params > 0 else np.nan,
+            "log_pretrain_images": math.log10(images) if images else np.nan,
+            "log_img_size": math.log(img) if img > 0 else np.nan,
+            "source_dataset": source_dataset(m, row_meta),
+        })
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
-    a2v = np.full((len(models), A2V_DIM), np.nan)
-    if pca is not None:
-        for i, m in enumerate(models):
-            if m in vectors:
-                a2v[i] = (_vector_of(vectors[m]) - pca["mean"]) @ pca["components"].T
-    for j in range(A2V_DIM):
-        out[f"a2v_{j}"] = a2v[:, j]
-    out["a2v_missing"] = np.isnan(a2v).all(axis=1).astype(float)
-    return out
+    width = max((_vector_of(v).shape[0] for v in vectors.values()), default=0)
+    a2v = np.full((len(models), width), np.nan)
+    for i, m in enumerate(models):
+        if m in vectors and _vector_of(vectors[m]).shape[0] == width:
+            a2v[i] = _vector_of(vectors[m])
+    arch = pd.DataFrame(a2v, index=out.index, columns=[f"a2v_{j}" for j in range(width)])
+    return pd.concat([out, arch], axis=1)
 
 
 def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFrame:
     """Feature rows for model ids: precomputed where stored, else built from metadata (+archi2vec).
 
-    ``compute``: build rows for ids outside the store (archi2vec needs torch; without it they get
-    imputed architecture features and ``a2v_missing = 1``).
+    ``compute``: encode the architecture of ids outside the store (needs torch; without it their
+    ``a2v_*`` columns stay empty, so they find no architecture twins).
     """
     models = list(models)
     path = STORE / "models.parquet"
@@ -300,7 +294,7 @@ def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFra
         except Exception:  # metadata unavailable: features from the ids alone
             meta = None
         vectors = _archi2vec_many(rest, metadata=meta) if compute else {}
-        parts.append(build_model_features(rest, meta, vectors, _pca_store()))
+        parts.append(build_model_features(rest, meta, vectors))
     out = pd.concat(parts) if parts else build_model_features([])
     return out.reindex(models)
 
@@ -316,16 +310,7 @@ def rebuild(out_dir: Path = STORE, extra_models: Sequence[str] = ()) -> pd.DataF
     meta = load_model_metadata()
     models = sorted(set(records["model"]) | set(extra_models))
     vectors = _archi2vec_many(models, progress=True, metadata=meta)
-    pca = None
-    if len(vectors) >= A2V_DIM + 1:
-        from safetensors.numpy import save_file
-        from sklearn.decomposition import PCA
-
-        mat = np.stack([_vector_of(v) for v in vectors.values()])
-        p = PCA(n_components=A2V_DIM, random_state=0).fit(mat)
-        pca = {"mean": p.mean_.astype(np.float64), "components": p.components_.astype(np.float64)}
-        save_file(pca, str(out_dir / "archi2vec_pca.safetensors"))
-    feats = build_model_features(models, meta, vectors, pca)
+    feats = build_model_features(models, meta, vectors)
     feats.to_parquet(out_dir / "models.parquet")
     entries = list_datasets()
     emb = _embed_entries(entries)
@@ -345,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.print_help()
         return 2
     feats = rebuild(args.out)
-    print(f"{len(feats)} models, {int((feats['a2v_missing'] == 0).sum())} with archi2vec -> {args.out}")
+    print(f"{len(feats)} models, {int(feats.filter(like='a2v_').notna().all(axis=1).sum())} with archi2vec "
+          f"-> {args.out}")
     return 0
 
 

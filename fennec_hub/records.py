@@ -17,6 +17,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .archi2vec import mapped_architecture
 from .datasets import UnknownDatasetError, find_dataset, resolve_dataset
 
 if TYPE_CHECKING:  # pandas costs ~1 s to import: only the functions that build tables import it
@@ -258,14 +259,77 @@ def _load_file(path: Path, *, include_flagged: bool, unknown_datasets: str) -> p
 
 
 @functools.lru_cache(maxsize=2)
-def _bundled_records(include_flagged: bool) -> pd.DataFrame:
+def _bundled_files(include_voided: bool) -> pd.DataFrame:
     import pandas as pd
 
     frames = [
-        _load_file(RECORDS_DIR / f, include_flagged=include_flagged, unknown_datasets="error")
+        _load_file(RECORDS_DIR / f, include_flagged=include_voided, unknown_datasets="error")
         for f in GROUND_TRUTH_FILES
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _bundled_records(include_flagged: bool) -> pd.DataFrame:
+    if include_flagged:
+        return _bundled_files(True)
+    records = _bundled_files(False)
+    return records.loc[~collapsed_runs(records)].reset_index(drop=True)
+
+
+def _chance(dataset: str) -> float:
+    """Accuracy (%) of guessing the most frequent of equally likely classes; 0 when unknown."""
+    entry = find_dataset(dataset)
+    n = entry.num_classes if entry is not None else None
+    return 100.0 / n if n else 0.0
+
+
+def collapsed_runs(records: pd.DataFrame) -> pd.Series:
+    """Boolean mask of runs that collapsed instead of measuring transfer.
+
+    Within each (source, dataset, metric) group: a run is collapsed when it is near chance (less
+    than a tenth of the way from chance to the group's 90th percentile), or when it lies in a
+    cluster cut off below the group's healthy runs (under half-way from chance to their median,
+    below a gap of at least 15% of that distance) while the same model ranks in the top three
+    quarters of its other groups of that source (a model that is weak everywhere is weak, not
+    collapsed).
+    """
+    import numpy as np
+    import pandas as pd
+
+    keys = ["source", "dataset", "metric"]
+    values = records["value"].to_numpy(float)
+    near = np.zeros(len(records), bool)
+    far = np.zeros(len(records), bool)
+    for key, idx in records.groupby(keys, sort=False).indices.items():
+        v, c = values[idx], _chance(key[1])
+        near[idx] = (v - c) < 0.1 * (np.percentile(v, 90) - c)
+        healthy = v[~near[idx]]
+        if len(healthy) < 2:
+            continue
+        mid = np.median(healthy)
+        low = np.sort(healthy[(healthy - c) < 0.5 * (mid - c)])
+        if not len(low):
+            continue
+        edges = np.concatenate([low, np.sort(healthy[healthy > low[-1]])[:1]])
+        gaps = np.diff(edges)
+        if len(gaps) and gaps.max() >= 0.15 * (mid - c):
+            far[idx] = ~near[idx] & (v <= edges[int(np.argmax(gaps))])
+    ok = ~(near | far)
+    pct = records["value"].where(pd.Series(ok, index=records.index)).groupby(
+        [records[k] for k in keys], sort=False).rank(pct=True)
+    standing = pct.groupby([records["model"], records["source"]], sort=False).transform("median")
+    far &= standing.fillna(0.0).to_numpy() >= 0.25
+    return pd.Series(near | far, index=records.index)
+
+
+def collapsed_counts() -> pd.Series:
+    """How many bundled records `collapsed_runs` flags, per benchmark (the PARC rows voided by
+    PARC's own evaluation are counted apart, in ``.attrs["voided"]``)."""
+    records = _bundled_files(False)
+    counts = collapsed_runs(records).groupby(records["benchmark"]).sum().astype(int)
+    counts.attrs["voided"] = len(_bundled_files(True)) - len(records)
+    return counts
 
 
 def load_records(
@@ -280,8 +344,9 @@ def load_records(
     for ``*_top1`` metrics. ``paths=None`` loads every bundled ground-truth file (not the
     method-score files, the metadata files or the timm ImageNet results). User CSVs must have
     the same long format; their ``benchmark`` column defaults to the file stem. Rows that the
-    benchmark's own authors void (PARC's broken SSL checkpoints) are dropped unless
-    ``include_flagged=True``. ``unknown_datasets``: "error" (default) raises
+    benchmark's own authors void (PARC's broken SSL checkpoints) and runs that collapsed
+    (`collapsed_runs`: at chance, or cut off far below the same group's other runs) are dropped
+    unless ``include_flagged=True``. ``unknown_datasets``: "error" (default) raises
     `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
     """
     import pandas as pd
@@ -296,7 +361,8 @@ def load_records(
     if not files:
         raise ValueError("load_records: empty list of paths")
     frames = [_load_file(p, include_flagged=include_flagged, unknown_datasets=unknown_datasets) for p in files]
-    return pd.concat(frames, ignore_index=True)
+    records = pd.concat(frames, ignore_index=True)
+    return records if include_flagged else records.loc[~collapsed_runs(records)].reset_index(drop=True)
 
 
 def benchmark_records(name: str) -> pd.DataFrame:
@@ -354,7 +420,8 @@ def load_method_scores() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Model metadata
 
-# Pre-training data named in timm tags, in the order they are looked for.
+# Pre-training data: the labels fennec_hub uses, the tokens of timm tags and the phrases of model
+# descriptions that name them, and each dataset's size in training images as published with it.
 _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"laion2b|laiona|laion400m|laion", "laion"),
     (r"openai", "openai"),
@@ -364,11 +431,19 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"ig\d+b|swsl|wsl|swag|seer", "instagram"),
     (r"yfcc100m|yfcc15m", "yfcc100m"),
     (r"m38m|m30m", "merged-38m"),
+    (r"lvd142m", "lvd142m"),
     (r"in22k|in21k", "in21k"),
     (r"in12k", "in12k"),
     (r"in1k", "in1k"),
 )
 _PRETRAIN_RE = tuple((re.compile(pattern), label) for pattern, label in _PRETRAIN_TOKENS)
+_PRETRAIN_PHRASES = (("imagenet-21k", "in21k"), ("imagenet-22k", "in21k"), ("lvd-142m", "lvd142m"),
+                     ("wit-400m", "openai"), ("webli", "webli"), ("laion", "laion"), ("imagenet-1k", "in1k"))
+PRETRAIN_IMAGES: dict[str, float] = {
+    "in1k": 1.28e6, "in12k": 1.2e7, "in21k": 1.4e7, "merged-38m": 3.8e7, "yfcc100m": 1.0e8,
+    "lvd142m": 1.42e8, "jft": 3.0e8, "openai": 4.0e8, "instagram": 1.0e9, "laion": 2.0e9, "dfn": 2.0e9,
+    "webli": 1.0e10,
+}
 
 
 def timm_pretrain(tag: str | None) -> str | None:
@@ -382,6 +457,31 @@ def timm_pretrain(tag: str | None) -> str | None:
         if any(pattern.fullmatch(t) for t in pre):
             return label
     return None
+
+
+def pretrain_label(text: object) -> str | None:
+    """Pre-training label from a description such as ``"imagenet-21k, fine-tuned imagenet-1k"``
+    (-> ``in21k``: the first dataset named wins), a label itself, or a dataset name; None if empty."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    low = text.lower().strip()
+    if low in PRETRAIN_IMAGES:
+        return low
+    for key, label in _PRETRAIN_PHRASES:
+        if key in low:
+            return label
+    return low.split()[0].strip(",")
+
+
+def pretrain_images(label: object) -> float | None:
+    """Training images of a pre-training label, or of a registered dataset named by it (models
+    trained from scratch on e.g. CIFAR-10); None when unknown."""
+    if not isinstance(label, str) or not label:
+        return None
+    if label in PRETRAIN_IMAGES:
+        return PRETRAIN_IMAGES[label]
+    entry = find_dataset(label)
+    return float(entry.train_size) if entry is not None and entry.train_size else None
 
 
 def _timm_metadata() -> pd.DataFrame:
@@ -422,6 +522,147 @@ def _timm_metadata() -> pd.DataFrame:
         "source_dataset": "ILSVRC/imagenet-1k",  # every checkpoint in timm's in1k results ends on ImageNet-1k
     })
     return out
+
+
+SAME_WEIGHTS_FILE = Path(__file__).parent / "data" / "same_weights.csv"
+PYTORCHCV_RESULTS_FILE = "pytorchcv_imagenet_results.csv"
+IMAGENET_RESULTS = ("imagenet", "imagenet-real", "imagenetv2-mf", "imagenet-sketch", "imagenet-r", "imagenet-a")
+
+
+@functools.lru_cache(maxsize=1)
+def same_weights() -> dict[str, str]:
+    """Checkpoints published twice with identical weights: model id -> the timm checkpoint it is
+    (``facebook/convnext-tiny-224`` -> ``timm/convnext_tiny.fb_in1k``). Such a pair is one model
+    for records and metadata. From ``fennec_hub/data/same_weights.csv`` (each row says why)."""
+    table = _read_csv(SAME_WEIGHTS_FILE)
+    return dict(zip(table["model"].astype(str), table["same_as"].astype(str)))
+
+
+@functools.lru_cache(maxsize=1)
+def _timm_results() -> pd.DataFrame:
+    """timm's ImageNet results, one row per checkpoint (its smallest evaluated resolution)."""
+    df = _read_csv(RECORDS_DIR / TIMM_RESULTS_FILE)
+    parts = df["model"].str.partition("@")
+    df = df.assign(name=parts[0], res=parts[2].astype(int))
+    df = df[df["res"] == df.groupby("name")["res"].transform("min")]
+    df = df[df["metric"] == "top1"]
+    return df.pivot_table(index="name", columns="dataset", values="value", aggfunc="first")
+
+
+@functools.lru_cache(maxsize=1)
+def _top5_to_top1():
+    """ImageNet top-5 -> top-1, an isotonic fit over timm's results (for zoos reporting top-5 only)."""
+    import numpy as np
+
+    df = _read_csv(RECORDS_DIR / TIMM_RESULTS_FILE)
+    wide = df.pivot_table(index="model", columns="metric", values="value", aggfunc="first")
+    wide = wide.loc[df[df["dataset"] == "imagenet"]["model"].unique()].dropna(subset=["top1", "top5"])
+    order = np.argsort(wide["top5"].to_numpy(), kind="stable")
+    x, y = wide["top5"].to_numpy()[order], wide["top1"].to_numpy()[order]
+    y = np.maximum.accumulate(y)  # monotone envelope: a better top-5 never maps to a worse top-1
+    return x, y
+
+
+def _sibling(name: str, evaluated: pd.Index) -> str | None:
+    """The evaluated fine-tune of a timm checkpoint that has no ImageNet result of its own:
+    ``convnext_large.fb_in22k`` -> ``convnext_large.fb_in22k_ft_in1k``, ``vit_base_patch16_clip_224.openai``
+    -> ``vit_base_patch16_clip_224.openai_ft_in1k`` (same network, resolution suffix aside)."""
+    arch, _, tag = name.partition(".")
+    if not tag:
+        return None
+    base = re.sub(r"_\d{3}$", "", arch)
+    hits = [n for n in evaluated if n.partition(".")[2].startswith(tag + "_ft")
+            and re.sub(r"_\d{3}$", "", n.partition(".")[0]) == base]
+    hits.sort(key=lambda n: (n.partition(".")[0] != arch, len(n), n))
+    return hits[0] if hits else None
+
+
+def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
+    """ImageNet accuracy of each model, with where it comes from.
+
+    Columns: ``imagenet_top1`` and the other results timm reports (``imagenet-real``,
+    ``imagenetv2-mf``, ``imagenet-sketch``, ``imagenet-r``, ``imagenet-a``, top-1 %), and
+    ``imagenet_from``: ``"own"`` (timm's result for this checkpoint), ``"same weights: X"`` (the
+    identical checkpoint published as X, `same_weights`), ``"fine-tuned sibling: X"`` (a checkpoint
+    without a result borrows that of its own ImageNet fine-tune X), ``"same architecture: X"`` (an
+    ImageNet classifier of a benchmark zoo, e.g. Keras, borrows the result of the same network's
+    original-recipe timm checkpoint X), ``"top-5 (pytorchcv)"`` (top-1 estimated from the top-5
+    pytorchcv reports, through timm's top-5/top-1 relation), or None.
+    """
+    import numpy as np
+    import pandas as pd
+
+    models = list(models)
+    results = _timm_results()
+    twins = same_weights()
+    pcv = _read_csv(RECORDS_DIR / PYTORCHCV_RESULTS_FILE).set_index("model")["value"]
+    x5, y1 = _top5_to_top1()
+    rows = []
+    for m in models:
+        row: dict[str, object] = dict.fromkeys(IMAGENET_RESULTS, np.nan)
+        row["imagenet_from"] = None
+        target = twins.get(m, m)
+        name = target[len("timm/"):] if target.startswith("timm/") else None
+        hit, how = None, None
+        if name is not None and name in results.index:
+            hit, how = name, "own" if target == m else f"same weights: {target}"
+        elif name is not None:
+            sib = _sibling(name, results.index)
+            if sib is not None:
+                hit, how = sib, f"fine-tuned sibling: timm/{sib}"
+        if hit is None and m.startswith(("keras/", "torchvision/")):
+            mapped = mapped_architecture(m)
+            if mapped is not None and mapped[0] == "timm":
+                hit = _original_recipe(mapped[1], results.index)
+                how = f"same architecture: timm/{hit}" if hit else None
+            elif mapped is not None and mapped[1] in pcv.index:
+                m = f"pytorchcv/{mapped[1]}"  # the pytorchcv network's own top-5, below
+        if hit is not None:
+            row.update({k: float(results.at[hit, k]) for k in IMAGENET_RESULTS if k in results.columns})
+            row["imagenet_from"] = how
+        elif m.startswith("pytorchcv/") and m[len("pytorchcv/"):] in pcv.index:
+            top5 = float(pcv[m[len("pytorchcv/"):]])
+            row["imagenet"] = float(np.interp(top5, x5, y1))
+            row["imagenet_from"] = "top-5 (pytorchcv)"
+        rows.append(row)
+    out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
+    return out.rename(columns={"imagenet": "imagenet_top1"})
+
+
+def _original_recipe(arch: str, evaluated: pd.Index) -> str | None:
+    """The evaluated ImageNet-1k checkpoint of a timm architecture closest to its paper's training:
+    the torchvision or TensorFlow port where timm has one, else its plain ``in1k`` tag."""
+    for tag in ("tv_in1k", "tf_in1k", "in1k"):
+        if f"{arch}.{tag}" in evaluated:
+            return f"{arch}.{tag}"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _expected_top1_fit():
+    import numpy as np
+
+    meta = _timm_metadata()
+    images = meta["pretrain"].map(lambda p: pretrain_images(p) or np.nan)
+    x = np.column_stack([np.ones(len(meta)), np.log10(images.to_numpy(float)),
+                         np.log(meta["params_m"].to_numpy(float))])
+    y = meta["imagenet_top1"].to_numpy(float)
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
+    coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
+    return coef
+
+
+def expected_imagenet_top1(params_m: float, pretrain_images_: float | None = None) -> float:
+    """ImageNet top-1 (%) that timm's checkpoints of this size and pre-training data reach on average
+    (least squares over timm's results on log parameters and log pre-training images; 1.28M images,
+    ImageNet-1k, when unknown). Stands in for a model's own figure in the quality prior only."""
+    import math
+
+    coef = _expected_top1_fit()
+    if not (params_m and params_m > 0):
+        return float("nan")
+    images = pretrain_images_ if pretrain_images_ and pretrain_images_ > 0 else PRETRAIN_IMAGES["in1k"]
+    return float(coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m))
 
 
 def _meta_pretrain(value: object) -> str | None:
@@ -496,8 +737,8 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
             dataset = _dataset_or_none(source)
             row.update(arch=arch, parc_source=source, source_dataset=dataset)
             if ns == "parc":
-                if controlled:  # PARC's own training of a torchvision architecture on `source`
-                    row.update(library="parc", pretrain=_short_name(source))
+                if controlled:  # PARC fine-tuned an ImageNet-trained torchvision network on `source`
+                    row.update(library="parc", pretrain="in1k")
                 elif re.search(r"rcnn|retinanet", source):
                     row["library"] = "detectron2"
                 else:
@@ -530,7 +771,6 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
 @functools.lru_cache(maxsize=1)
 def _model_metadata() -> pd.DataFrame:
     import numpy as np
-    import pandas as pd
 
     parts = [_timm_metadata(), _transfergraph_metadata(),
              _record_model_rows(load_records(include_flagged=True), load_method_scores())]

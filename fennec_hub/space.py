@@ -2,37 +2,37 @@
 
 The space is fitted on fine-tuning records from many sources whose protocols differ, so values are
 only ever compared inside one ``(source, dataset, metric)`` group: each group is standardised on its
-own (rank-gaussianised by default, robust to collapsed runs), and nothing compares raw accuracies
-across sources.
+own (rank-gaussianised by default, robust to outliers), and nothing compares raw accuracies across
+sources. Runs that collapsed (near chance, or cut off far below the group: see
+:func:`fennec_hub.records.collapsed_runs`) are left out of the records it is fitted on.
 
 A model's score for a task is
 
-    score(m, t) = b_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * f(sim(src(m), t))
+    score(m, t) = f_m + delta_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * k(sim(src(m), t))
 
-* ``b_m``: the model's prior, its mean standardised score over the groups it was fine-tuned in,
-  shrunk towards what its features predict (ridge on archi2vec + metadata; the shrinkage is chosen
-  by nested leave-one-dataset-out, so a model with few records borrows from similar models).
-* ``r_{m,g}``: its residual in group g (standardised score minus prior minus the pair term), zero
-  where the records have no value. These residual profiles are the task-specific structure.
+* ``f_m``: the **quality prior** from :data:`PRIOR_COLUMNS`: the model's ImageNet top-1 (its own,
+  an identical checkpoint's, its fine-tuned sibling's, or else what checkpoints of its size and
+  pre-training data reach) and a penalty for pre-training data smaller than ImageNet-1k, with
+  non-negative weights learned from how the recorded models rank *within* each group (so sources
+  with different populations do not mix). Every model has one, recorded or not, on one scale: this is what lets a checkpoint without
+  records be ranked among checkpoints with records.
+* ``delta_m``: the model's **own evidence** beyond its prior: its mean residual over the groups it
+  was fine-tuned in, shrunk towards 0 by ``n / (n + kappa)`` (``kappa`` by nested leave-one-dataset-
+  out). A model without records borrows it from its **architecture twins** (recorded models whose
+  archi2vec vector is nearly the same network, weighted by similarity and evidence), shrunk the same
+  way; a model unlike any recorded one keeps its prior.
+* ``r_{m,g}``: the task-specific residual in group g (own records; twins' for models without).
 * ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
   of its own groups; for a new task it is a softmax over the historical groups of each block
   (connected set of models and groups) by similarity of task features, shrunk by a factor; both
   chosen by nested leave-one-dataset-out on the training datasets only, per block and per protocol
-  (records source + metric), so a ranking "for TransferGraph's fine-tuning protocol" leans on that
-  protocol's history. Task similarity is a weighted mean of two views of the task features, registry
-  metadata and the text proxy (a sentence embedding); the text view's weight (0 = metadata only, 0.5
-  or 1) is chosen by the same nested leave-one-dataset-out, so text is used only if it helps.
-* ``gamma * f(sim(src(m), t))``: similarity between the dataset a model was pre-trained or
-  fine-tuned on and the target (task-feature cosine through a kernel, 1 for the same dataset),
-  with one least-squares weight per protocol: models trained on birds transfer to birds. The model
-  side is a one-hot of its source dataset, the task side the kernel row, so it stays a dot product.
+  (records source + metric). Task similarity is a weighted mean of two views of the task features,
+  registry metadata and the text proxy (a sentence embedding); the text view's weight (0, 0.5 or 1)
+  is chosen by the same nested leave-one-dataset-out, so text is used only if it helps.
+* ``gamma * k(sim(src(m), t))``: similarity between the dataset a model was pre-trained or
+  fine-tuned on and the target, with one least-squares weight per protocol: models trained on
+  birds transfer to birds. The model side is a one-hot of its source dataset.
 
-Models the records never mention get ``b_m`` and ``r_m`` from their features (archi2vec +
-metadata) through ridge maps stored as arrays: one map per group predicts the model's standardised
-score there, and the offsets are weighted by the predicted probability that the model belongs to
-each block (a multinomial logistic map), so a query spanning several blocks averages them. Tasks the
-records never mention get ``w(t)`` from their features. An optional bilinear term (model features x
-task features, ``interaction=True``) is kept only where nested leave-one-dataset-out says it helps.
 So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly, and ranking
 100,000 models is one matrix-vector product.
 """
@@ -40,17 +40,26 @@ So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-SPACE_FORMAT_VERSION = 1
+SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
 _TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
 _SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+# The quality prior's inputs and the reference scale that standardises them: a model's ImageNet
+# top-1, or what checkpoints of its size and pre-training data reach (mean, spread of timm's
+# results; fennec_hub.features.build_model_features), and its pre-training data, which enters as
+# the shortfall below ImageNet-1k in decades of images (0 for ImageNet-scale or unknown data).
+PRIOR_COLUMNS = ("quality_top1", "log_pretrain_images")
+PRIOR_REFERENCE = {"quality_top1": (80.9, 5.7), "log_pretrain_images": (0.0, 1.0)}
+_IMAGENET_LOG_IMAGES = 6.107  # log10 of ImageNet-1k's 1.28M training images
+A2V_PREFIX = "a2v_"  # model-feature columns holding the archi2vec vector (twin search)
 
 
 # --- standardisation -------------------------------------------------------------------------------
@@ -58,7 +67,7 @@ _SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 def standardize(records: pd.DataFrame, method: str = "rank") -> pd.Series:
     """Standardised value of every record, computed inside its (source, dataset, metric) group only.
 
-    ``rank``: rank-gaussianised (normal quantile of the mid-rank), robust to collapsed runs;
+    ``rank``: rank-gaussianised (normal quantile of the mid-rank), robust to outliers;
     ``zscore``: (value - mean) / std within the group, clipped to [-3, 3]. A group with a single
     record, or constant values, standardises to 0. Raw accuracies are never compared across groups.
     """
@@ -80,7 +89,7 @@ def standardize(records: pd.DataFrame, method: str = "rank") -> pd.Series:
     return z.astype(float)
 
 
-# --- feature helpers -------------------------------------------------------------------------------
+# --- model features --------------------------------------------------------------------------------
 
 def _numeric(frame: pd.DataFrame | None) -> pd.DataFrame:
     if frame is None:
@@ -92,6 +101,70 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), 0.0)
 
+
+def prior_matrix(features: pd.DataFrame | None, models: Sequence[str]) -> np.ndarray:
+    """[len(models), len(PRIOR_COLUMNS)] standardised prior inputs; NaN where a model lacks one."""
+    out = np.full((len(models), len(PRIOR_COLUMNS)), np.nan)
+    if features is None:
+        return out
+    rows = features.reindex(list(models))
+    for j, col in enumerate(PRIOR_COLUMNS):
+        if col in rows:
+            mean, scale = PRIOR_REFERENCE[col]
+            out[:, j] = (pd.to_numeric(rows[col], errors="coerce").to_numpy(float) - mean) / scale
+    # Less pre-training data than ImageNet-1k can only lower the prior (weights are non-negative).
+    j = PRIOR_COLUMNS.index("log_pretrain_images")
+    out[:, j] = np.minimum(np.nan_to_num(out[:, j], nan=_IMAGENET_LOG_IMAGES) - _IMAGENET_LOG_IMAGES, 0.0)
+    return np.clip(out, -_PRIOR_CLIP, _PRIOR_CLIP)
+
+
+def _a2v_columns(features: pd.DataFrame | None) -> list[str]:
+    if features is None:
+        return []
+    cols = [c for c in features.columns if str(c).startswith(A2V_PREFIX) and str(c)[len(A2V_PREFIX):].isdigit()]
+    return sorted(cols, key=lambda c: int(str(c)[len(A2V_PREFIX):]))
+
+
+def _architecture_vectors(features: pd.DataFrame | None, models: Sequence[str], width: int) -> np.ndarray:
+    """[len(models), width] unit archi2vec vectors (zeros where unknown)."""
+    cols = _a2v_columns(features)
+    if not cols or not width:
+        return np.zeros((len(models), width))
+    x = features.reindex(list(models))[cols[:width]].to_numpy(float)
+    if x.shape[1] < width:
+        x = np.hstack([x, np.full((len(x), width - x.shape[1]), np.nan)])
+    x = np.where(np.isnan(x).any(axis=1, keepdims=True), 0.0, x)
+    return _unit_rows(x)
+
+
+def _column(features: pd.DataFrame | None, models: Sequence[str], column: str) -> np.ndarray:
+    if features is None or column not in features:
+        return np.full(len(models), np.nan)
+    return pd.to_numeric(features.reindex(list(models))[column], errors="coerce").to_numpy(float)
+
+
+def twin_weights(a: np.ndarray, log_params: np.ndarray, log_images: np.ndarray, b: np.ndarray,
+                 b_log_params: np.ndarray, b_log_images: np.ndarray) -> np.ndarray:
+    """[len(a), len(b)] how much each recorded model (``b``) is the same network, trained the same
+    way, as each model of ``a``.
+
+    A kernel on archi2vec cosine similarity (1 = the same encoding), on the parameter-count ratio
+    and on the pre-training data (log10 images): near 1 for the same architecture written by
+    another library or trained elsewhere on data of the same scale, small for a sibling of another
+    size or a network trained on other data (``_TWIN_UNKNOWN_DATA`` when either side's data is
+    unknown), 0 below ``_TWIN_MIN_COSINE`` (another architecture family).
+    """
+    cos = np.clip(a @ b.T, -1.0, 1.0)
+    w = np.where(cos >= _TWIN_MIN_COSINE, np.exp((cos - 1.0) / _TWIN_COSINE_SCALE), 0.0)
+    dp = np.abs(log_params[:, None] - b_log_params[None, :])
+    w *= np.where(np.isfinite(dp), np.exp(-dp / _TWIN_PARAMS_SCALE), 1.0)
+    di = np.abs(log_images[:, None] - b_log_images[None, :])
+    w *= np.where(np.isfinite(di), np.exp(-di / _TWIN_IMAGES_SCALE), _TWIN_UNKNOWN_DATA)
+    w[(np.linalg.norm(a, axis=1) == 0)] = 0.0
+    return w
+
+
+# --- task features ---------------------------------------------------------------------------------
 
 TEXT_PREFIX = "text_"  # task-feature columns of the sentence-encoder (text proxy) view
 _TEXT_WEIGHTS = (0.0, 0.5, 1.0)  # weight of the text view in task similarity (0 = metadata only)
@@ -178,90 +251,90 @@ class _TaskEncoder:
 
 # --- the space -------------------------------------------------------------------------------------
 
-@dataclass
+class _FitMethod:
+    """``TransferSpace.fit(records, **settings_and_inputs)`` builds and fits in one call (the class
+    form, kept from the first API); ``TransferSpace(**settings).fit(records, ...)`` fits a configured
+    instance, the scikit-learn way. Both return the fitted space."""
+
+    def __get__(self, obj: "TransferSpace | None", cls: type) -> Callable[..., "TransferSpace"]:
+        if obj is not None:
+            return obj._fit
+
+        def fit(records: pd.DataFrame, *, model_features: pd.DataFrame | None = None,
+                task_features: pd.DataFrame | None = None, **settings: Any) -> "TransferSpace":
+            return cls(**settings)._fit(records, model_features=model_features, task_features=task_features)
+
+        fit.__doc__ = cls._fit.__doc__
+        return fit
+
+
 class TransferSpace:
     """Learned transfer space: model vectors and task vectors whose dot product ranks models.
 
-    Vector layout (length ``dim = 1 + G + S``): a model is ``[b_m, r_m (G groups), onehot(source
-    dataset) (S sources)]``; a task is ``[1, w (G), gamma * f(sim(source, task)) (S)]``.
-    Build it with :meth:`fit`; query with :meth:`score`, :meth:`model_vectors`, :meth:`task_vector`.
+    Vector layout (length ``dim = 1 + G + S``): a model is ``[f_m + delta_m, r_m (G groups),
+    onehot(source dataset) (S sources)]``; a task is ``[1, w (G), gamma * k(sim(source, task)) (S)]``.
+
+    Settings (validated here; ``None`` means "chosen by nested leave-one-dataset-out at fit time"):
+    ``standardization`` ("rank" or "zscore"), ``shrink`` / ``temperature`` (new-task weights),
+    ``pair`` (source-similarity term on/off), ``pair_temperature``, ``pair_ridge``,
+    ``tune_criterion`` ("pearson", or "top" to weigh the best models more), ``prior_shrink``
+    (shrink a model's own evidence towards its quality prior, by a tuned ``kappa``),
+    ``prior_ridge`` (penalty of the quality-prior weights), ``task_dim`` (task-feature axes per view),
+    ``text_weight`` (weight of the text view in task similarity, in [0, 1]) and ``text_choice``
+    ("global": one text weight for the space; "protocol": one per block and protocol).
     """
 
-    models: list[str]
-    groups: list[tuple[str, str, str]]
-    datasets: list[str]
-    group_dataset: np.ndarray  # [G] index into datasets
-    group_block: np.ndarray  # [G] block id (connected component of models and groups)
-    group_protocol: np.ndarray  # [G] index into protocols
-    protocols: list[tuple[str, str]]  # (source, metric)
-    prior: np.ndarray  # [M] b_m
-    profile: np.ndarray  # [M, G] residuals r_{m,g}
-    sources: list[str]  # source-dataset vocabulary (dataset ids)
-    source_emb: np.ndarray  # [S, q] unit task vectors of the sources
-    model_source: np.ndarray  # [M] index into sources, -1 when unknown
-    task_emb: np.ndarray  # [T, q] unit task vectors of the training datasets
-    pair_temperature: float
-    protocol_gamma: np.ndarray  # [P] weight of the source-similarity term per protocol
-    default_gamma: float  # its weight when no protocol is named
-    block_shrink: np.ndarray  # [B]
-    block_temperature: np.ndarray  # [B]
-    block_anchor: np.ndarray  # [B] 1 = start from the uniform average of the candidate groups
-    protocol_shrink: np.ndarray  # [P]
-    protocol_temperature: np.ndarray  # [P]
-    protocol_anchor: np.ndarray  # [P]
-    task_encoder: _TaskEncoder | None
-    cold_columns: list[str] = field(default_factory=list)
-    cold_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    cold_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    cold_map: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # [p+1, 1+G]
-    inter_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [k, p] model-task interaction
-    block_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [p+1, B] cold model -> block logits
-    block_text: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] text-view weight of task similarity
-    protocol_text: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P]
-    pair_text: float = 0.0  # text-view weight of the source/target similarity
-    options: dict[str, Any] = field(default_factory=dict)
-    _model_features: pd.DataFrame | None = None
-    _task_features: pd.DataFrame | None = None
+    fit = _FitMethod()
+
+    def __init__(self, *, standardization: str = "rank", shrink: float | None = None,
+                 temperature: float | None = None, pair: bool = True, pair_temperature: float | None = None,
+                 pair_ridge: float = 1.0, tune_criterion: str = "pearson", prior_shrink: bool = True,
+                 prior_ridge: float = 0.1, task_dim: int = 32, text_weight: float | None = None,
+                 text_choice: str = "global") -> None:
+        if standardization not in ("rank", "zscore"):
+            raise ValueError(f"unknown standardisation {standardization!r}; use 'rank' or 'zscore'")
+        if tune_criterion not in ("pearson", "top"):
+            raise ValueError(f"tune_criterion must be 'pearson' or 'top', got {tune_criterion!r}")
+        if text_choice not in ("global", "protocol"):
+            raise ValueError(f"text_choice must be 'global' or 'protocol', got {text_choice!r}")
+        if text_weight is not None and not 0.0 <= float(text_weight) <= 1.0:
+            raise ValueError(f"text_weight must be in [0, 1], got {text_weight!r}")
+        for name, value in (("shrink", shrink), ("temperature", temperature), ("pair_temperature", pair_temperature)):
+            if value is not None and not (np.isfinite(value) and value >= 0 and (name == "shrink" or value > 0)):
+                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+        if not (np.isfinite(pair_ridge) and pair_ridge >= 0 and np.isfinite(prior_ridge) and prior_ridge >= 0):
+            raise ValueError("pair_ridge and prior_ridge must be finite and non-negative")
+        if int(task_dim) < 1:
+            raise ValueError(f"task_dim must be a positive integer, got {task_dim!r}")
+        self.settings: dict[str, Any] = dict(
+            standardization=standardization, shrink=shrink, temperature=temperature, pair=bool(pair),
+            pair_temperature=pair_temperature, pair_ridge=float(pair_ridge), tune_criterion=tune_criterion,
+            prior_shrink=bool(prior_shrink), prior_ridge=float(prior_ridge), task_dim=int(task_dim),
+            text_weight=None if text_weight is None else float(text_weight), text_choice=text_choice)
+        self.options: dict[str, Any] = dict(self.settings)  # settings + what fitting chose (saved)
+        self.models: list[str] = []
+        self.groups: list[tuple[str, str, str]] = []
+        self.datasets: list[str] = []
+        # Cached inputs of the last fit (not learned state): features of models and tasks that
+        # queries about unknown ids fall back to.
+        self._model_features: pd.DataFrame | None = None
+        self._task_features: pd.DataFrame | None = None
 
     # -- construction ---------------------------------------------------------------------------
 
-    @classmethod
-    def fit(
-        cls,
-        records: pd.DataFrame,
-        *,
-        model_features: pd.DataFrame | None = None,
-        task_features: pd.DataFrame | None = None,
-        standardization: str = "rank",
-        shrink: float | None = None,
-        temperature: float | None = None,
-        pair: bool = True,
-        pair_temperature: float | None = None,
-        pair_ridge: float = 1.0,
-        cold_ridge: float | None = None,
-        cold_target: str = "direct",
-        tune_criterion: str = "pearson",
-        interaction: bool = False,
-        prior_shrink: bool = True,
-        interaction_dim: int = 8,
-        task_dim: int = 32,
-        text_weight: float | None = None,
-        text_choice: str = "global",
-    ) -> "TransferSpace":
+    def _fit(self, records: pd.DataFrame, *, model_features: pd.DataFrame | None = None,
+             task_features: pd.DataFrame | None = None) -> "TransferSpace":
         """Fit the space on long-format records (model, dataset, metric, value, source).
 
-        ``model_features``: DataFrame indexed by model id, numeric columns (archi2vec, metadata)
-        plus an optional ``source_dataset`` column (dataset id the model was trained on); used for
-        cold-start models and the source/target similarity term. ``task_features``: DataFrame
-        indexed by dataset id (numeric), used for cold-start tasks. Either may be ``None``.
-        ``shrink`` / ``temperature`` / ``pair_temperature``: fixed values; ``None`` chooses them by
-        nested leave-one-dataset-out on the training datasets (never on a held-out one).
-        ``text_weight``: weight in [0, 1] of the text view (``text_*`` task-feature columns) in task
-        similarity, against the metadata view; ``None`` chooses 0 (metadata only), 0.5 or 1 by the
-        same nested leave-one-dataset-out, so text is used only if it helps: once for the whole space
-        (``text_choice="global"``, summed over every held-out group) or per block and protocol
-        (``"protocol"``, fewer inner folds per choice, noisier on held-out data).
+        ``model_features``: DataFrame indexed by model id: the :data:`PRIOR_COLUMNS` (quality
+        prior), ``a2v_*`` archi2vec columns (twin search for models without records), ``log_params``
+        and an optional ``source_dataset`` (dataset id the model was trained on, for the source-
+        similarity term). ``task_features``: DataFrame indexed by dataset id (numeric; ``text_*``
+        columns form the text view), used to place new tasks. Either may be ``None``.
+        Runs that collapsed should not be passed in: `fennec_hub.records.load_records` leaves them out
+        (:func:`fennec_hub.records.collapsed_runs` flags them in any table).
         """
+        s = self.settings
         need = {"model", "dataset", "metric", "value", "source"}
         missing = need - set(records.columns)
         if missing:
@@ -269,7 +342,7 @@ class TransferSpace:
         rec = records.dropna(subset=["value"]).copy()
         if rec.empty:
             raise ValueError("no records to fit on")
-        rec["z"] = standardize(rec, standardization)
+        rec["z"] = standardize(rec, s["standardization"])
 
         gkey = pd.Series(list(zip(rec["source"], rec["dataset"], rec["metric"])), dtype=object)
         group_codes, groups = pd.factorize(gkey, sort=True)
@@ -282,163 +355,98 @@ class TransferSpace:
         obs = cnt > 0
         Z = np.where(obs, zsum / np.maximum(cnt, 1), np.nan)
 
-        groups = [tuple(g) for g in groups]
-        models = [str(m) for m in models]
-        datasets = sorted({g[1] for g in groups})
-        dindex = {d: i for i, d in enumerate(datasets)}
-        group_dataset = np.array([dindex[g[1]] for g in groups], dtype=np.int64)
-        group_block = _blocks(obs)
-        proto_codes, protocols = pd.factorize(pd.Series([(g[0], g[2]) for g in groups], dtype=object), sort=True)
-        protocols = [tuple(p) for p in protocols]
+        self.groups = [tuple(g) for g in groups]
+        self.models = [str(m) for m in models]
+        self.datasets = sorted({g[1] for g in self.groups})
+        dindex = {d: i for i, d in enumerate(self.datasets)}
+        self.group_dataset = np.array([dindex[g[1]] for g in self.groups], dtype=np.int64)
+        self.group_block = _blocks(obs)
+        proto_codes, protocols = pd.factorize(pd.Series([(g[0], g[2]) for g in self.groups], dtype=object),
+                                              sort=True)
+        self.protocols = [tuple(p) for p in protocols]
+        self.group_protocol = np.asarray(proto_codes, dtype=np.int64)
+
+        # Quality prior: f = P @ beta, learned from within-group differences of complete rows.
+        P = prior_matrix(model_features, self.models)
+        self.prior_weights = _fit_prior_weights(Z, obs, P, [g[0] for g in self.groups], s["prior_ridge"])
+        f = np.nan_to_num(P) @ self.prior_weights
+        # Standardised scores on the prior's scale: within-group differences kept, group offsets
+        # replaced by the prior's (a group of strong models sits higher than a group of weak ones).
+        n_g = np.maximum(obs.sum(axis=0), 1)
+        offset = (np.where(obs, f[:, None], 0.0).sum(axis=0) - np.where(obs, Z, 0.0).sum(axis=0)) / n_g
+        Zs = np.where(obs, Z + offset[None, :], np.nan)
 
         # Task features: one unit vector per dataset.
         tf = _numeric(task_features)
         encoder = None
         q = 0
         if not tf.empty:
-            encoder = _TaskEncoder.fit(tf.dropna(how="all"), max_dim=task_dim)
+            encoder = _TaskEncoder.fit(tf.dropna(how="all"), max_dim=s["task_dim"])
             q = encoder.basis.shape[1]
-        task_emb = _encode_tasks(encoder, tf, datasets, q)
+        self.task_encoder = encoder
+        self.task_emb = _encode_tasks(encoder, tf, self.datasets, q)
 
         # Source datasets: every dataset with task features that some model was trained on.
         model_source = np.full(M, -1, dtype=np.int64)
         sources: list[str] = []
-        if pair and encoder is not None and model_features is not None and "source_dataset" in model_features:
-            src = model_features.reindex(models)["source_dataset"]
-            sources = sorted({s for s in src.dropna().astype(str) if s in tf.index})
-            sindex = {s: i for i, s in enumerate(sources)}
-            model_source = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in src], dtype=np.int64)
-        source_emb = _encode_tasks(encoder, tf, sources, q)
+        if s["pair"] and encoder is not None and model_features is not None and "source_dataset" in model_features:
+            src = model_features.reindex(self.models)["source_dataset"]
+            sources = sorted({x for x in src.dropna().astype(str) if x in tf.index})
+            sindex = {x: i for i, x in enumerate(sources)}
+            model_source = np.array([sindex.get(x, -1) if isinstance(x, str) else -1 for x in src], dtype=np.int64)
+        self.sources, self.model_source = sources, model_source
+        self.source_emb = _encode_tasks(encoder, tf, sources, q)
 
-        if text_choice not in ("global", "protocol"):
-            raise ValueError(f"text_choice must be 'global' or 'protocol', got {text_choice!r}")
-        tuned = encoder is not None and shrink is None and temperature is None
-        if text_weight is not None:
-            if not 0.0 <= float(text_weight) <= 1.0:
-                raise ValueError(f"text_weight must be in [0, 1], got {text_weight!r}")
-            weights = (float(text_weight),)
+        tuned = encoder is not None and s["shrink"] is None and s["temperature"] is None
+        if s["text_weight"] is not None:
+            weights = (s["text_weight"],)
         elif encoder is not None and encoder.has_text:
             weights = _TEXT_WEIGHTS if tuned else (0.5,)
         else:
             weights = (0.0,)
-        state = _Fit(Z, obs, group_dataset, group_block, proto_codes, task_emb, source_emb, model_source, pair_ridge,
-                     encoder, weights)
-        state.top_weighted = tune_criterion == "top"
-        state.text_choice = text_choice
-        n_blocks, n_protos = int(group_block.max()) + 1, len(protocols)
-        if not pair or not sources:
+        state = _Fit(Zs, obs, f, self.group_dataset, self.group_block, self.group_protocol, self.task_emb,
+                     self.source_emb, model_source, s["pair_ridge"], encoder, weights)
+        state.top_weighted = s["tune_criterion"] == "top"
+        state.text_choice = s["text_choice"]
+        n_blocks, n_protos = int(self.group_block.max()) + 1, len(self.protocols)
+        if not s["pair"] or not sources:
             pt = 1.0
-        elif pair_temperature is not None or not tuned:
-            pt = 0.2 if pair_temperature is None else float(pair_temperature)
+        elif s["pair_temperature"] is not None or not tuned:
+            pt = 0.2 if s["pair_temperature"] is None else s["pair_temperature"]
         else:
             pt, _ = state.tune_pair()
-        F = state.pair_features(pt) if pair and sources else np.zeros((M, G))
+        F = state.pair_features(pt) if s["pair"] and sources else np.zeros((M, G))
+        kappa = state.tune_kappa(F) if s["prior_shrink"] and tuned else (_DEFAULT_KAPPA if s["prior_shrink"] else 0.0)
+        state.kappa = kappa
         everything = np.ones(G, bool)
-        inter_map = np.zeros((0, 0))
-        cold_cols, cold_mean, cold_scale, X = _standardized_features(model_features, models)
-        kappa = 0.0
-        if prior_shrink and tuned and X.shape[1]:
-            state.set_smoother(X)
-            kappa = state.tune_kappa(F)
-        if interaction and encoder is not None and X.shape[1]:
-            inter_map = state.fit_interaction(X, F, min(interaction_dim, q))
-        prior = state.prior(everything)
-        gammas, default_gamma = state.gammas(prior, F, everything)
-        profile = state.profile(prior, gammas, F, everything)
+        self.prior = state.prior(everything)
+        self.protocol_gamma, self.default_gamma = state.gammas(self.prior, F, everything)
+        self.default_gamma = float(self.default_gamma)
+        self.profile = state.profile(self.prior, self.protocol_gamma, F, everything)
+        self.own_evidence = self.prior - f  # delta_m: what the model's own records add to its prior
+        self.evidence = obs.sum(axis=1).astype(float)
+        self.pair_temperature, self.pair_text = float(pt), float(state.pair_text)
 
         if tuned:
             (bs, bt, ba, bx), (ps, ptemp, pa, px) = state.tune_kernel(F)
         else:
-            value = 0.0 if encoder is None else (1.0 if shrink is None else float(shrink))
-            tau = 0.1 if temperature is None else float(temperature)
+            value = 0.0 if encoder is None else (1.0 if s["shrink"] is None else float(s["shrink"]))
+            tau = 0.1 if s["temperature"] is None else float(s["temperature"])
             bs, bt, ba = np.full(n_blocks, value), np.full(n_blocks, tau), np.zeros(n_blocks)
             ps, ptemp, pa = np.full(n_protos, value), np.full(n_protos, tau), np.zeros(n_protos)
             bx, px = np.full(n_blocks, weights[0]), np.full(n_protos, weights[0])
+        self.block_shrink, self.block_temperature, self.block_anchor, self.block_text = bs, bt, ba, bx
+        self.protocol_shrink, self.protocol_temperature, self.protocol_anchor, self.protocol_text = ps, ptemp, pa, px
 
-        space = cls(
-            models=models, groups=groups, datasets=datasets, group_dataset=group_dataset,
-            group_block=group_block, group_protocol=np.asarray(proto_codes, dtype=np.int64), protocols=protocols,
-            prior=prior, profile=profile, sources=sources, source_emb=source_emb, model_source=model_source,
-            task_emb=task_emb, pair_temperature=float(pt), protocol_gamma=gammas, default_gamma=float(default_gamma),
-            block_shrink=bs, block_temperature=bt, block_anchor=ba, protocol_shrink=ps,
-            protocol_temperature=ptemp, protocol_anchor=pa,
-            task_encoder=encoder, inter_map=inter_map, block_text=bx, protocol_text=px,
-            pair_text=float(state.pair_text),
-            options=dict(standardization=standardization, shrink=shrink, temperature=temperature, pair=pair,
-                         pair_temperature=pair_temperature, pair_ridge=pair_ridge, cold_ridge=cold_ridge,
-                         task_dim=task_dim, cold_target=cold_target, tune_criterion=tune_criterion,
-                         interaction=interaction, interaction_dim=interaction_dim, prior_shrink=prior_shrink,
-                         prior_kappa=kappa, text_weight=text_weight, text_choice=text_choice),
-            _model_features=model_features, _task_features=task_features,
-        )
-        space._fit_cold_start(model_features, obs, cold_ridge)
-        if inter_map.size and space.cold_columns != cold_cols:
-            raise RuntimeError("feature columns of the interaction and the cold-start maps differ")
-        return space
-
-    def _fit_cold_start(self, model_features: pd.DataFrame | None, obs: np.ndarray, ridge: float | None) -> None:
-        """Ridge maps from model features to the prior and to the residual of every group.
-
-        Each output column is fitted on the models observed there (RidgeCV, efficient leave-one-out
-        choice of the penalty unless ``ridge`` fixes it), so a group's map learns how architecture
-        and metadata matter under that group's protocol.
-        """
-        from sklearn.linear_model import Ridge, RidgeCV
-
-        G = len(self.groups)
-        feats = _numeric(model_features)
-        if not feats.empty:
-            feats = feats.loc[:, _learnable(feats.reindex(self.models))]
-        if feats.empty:
-            self.cold_columns, self.cold_mean, self.cold_scale = [], np.zeros(0), np.zeros(0)
-            self.cold_map = np.zeros((1, 1 + G))
-            self.cold_map[0, 0] = float(np.mean(self.prior))
-            return
-        x = feats.reindex(self.models).to_numpy(float)
-        has = ~np.isnan(x).all(axis=1)
-        mean = np.nan_to_num(np.nanmean(x[has], axis=0))
-        scale = np.nan_to_num(np.nanstd(x[has], axis=0))
-        scale = np.where(scale > 1e-9, scale, 1.0)
-        xs = np.clip(np.nan_to_num((x - mean) / scale), -_FEATURE_CLIP, _FEATURE_CLIP)
-        coef = np.zeros((xs.shape[1] + 1, 1 + G))
-        direct = self.options.get("cold_target", "direct") == "direct"
-        Y = np.hstack([self.prior[:, None], (self.prior[:, None] if direct else 0.0) + self.profile])
-        masks = np.hstack([has[:, None], obs & has[:, None]])
-        # Columns observed on the same models share one multi-output fit.
-        _, col_group = np.unique(masks.T, axis=0, return_inverse=True)
-        for k in np.unique(col_group):
-            cols = np.flatnonzero(col_group == k)
-            rows = masks[:, cols[0]]
-            if rows.sum() < 3:
-                coef[0, cols] = Y[rows][:, cols].mean(axis=0) if rows.any() else 0.0
-                continue
-            reg = Ridge(alpha=ridge) if ridge is not None else RidgeCV(alphas=_COLD_ALPHAS, alpha_per_target=True)
-            reg.fit(xs[rows], Y[rows][:, cols])
-            coef[0, cols] = reg.intercept_
-            coef[1:, cols] = np.atleast_2d(reg.coef_).T
-        if direct:  # offsets from the predicted prior keep the [b, r] layout of known models
-            coef[:, 1:] -= coef[:, :1]
-        # Which block of history does a new model resemble? Its per-group offsets are weighted by
-        # that probability, so a query that spans blocks averages (not sums) them.
-        model_block = self.group_block[np.argmax(obs, axis=1)]
-        n_blocks = len(self.block_shrink)
-        self.block_map = np.zeros((xs.shape[1] + 1, n_blocks))
-        present = np.unique(model_block[has])
-        if len(present) == 1:
-            self.block_map[0, present[0]] = 50.0
-            self.block_map[0, np.setdiff1d(np.arange(n_blocks), present)] = -50.0
-        elif len(present) > 1:
-            from sklearn.linear_model import LogisticRegression
-
-            clf = LogisticRegression(C=1.0, max_iter=2000).fit(xs[has], model_block[has])
-            self.block_map[:, :] = -50.0
-            coefs = clf.coef_ if len(present) > 2 else np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
-            icpt = clf.intercept_ if len(present) > 2 else np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
-            for i, blk in enumerate(clf.classes_):
-                self.block_map[0, blk] = icpt[i]
-                self.block_map[1:, blk] = coefs[i]
-        self.cold_columns = list(feats.columns)
-        self.cold_mean, self.cold_scale, self.cold_map = mean, scale, coef
+        # Twin search: the recorded models' architecture vectors and sizes.
+        width = len(_a2v_columns(model_features))
+        self.model_a2v = _architecture_vectors(model_features, self.models, width)
+        self.model_log_params = _column(model_features, self.models, "log_params")
+        self.model_log_images = _column(model_features, self.models, "log_pretrain_images")
+        self.options = dict(self.settings, prior_kappa=float(kappa),
+                            prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
+        self._model_features, self._task_features = model_features, task_features
+        return self
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -455,7 +463,17 @@ class TransferSpace:
     @property
     def dim(self) -> int:
         """Length of every model and task vector."""
-        return 1 + len(self.groups) + len(self.sources) + (self.inter_map.shape[1] if self.inter_map.size else 0)
+        return 1 + len(self.groups) + len(self.sources)
+
+    @property
+    def kappa(self) -> float:
+        """Pseudo-count of the shrinkage of a model's evidence (own or twins') towards its prior."""
+        return float(self.options.get("prior_kappa", _DEFAULT_KAPPA))
+
+    def quality_prior(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
+        """``f_m``: the quality prior of each model from its metadata alone (records not used)."""
+        feats = self._features_for(list(models), model_features)
+        return np.nan_to_num(prior_matrix(feats, list(models))) @ self.prior_weights
 
     def model_vectors(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
         """[n, dim] float64 vectors; unknown models get cold-start vectors from their features.
@@ -472,54 +490,57 @@ class TransferSpace:
             rows = np.array([index[m] for m, k in zip(models, known) if k])
             out[known, 0] = self.prior[rows]
             out[known, 1 : 1 + G] = self.profile[rows]
-            src = self.model_source[rows]
-            hit = src >= 0
-            sub = np.zeros((len(rows), len(self.sources)))
-            sub[np.flatnonzero(hit), src[hit]] = 1.0
-            out[known, 1 + G : 1 + G + len(self.sources)] = sub
-            if self.inter_map.size:
-                feats = model_features if model_features is not None and set(self.models[r] for r in rows) <= set(
-                    model_features.index) else self._model_features
-                out[known, 1 + G + len(self.sources) :] = self._standardize(
-                    feats.reindex([self.models[r] for r in rows]))
+            out[known, 1 + G :] = self._source_onehot(self.model_source[rows])
         if (~known).any():
             cold = [m for m, k in zip(models, known) if not k]
             out[~known] = self._cold_vectors(cold, model_features)
         return out
 
+    def _features_for(self, models: list[str], model_features: pd.DataFrame | None) -> pd.DataFrame:
+        if model_features is not None and set(models) <= set(model_features.index):
+            return model_features.reindex(models)
+        return _lookup_model_features(models, self._model_features).reindex(models)
+
+    def _source_onehot(self, src: np.ndarray) -> np.ndarray:
+        onehot = np.zeros((len(src), len(self.sources)))
+        hit = src >= 0
+        onehot[np.flatnonzero(hit), src[hit]] = 1.0
+        return onehot
+
+    def twin_weights(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
+        """[len(models), len(known_models)] architecture-twin weights (see :func:`twin_weights`);
+        a recorded model is never its own twin."""
+        models = list(models)
+        feats = self._features_for(models, model_features)
+        a = _architecture_vectors(feats, models, self.model_a2v.shape[1])
+        w = twin_weights(a, _column(feats, models, "log_params"), _column(feats, models, "log_pretrain_images"),
+                         self.model_a2v, self.model_log_params, self.model_log_images)
+        index = {m: i for i, m in enumerate(self.models)}
+        for i, m in enumerate(models):
+            if m in index:
+                w[i, index[m]] = 0.0
+        return w
+
     def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
-        feats = model_features
-        if feats is None or not set(models) <= set(feats.index):
-            feats = _lookup_model_features(models, self._model_features)
-        feats = feats.reindex(models)
-        if self.cold_columns:
-            xs = self._standardize(feats)
-            X1 = np.hstack([np.ones((len(models), 1)), xs])
-            pred = X1 @ self.cold_map
-            if self.block_map.size:
-                logits = X1 @ self.block_map
-                member = np.exp(logits - logits.max(axis=1, keepdims=True))
-                member /= member.sum(axis=1, keepdims=True)
-                pred[:, 1:] *= member[:, self.group_block]
-        else:
-            pred = np.tile(self.cold_map[0], (len(models), 1))
-        onehot = np.zeros((len(models), len(self.sources)))
+        feats = self._features_for(models, model_features)
+        f = np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
+        W = self.twin_weights(models, feats)
+        obs = self.profile != 0
+        # Own evidence of the twins, discounted by similarity, shrunk like a model's own evidence.
+        n = W @ self.evidence
+        delta = (W @ (self.own_evidence * (self.evidence + self.kappa))) / (n + max(self.kappa, _MIN_TWIN_KAPPA))
+        delta = np.where(n > 0, delta, 0.0)
+        # Task-specific residuals of the twins, per group, shrunk by one pseudo-observation.
+        r = (W @ self.profile) / (W @ obs.astype(float) + 1.0)
+        src = np.full(len(models), -1, dtype=np.int64)
         if self.sources and "source_dataset" in feats:
             sindex = {s: i for i, s in enumerate(self.sources)}
-            for i, s in enumerate(feats["source_dataset"]):
-                if isinstance(s, str) and s in sindex:
-                    onehot[i, sindex[s]] = 1.0
-        parts = [pred, onehot]
-        if self.inter_map.size:
-            parts.append(self._standardize(feats))
-        return np.hstack(parts)
-
-    def _standardize(self, feats: pd.DataFrame | None) -> np.ndarray:
-        """Model features in the cold-start maps' standardised form (missing -> 0 = the mean)."""
-        if feats is None:
-            return np.zeros((0, len(self.cold_columns)))
-        x = feats.reindex(columns=self.cold_columns).to_numpy(float)
-        return np.clip(np.nan_to_num((x - self.cold_mean) / self.cold_scale), -_FEATURE_CLIP, _FEATURE_CLIP)
+            src = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in feats["source_dataset"]],
+                           dtype=np.int64)
+        import os
+        if os.environ.get("NO_TWIN_DELTA"):
+            delta = delta * 0
+        return np.hstack([(f + delta)[:, None], r, self._source_onehot(src)])
 
     def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
         """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
@@ -571,10 +592,7 @@ class TransferSpace:
                 gamma = self.protocol_gamma[proto[0]]
             sims = _similarity(self.task_encoder, self.source_emb, emb, self.pair_text)
             pair = gamma * _pair_kernel(sims, self.pair_temperature)
-        inter = np.zeros(self.inter_map.shape[1] if self.inter_map.size else 0)
-        if self.inter_map.size and emb is not None:
-            inter = emb[: self.inter_map.shape[0]] @ self.inter_map
-        return np.concatenate([[1.0], w, pair, inter])
+        return np.concatenate([[1.0], w, pair])
 
     def text_weights(self) -> dict[str, float]:
         """Weight of the text view in task similarity, per protocol (``"source/metric"``) and for
@@ -624,19 +642,31 @@ class TransferSpace:
         """Predicted transfer score of each model on the task (higher = better); one matvec."""
         return self.model_vectors(models) @ self.task_vector(task, source=source, metric=metric)
 
-    def explain(self, model: str, task: str, top: int = 3, **protocol: str) -> dict[str, Any]:
-        """Why a model scores what it does on a task: prior, source similarity and nearest tasks.
+    def explain(self, model: str, task: str, top: int = 3, *, model_features: pd.DataFrame | None = None,
+                **protocol: str) -> dict[str, Any]:
+        """Why a model scores what it does on a task: prior, own or twins' evidence, nearest tasks.
 
-        Returns ``{"score", "prior", "source_dataset", "source_term", "cold_start", "tasks": [...]}``;
-        each task entry is ``{"dataset", "source", "metric", "weight", "standardized_score",
-        "contribution"}`` for the historical groups with the largest weights (``standardized_score``:
-        the model's standardised result there, None where it has none).
+        Returns ``{"score", "prior", "quality_prior", "evidence", "cold_start", "twins",
+        "source_dataset", "source_term", "tasks"}``. ``quality_prior`` is ``f_m`` (metadata only),
+        ``evidence`` what records add to it (own for recorded models, the twins' for others);
+        ``twins`` lists the recorded architecture twins of a cold-start model (``{"model",
+        "weight"}``, strongest first); each task entry is ``{"dataset", "source", "metric",
+        "weight", "standardized_score", "contribution"}`` for the historical groups with the largest
+        weights (``standardized_score``: the model's standardised result there, None without one).
         """
-        vec = self.model_vectors([model])[0]
+        vec = self.model_vectors([model], model_features)[0]
         tv = self.task_vector(task, **protocol)
         G = len(self.groups)
         cold = model not in self.models
         row = None if cold else self.models.index(model)
+        f = float(self.quality_prior([model], model_features)[0])
+        twins = []
+        if cold:
+            w = self.twin_weights([model], model_features)[0]
+            for j in np.argsort(-w, kind="stable")[:3]:
+                if w[j] < _TWIN_REPORT:
+                    break
+                twins.append(dict(model=self.models[j], weight=float(w[j])))
         tasks = []
         for g in np.argsort(-tv[1 : 1 + G], kind="stable")[: max(top, 0)]:
             if tv[1 + g] <= 0:
@@ -649,10 +679,10 @@ class TransferSpace:
                               contribution=float(vec[1 + g] * tv[1 + g])))
         S = len(self.sources)
         src_idx = np.flatnonzero(vec[1 + G : 1 + G + S])
-        return dict(score=float(vec @ tv), prior=float(vec[0]),
+        return dict(score=float(vec @ tv), prior=float(vec[0]), quality_prior=f, evidence=float(vec[0]) - f,
                     source_dataset=self.sources[src_idx[0]] if len(src_idx) else None,
-                    source_term=float(vec[1 + G : 1 + G + S] @ tv[1 + G : 1 + G + S]),
-                    architecture_term=float(vec[1 + G + S :] @ tv[1 + G + S :]), cold_start=cold, tasks=tasks)
+                    source_term=float(vec[1 + G : 1 + G + S] @ tv[1 + G : 1 + G + S]), cold_start=cold,
+                    twins=twins, tasks=tasks)
 
     def _pair_value(self, row: int, g: int) -> float:
         """The pair term of a known model in a historical group (part of its standardised score)."""
@@ -665,10 +695,18 @@ class TransferSpace:
 
     # -- persistence ----------------------------------------------------------------------------
 
-    _ARRAYS = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb", "model_source",
-               "task_emb", "protocol_gamma", "block_shrink", "block_temperature", "block_anchor",
-               "protocol_shrink", "protocol_temperature", "protocol_anchor", "cold_mean", "cold_scale", "cold_map",
-               "inter_map", "block_map", "block_text", "protocol_text")
+    # name -> (dtype kind, shape in terms of M models, G groups, D datasets, P protocols, B blocks,
+    # S sources, Q task dims, A archi2vec width, K prior columns)
+    _ARRAYS = {
+        "group_dataset": ("i", ("G",)), "group_block": ("i", ("G",)), "group_protocol": ("i", ("G",)),
+        "prior": ("f", ("M",)), "profile": ("f", ("M", "G")), "own_evidence": ("f", ("M",)),
+        "evidence": ("f", ("M",)), "model_source": ("i", ("M",)), "source_emb": ("f", ("S", "Q")),
+        "task_emb": ("f", ("D", "Q")), "protocol_gamma": ("f", ("P",)), "block_shrink": ("f", ("B",)),
+        "block_temperature": ("f", ("B",)), "block_anchor": ("f", ("B",)), "block_text": ("f", ("B",)),
+        "protocol_shrink": ("f", ("P",)), "protocol_temperature": ("f", ("P",)), "protocol_anchor": ("f", ("P",)),
+        "protocol_text": ("f", ("P",)), "prior_weights": ("f", ("K",)), "model_a2v": ("f", ("M", "A")),
+        "model_log_params": ("f", ("M",)), "model_log_images": ("f", ("M",)),
+    }
 
     def save(self, path: str | Path) -> Path:
         """Write the space to a directory: ``space.safetensors`` (arrays) + ``space.json`` (no pickle)."""
@@ -684,37 +722,103 @@ class TransferSpace:
         meta = dict(
             format_version=SPACE_FORMAT_VERSION, models=self.models, groups=[list(g) for g in self.groups],
             datasets=self.datasets, protocols=[list(p) for p in self.protocols], sources=self.sources,
-            pair_temperature=self.pair_temperature, default_gamma=self.default_gamma, pair_text=self.pair_text,
-            cold_columns=self.cold_columns,
+            prior_columns=list(PRIOR_COLUMNS), pair_temperature=self.pair_temperature,
+            default_gamma=self.default_gamma, pair_text=self.pair_text,
             task_columns=self.task_encoder.columns if self.task_encoder is not None else None,
             task_views=list(self.task_encoder.views) if self.task_encoder is not None else None,
-            options=self.options,
+            settings=self.settings, options=self.options,
         )
         (path / "space.json").write_text(json.dumps(meta, indent=1))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "TransferSpace":
-        """Read a space written by :meth:`save`."""
+        """Read a space written by :meth:`save`, checking every field's type and every array's shape
+        (a malformed space raises ``ValueError`` naming the field, at load time)."""
         from safetensors.numpy import load_file
 
         path = Path(path)
-        meta = json.loads((path / "space.json").read_text())
-        if meta.get("format_version") != SPACE_FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported space format {meta.get('format_version')!r}")
-        a = load_file(str(path / "space.safetensors"))
-        encoder = None
-        if meta["task_columns"] is not None:
-            encoder = _TaskEncoder(list(meta["task_columns"]), a["enc_mean"], a["enc_scale"], a["enc_basis"],
-                                   tuple(meta.get("task_views") or ()))
-        return cls(
-            models=list(meta["models"]), groups=[tuple(g) for g in meta["groups"]], datasets=list(meta["datasets"]),
-            protocols=[tuple(p) for p in meta["protocols"]], sources=list(meta["sources"]),
-            pair_temperature=float(meta["pair_temperature"]), default_gamma=float(meta["default_gamma"]),
-            pair_text=float(meta.get("pair_text", 0.0)),
-            task_encoder=encoder, cold_columns=list(meta["cold_columns"]), options=dict(meta["options"]),
-            **{k: a[k] for k in cls._ARRAYS if k in a},  # spaces saved before a field existed get its default
-        )
+        try:
+            meta = json.loads((path / "space.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path / 'space.json'}: unreadable ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format_version") != SPACE_FORMAT_VERSION:
+            version = meta.get("format_version") if isinstance(meta, dict) else None
+            raise ValueError(f"{path}: unsupported space format {version!r} (this fennec_hub reads format "
+                             f"{SPACE_FORMAT_VERSION}; rebuild the zoo with it)")
+
+        def strings(key: str, depth: int = 1) -> list:
+            value = meta.get(key)
+            ok = isinstance(value, list) and all(
+                isinstance(v, str) if depth == 1 else
+                isinstance(v, list) and len(v) == depth and all(isinstance(x, str) for x in v) for v in value)
+            if not ok:
+                raise ValueError(f"{path / 'space.json'}: {key!r} must be a list of "
+                                 f"{'strings' if depth == 1 else f'{depth}-string lists'}")
+            return [v if depth == 1 else tuple(v) for v in value]
+
+        def number(key: str) -> float:
+            value = meta.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ValueError(f"{path / 'space.json'}: {key!r} must be a finite number")
+            return float(value)
+
+        if meta.get("prior_columns") != list(PRIOR_COLUMNS):
+            raise ValueError(f"{path / 'space.json'}: prior columns {meta.get('prior_columns')!r} differ from "
+                             f"{list(PRIOR_COLUMNS)}")
+        settings = meta.get("settings")
+        options = meta.get("options")
+        if not isinstance(settings, dict) or not isinstance(options, dict):
+            raise ValueError(f"{path / 'space.json'}: 'settings' and 'options' must be objects")
+        try:
+            space = cls(**settings)
+        except TypeError as exc:
+            raise ValueError(f"{path / 'space.json'}: bad settings ({exc})") from exc
+        space.models, space.datasets, space.sources = strings("models"), strings("datasets"), strings("sources")
+        space.groups, space.protocols = strings("groups", 3), strings("protocols", 2)
+        space.pair_temperature, space.default_gamma = number("pair_temperature"), number("default_gamma")
+        space.pair_text = number("pair_text")
+        space.options = options
+        try:
+            a = load_file(str(path / "space.safetensors"))
+        except Exception as exc:  # safetensors raises its own error types for corrupt files
+            raise ValueError(f"{path / 'space.safetensors'}: unreadable ({exc})") from exc
+        columns, views = meta.get("task_columns"), meta.get("task_views")
+        Q = int(a["enc_basis"].shape[1]) if "enc_basis" in a and getattr(a["enc_basis"], "ndim", 0) == 2 else 0
+        sizes = dict(M=len(space.models), G=len(space.groups), D=len(space.datasets), P=len(space.protocols),
+                     S=len(space.sources), Q=Q, K=len(PRIOR_COLUMNS),
+                     A=int(a["model_a2v"].shape[1]) if getattr(a.get("model_a2v"), "ndim", 0) == 2 else -1)
+        sizes["B"] = int(a["group_block"].max()) + 1 if "group_block" in a and a["group_block"].size else 0
+        for name, (kind, shape) in cls._ARRAYS.items():
+            arr = a.get(name)
+            want = tuple(sizes[s] for s in shape)
+            unknown_ok = name in ("model_log_params", "model_log_images")  # NaN = not known
+            bad_values = arr is not None and kind == "f" and (
+                np.isinf(arr).any() if unknown_ok else not np.isfinite(arr).all())
+            if arr is None or arr.dtype.kind != kind or arr.shape != want or bad_values:
+                raise ValueError(f"{path / 'space.safetensors'}: array {name!r} must be finite {kind} of shape "
+                                 f"{want}, got {None if arr is None else (arr.dtype, arr.shape)}")
+            setattr(space, name, arr.astype(np.float64) if kind == "f" else arr.astype(np.int64))
+        for name, top in (("group_dataset", sizes["D"]), ("group_protocol", sizes["P"]), ("model_source", sizes["S"])):
+            arr = getattr(space, name)
+            if arr.size and (arr.min() < (-1 if name == "model_source" else 0) or arr.max() >= top):
+                raise ValueError(f"{path / 'space.safetensors'}: {name!r} indexes out of range")
+        space.task_encoder = None
+        if columns is not None:
+            if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+                    and isinstance(views, list) and all(isinstance(v, int) for v in views)):
+                raise ValueError(f"{path / 'space.json'}: 'task_columns'/'task_views' malformed")
+            enc = {k: a.get(k) for k in ("enc_mean", "enc_scale", "enc_basis")}
+            p = len(columns)
+            if (any(v is None or v.dtype.kind != "f" or not np.isfinite(v).all() for v in enc.values())
+                    or enc["enc_mean"].shape != (p,) or enc["enc_scale"].shape != (p,)
+                    or enc["enc_basis"].shape != (p, Q) or sum(views) != Q):
+                raise ValueError(f"{path / 'space.safetensors'}: task encoder arrays do not match its columns")
+            space.task_encoder = _TaskEncoder(columns, enc["enc_mean"], enc["enc_scale"], enc["enc_basis"],
+                                              tuple(views))
+        elif Q:
+            raise ValueError(f"{path / 'space.json'}: task encoder arrays without 'task_columns'")
+        return space
 
     def __repr__(self) -> str:
         return (f"TransferSpace({len(self.models)} models, {len(self.datasets)} datasets, "
@@ -724,10 +828,49 @@ class TransferSpace:
 # --- fitting internals -----------------------------------------------------------------------------
 
 _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
-_MIN_FEATURE_MODELS = 10  # a feature known for fewer history models cannot be learned from: dropped
-_FEATURE_CLIP = 4.0  # standardised features are clipped, so odd new models cannot extrapolate wildly
+_PRIOR_CLIP = 4.0  # standardised prior inputs are clipped, so odd metadata cannot extrapolate wildly
 _KAPPAS = (0.0, 0.5, 1.0, 2.0, 4.0)
-_COLD_ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+_DEFAULT_KAPPA = 1.0  # evidence shrinkage when it is not tuned
+_MIN_TWIN_KAPPA = 2.0  # twins' evidence is always shrunk by at least this many pseudo-records
+_TWIN_MIN_COSINE = 0.9  # below this archi2vec cosine, another architecture: no evidence carries over
+_TWIN_COSINE_SCALE = 0.02  # twin weight exp((cos - 1) / scale): 0.98 -> 0.37, 0.94 -> 0.05
+_TWIN_PARAMS_SCALE = 0.2  # and exp(-|log params ratio| / scale): same size 1, 20% larger 0.40
+_TWIN_IMAGES_SCALE = 0.5  # and exp(-|log10 images ratio| / scale): ImageNet-1k vs -21k 0.12
+_TWIN_UNKNOWN_DATA = 0.0  # no evidence carries over when either model's pre-training data is unknown
+_TWIN_REPORT = 0.05  # twins weaker than this are not named in explanations
+
+
+def _fit_prior_weights(Z: np.ndarray, obs: np.ndarray, P: np.ndarray, sources: Sequence[str],
+                       ridge: float) -> np.ndarray:
+    """Non-negative weights of the prior inputs ``P`` [M, K] that best explain how models rank
+    within each group (group-centred least squares on the models that have every input).
+
+    Every source counts the same in total, however many groups and models it has; ``ridge``
+    (relative to that total) shrinks the weights towards 0. Better ImageNet accuracy, more
+    parameters or more pre-training data can only raise a prior, never lower it.
+    """
+    from scipy.optimize import nnls
+
+    K = P.shape[1]
+    complete = ~np.isnan(P).any(axis=1)
+    rows, ys, ws = [], [], []
+    per_source = pd.Series(list(sources)).value_counts()
+    for g in range(Z.shape[1]):
+        m = obs[:, g] & complete
+        if m.sum() < 3:
+            continue
+        x = P[m] - P[m].mean(axis=0)
+        y = Z[m, g] - Z[m, g].mean()
+        rows.append(x)
+        ys.append(y)
+        ws.append(np.full(int(m.sum()), 1.0 / (m.sum() * per_source[sources[g]])))
+    if not rows:
+        return np.zeros(K)
+    w = np.sqrt(np.concatenate(ws))
+    X, y = np.vstack(rows) * w[:, None], np.concatenate(ys) * w
+    lam = np.sqrt(ridge * (w ** 2).sum())
+    beta, _ = nnls(np.vstack([X, lam * np.eye(K)]), np.concatenate([y, np.zeros(K)]))
+    return beta
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:
@@ -788,10 +931,11 @@ def _blocks(obs: np.ndarray) -> np.ndarray:
 class _Fit:
     """Dense matrices of one fit; also runs the nested leave-one-dataset-out tuning."""
 
-    def __init__(self, Z, obs, group_dataset, group_block, group_protocol, task_emb, source_emb, model_source,
+    def __init__(self, Z, obs, f, group_dataset, group_block, group_protocol, task_emb, source_emb, model_source,
                  pair_ridge, encoder: _TaskEncoder | None = None, text_weights: Sequence[float] = (0.0,)):
-        self.Z, self.obs = Z, obs
+        self.Z, self.obs, self.f = Z, obs, f
         self.Z0 = np.where(obs, Z, 0.0)
+        self.E0 = np.where(obs, Z - f[:, None], 0.0)  # evidence beyond the quality prior
         self.gd, self.gb, self.gp = group_dataset, group_block, np.asarray(group_protocol)
         self.task_emb = task_emb
         self.text_weights = tuple(text_weights)
@@ -804,7 +948,6 @@ class _Fit:
         self.top_weighted = False
         self.text_choice = "global"
         self.kappa = 0.0
-        self.smoother: np.ndarray | None = None
 
     def set_pair_text(self, text_weight: float) -> None:
         """Source/target similarities of the pair term under one weight of the text view."""
@@ -818,19 +961,9 @@ class _Fit:
         return np.where(self.has_src[:, None], _pair_kernel(self.sim, tau), 0.0)
 
     def prior(self, keep: np.ndarray) -> np.ndarray:
+        """f + the model's evidence in the kept groups, shrunk by ``n / (n + kappa)``."""
         n = self.obs[:, keep].sum(axis=1)
-        s = self.Z0[:, keep].sum(axis=1)
-        raw = np.where(n > 0, s / np.maximum(n, 1), 0.0)
-        if not self.kappa or self.smoother is None:
-            return raw
-        return (s + self.kappa * (self.smoother @ raw)) / (n + self.kappa)
-
-    def set_smoother(self, X: np.ndarray, alpha: float = 30.0) -> None:
-        """Ridge hat matrix from model features: prior ~ features, to shrink noisy priors towards."""
-        X1 = np.hstack([np.ones((len(X), 1)), X])
-        pen = alpha * np.eye(X1.shape[1])
-        pen[0, 0] = 0.0
-        self.smoother = X1 @ np.linalg.solve(X1.T @ X1 + pen, X1.T)
+        return self.f + self.E0[:, keep].sum(axis=1) / np.maximum(n + self.kappa, 1e-12)
 
     def _inner_pair_score(self, F: np.ndarray) -> float:
         """Inner-LODO Pearson of prior + pair term, summed over the held-out groups (>= 3 models)."""
@@ -847,7 +980,7 @@ class _Fit:
         return total
 
     def tune_kappa(self, F: np.ndarray) -> float:
-        """Shrinkage of priors towards their feature prediction, by inner-LODO Pearson."""
+        """Shrinkage of a model's evidence towards its quality prior, by inner-LODO Pearson."""
         best, best_k = -np.inf, 0.0
         for kappa in _KAPPAS:
             self.kappa = kappa
@@ -880,65 +1013,6 @@ class _Fit:
         for d in np.unique(self.gd):
             held = self.gd == d
             yield d, held, ~held
-
-    def fit_interaction(self, X: np.ndarray, F: np.ndarray, k: int) -> np.ndarray:
-        """Model-feature x task-feature interaction A (I_mg = e_g[:k] A x_m), fitted by ridge on the
-        within-group residuals; its weight and penalty are chosen by inner leave-one-dataset-out
-        (the held-out dataset's contribution is subtracted from the normal equations). The chosen
-        term is removed from the standardised scores so that the rest of the fit works on what the
-        interaction does not explain. Returns the weighted map [k, p] (zeros when it does not help)."""
-        everything = np.ones(self.Z.shape[1], bool)
-        b = self.prior(everything)
-        gam, _ = self.gammas(b, F, everything)
-        E = self.task_emb[self.gd][:, :k]
-        p = X.shape[1]
-        D = int(self.gd.max()) + 1
-        grams = np.zeros((D, k * p, k * p))
-        rhs = np.zeros((D, k * p))
-        resid = np.where(self.obs, self.Z0 - b[:, None] - gam[self.gp][None, :] * F, 0.0)
-        for g in range(self.Z.shape[1]):
-            rows = self.obs[:, g]
-            if rows.sum() < 3:
-                continue
-            Xc = X[rows] - X[rows].mean(axis=0)
-            rc = resid[rows, g] - resid[rows, g].mean()
-            e = E[g]
-            grams[self.gd[g]] += np.kron(np.outer(e, e), Xc.T @ Xc)
-            rhs[self.gd[g]] += np.kron(e, Xc.T @ rc)
-        G_all, h_all = grams.sum(axis=0), rhs.sum(axis=0)
-        best, choice = 0.0, (0.0, 100.0)
-        base_score = {}
-        for ridge in (30.0, 100.0, 300.0, 1000.0):
-            total = {eta: 0.0 for eta in (0.0, 0.5, 1.0)}
-            for d in range(D):
-                held = self.gd == d
-                if not held.any():
-                    continue
-                A = np.linalg.solve(G_all - grams[d] + ridge * np.eye(k * p), h_all - rhs[d]).reshape(k, p)
-                keep = ~held
-                bd = self.prior(keep)
-                gd_, _ = self.gammas(bd, F, keep)
-                for g in np.flatnonzero(held):
-                    rows = self.obs[:, g]
-                    if rows.sum() < 3:
-                        continue
-                    base = bd[rows] + gd_[self.gp[g]] * F[rows, g]
-                    inter = X[rows] @ (E[g] @ A)
-                    for eta in total:
-                        total[eta] += _pearson_cols((base + eta * inter)[:, None], self.Z[rows, g],
-                                                    self.top_weighted)[0]
-            for eta, value in total.items():
-                gain = value - total[0.0]
-                if gain > best + 1e-9:
-                    best, choice = gain, (eta, ridge)
-        eta, ridge = choice
-        if eta == 0.0:
-            return np.zeros((0, 0))
-        A = eta * np.linalg.solve(G_all + ridge * np.eye(k * p), h_all).reshape(k, p)
-        inter = X @ (E @ A).T  # [M, G]
-        self.Z = np.where(self.obs, self.Z - inter, np.nan)
-        self.Z0 = np.where(self.obs, self.Z0 - inter, 0.0)
-        return A
 
     def tune_pair(self) -> tuple[float, float]:
         """Pair-kernel (temperature, text weight) maximising inner-LODO Pearson of prior + pair
@@ -1044,36 +1118,10 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
             from .features import model_features
 
             extra = model_features(rest)
-        except Exception:  # features unavailable: the cold-start map falls back to its intercept
+        except Exception:  # features unavailable: the cold start falls back to the average prior
             extra = pd.DataFrame(index=rest)
         have = pd.concat([have, extra]) if len(have) else extra
     return have
-
-
-def _learnable(feats: pd.DataFrame) -> np.ndarray:
-    """Columns known for, and varying across, at least ``_MIN_FEATURE_MODELS`` history models
-    (a flag that is 1 for all but two models cannot be learned from; it would only extrapolate)."""
-    known = feats.notna().sum(axis=0).to_numpy()
-    mode = feats.mode(dropna=True).iloc[0] if len(feats) else pd.Series(np.nan, index=feats.columns)
-    off_mode = (feats.ne(mode) & feats.notna()).sum(axis=0).to_numpy()
-    return (known >= _MIN_FEATURE_MODELS) & (off_mode >= _MIN_FEATURE_MODELS)
-
-
-def _standardized_features(model_features: pd.DataFrame | None, models: list[str]
-                           ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(columns, mean, scale, standardised matrix of ``models``) of the numeric model features that
-    some known model has; missing values become 0 (the mean)."""
-    feats = _numeric(model_features)
-    if not feats.empty:
-        feats = feats.loc[:, _learnable(feats.reindex(models))]
-    if feats.empty:
-        return [], np.zeros(0), np.zeros(0), np.zeros((len(models), 0))
-    x = feats.reindex(models).to_numpy(float)
-    has = ~np.isnan(x).all(axis=1)
-    mean = np.nan_to_num(np.nanmean(x[has], axis=0))
-    scale = np.nan_to_num(np.nanstd(x[has], axis=0))
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    return list(feats.columns), mean, scale, np.clip(np.nan_to_num((x - mean) / scale), -_FEATURE_CLIP, _FEATURE_CLIP)
 
 
 def _entry_features(entry: Any) -> pd.Series:

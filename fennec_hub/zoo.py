@@ -1080,7 +1080,7 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
     if todo:
         feats = None
         try:
-            from .features import _pca_store, build_model_features
+            from .features import build_model_features
 
             meta = pd.DataFrame({
                 "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
@@ -1088,9 +1088,8 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
                 "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
                 "pretrain": [mdf.at[i, "pretrain"] for i in todo],
             }, index=[ids[i] for i in todo]).astype({"params_m": float})
-            pca = base.a2v_pca if base is not None and base.a2v_pca is not None else _pca_store()
             feats = build_model_features([ids[i] for i in todo], meta,
-                                         {ids[i]: vectors[i] for i in todo if i in vectors}, pca)
+                                         {ids[i]: vectors[i] for i in todo if i in vectors})
         except ImportError:
             feats = None
         mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
