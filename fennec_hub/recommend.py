@@ -216,6 +216,28 @@ def _source_datasets(zoo: "Zoo", idx: np.ndarray, cols: dict[str, np.ndarray]) -
     return out
 
 
+def _hub_columns(zoo: "Zoo", cols: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """downloads, likes and gated of every model as (values, missing-mask) arrays (cached on the zoo)."""
+    cache = zoo.__dict__.setdefault("_recommend_cache", {})
+    if "hub" not in cache:
+        n = len(cols["model_id"])
+        out = {}
+        for name in ("downloads", "likes"):
+            raw = cols.get(name)
+            vals = np.zeros(n, dtype=np.int64)
+            mask = np.ones(n, dtype=bool)
+            for i, v in enumerate(raw if raw is not None else ()):
+                try:
+                    vals[i], mask[i] = int(v), False
+                except (TypeError, ValueError, OverflowError):  # None, pd.NA, nan: unknown
+                    pass
+            out[name] = (vals, mask)
+        gated = [_gated(v) for v in cols["gated"]] if "gated" in cols else [None] * n
+        out["gated"] = (np.array([bool(g) for g in gated], dtype=bool), np.array([g is None for g in gated], dtype=bool))
+        cache["hub"] = out
+    return cache["hub"]
+
+
 def _known_values(zoo: "Zoo", cols: dict[str, np.ndarray], key: str) -> list[str]:
     """Distinct non-empty lower-cased values of a column of the zoo (cached on the zoo), most common first."""
     cache = zoo.__dict__.setdefault("_recommend_cache", {})
@@ -683,10 +705,7 @@ def recommend(
     libs = cols["library_lc"][idx]
     stored_timm = cols.get("timm_name")
     sources = _source_datasets(z, idx, cols)
-    missing = [None] * len(idx)
-
-    def int_col(name: str):
-        return pd.array(cols[name][idx] if name in cols else missing, dtype="Int64")
+    hub = _hub_columns(z, cols)
 
     out = pd.DataFrame({
         "rank": np.arange(1, len(idx) + 1),
@@ -700,9 +719,9 @@ def recommend(
         "timm_name": pd.array([_timm_name(str(m), stored_timm[i] if stored_timm is not None else None)
                                if lb == "timm" else None for m, lb, i in zip(ids, libs, idx)], dtype=object),
         "fine_tuned_on_query": np.array([s is not None and s == task.id for s in sources], dtype=bool),
-        "downloads": int_col("downloads"),
-        "likes": int_col("likes"),
-        "gated": pd.array([_gated(cols["gated"][i]) if "gated" in cols else None for i in idx], dtype="boolean"),
+        "downloads": pd.arrays.IntegerArray(*(a[idx] for a in hub["downloads"])),
+        "likes": pd.arrays.IntegerArray(*(a[idx] for a in hub["likes"])),
+        "gated": pd.arrays.BooleanArray(*(a[idx] for a in hub["gated"])),
         "raw_score": raw[idx].astype(float),
         "vector_source": cols["vector_source"][idx],
         "pipeline_tag": cols["pipeline_tag"][idx],
