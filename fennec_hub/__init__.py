@@ -22,11 +22,14 @@ from .archi2vec import ArchitectureError, archi2vec
 from .crawl import crawl
 from .datasets import UnknownDatasetError, resolve_dataset
 from .records import load_records
-from .recommend import recommend
+from .recommend import FilterWarning, RecommendArgumentError, RecommendTypeError, recommend
 from .zoo import Zoo
 
 __all__ = [
     "ArchitectureError",
+    "FilterWarning",
+    "RecommendArgumentError",
+    "RecommendTypeError",
     "TransferSpace",
     "UnknownDatasetError",
     "Zoo",

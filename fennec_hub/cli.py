@@ -7,38 +7,103 @@ Each sub-command lives in its own pair of functions, `_add_<name>` (arguments) a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from typing import Callable, Sequence
 
 EPILOG = """\
 examples:
-  fennec-hub recommend cifar100                      top-10 checkpoints to fine-tune on CIFAR-100
+  fennec-hub recommend cifar100                       top-10 checkpoints to fine-tune on CIFAR-100
   fennec-hub recommend food101 --max-params 50M --license apache-2.0 --format csv
-  fennec-hub recommend dtd --max-per-family 1            at most one checkpoint per architecture family
-  fennec-hub recommend eurosat --protocol vtab1k_hf      rank for fine-tuning on 1,000 examples
-  fennec-hub encode google/vit-base-patch16-224      archi2vec vector of an architecture
-  fennec-hub bench --out benchmarks/RESULTS.md       ranking quality against the baselines
-  fennec-hub crawl --out crawl/ --limit 1000         crawl Hub vision checkpoints (resumable)
-  fennec-hub build-zoo --crawl crawl/ --out zoo/     build a zoo from records and a crawl
-  fennec-hub push zoo/ my-org/my-zoo                 publish a zoo as a Hub dataset repo
+  fennec-hub recommend dtd --max-per-family 1         at most one checkpoint per architecture family
+  fennec-hub recommend eurosat --protocol vtab1k_hf   rank for fine-tuning on 1,000 examples
+  fennec-hub encode google/vit-base-patch16-224       archi2vec vector of an architecture
+  fennec-hub bench --out benchmarks/RESULTS.md        ranking quality against the baselines
+  fennec-hub crawl --out crawl/ --limit 1000          crawl Hub vision checkpoints (resumable)
+  fennec-hub build-zoo --crawl crawl/ --out zoo/      build a zoo from records and a crawl
+  fennec-hub push zoo/ my-org/my-zoo                  publish a zoo as a Hub dataset repo
+
+Long commands (crawl, build-zoo, bench, encode) show progress on stderr when it is a terminal;
+--progress / --no-progress force it on or off. `fennec-hub COMMAND --help` has more examples.
 """
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal; keeps the examples epilog line by line, as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _sub_parser(sub, name: str, *, help: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """A sub-command parser whose --help ends with worked examples."""
+    return sub.add_parser(name, help=help, description=description, epilog="examples:\n" + examples,
+                          formatter_class=_HelpFormatter)
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    """The one progress switch of every long command."""
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: only when stderr is a terminal)")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
+
+
+def _status(args: argparse.Namespace):
+    """print() to stderr when progress is on, else nothing."""
+    if _progress(args):
+        return lambda *a, **k: print(*a, **{**k, "file": sys.stderr})
+    return lambda *a, **k: None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _params_arg(text: str) -> str:
+    from .recommend import parse_params
+
+    try:
+        parse_params(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 # --- encode -------------------------------------------------------------------------------------
 
 def _add_encode(sub) -> None:
-    p = sub.add_parser(
-        "encode",
+    p = _sub_parser(
+        sub, "encode",
         help="encode an architecture into its archi2vec vector",
         description="Build an architecture on the meta device (no weights, no network) and print its "
         "archi2vec vector. Accepts a transformers config.json path, a shipped Hub model id, or a timm "
         "model name.",
+        examples="""\
+  fennec-hub encode google/vit-base-patch16-224          a transformers checkpoint (shipped config)
+  fennec-hub encode resnet50 --library timm              a timm architecture name
+  fennec-hub encode ./my-model/config.json --format json the vector as JSON, for scripts
+  fennec-hub encode pytorchcv/resnet18                   a benchmark model that is not on the Hub
+""",
     )
     p.add_argument("model", help="config.json path, Hub model id (e.g. google/vit-base-patch16-224), timm name, "
                    "or a benchmark id (keras/resnet50, pytorchcv/resnet18, vtab/Sup-100%%)")
     p.add_argument("--library", choices=["transformers", "timm", "pytorchcv"], default=None,
                    help="force how a bare name is read (default: guess)")
-    p.add_argument("--format", choices=["summary", "json"], default="summary")
+    p.add_argument("--format", choices=["summary", "json"], default="summary",
+                   help="summary: one line about the network and the vector's first values; json: the vector")
+    _add_progress(p)
 
 
 def _run_encode(args) -> int:
@@ -46,6 +111,7 @@ def _run_encode(args) -> int:
 
     from .archi2vec import describe_architecture
 
+    _status(args)(f"encoding {args.model} on the meta device (no weights are downloaded)...")
     info = describe_architecture(args.model, library=args.library)
     vec = info.vector
     if args.format == "json":
@@ -63,29 +129,50 @@ def _run_encode(args) -> int:
 def _add_recommend(sub) -> None:
     from .records import BENCHMARKS  # light: already imported by the package
 
-    p = sub.add_parser(
-        "recommend",
+    p = _sub_parser(
+        sub, "recommend",
         help="rank Hub checkpoints to fine-tune on a dataset",
         description="Rank the zoo's checkpoints for fine-tuning on DATASET (an alias such as cifar100, a "
         "Hub dataset id, or a registered name). Uses the zoo embedded in the package unless --zoo "
-        "names a Hub dataset repo or a local zoo directory; needs no network by default.",
+        "names a Hub dataset repo or a local zoo directory; needs no network by default. csv and json "
+        "add a Hub link (url), the name timm.create_model takes (timm_name) and whether a checkpoint is "
+        "already fine-tuned on DATASET (fine_tuned_on_query).",
+        examples="""\
+  fennec-hub recommend cifar100                          the 10 best checkpoints for CIFAR-100
+  fennec-hub recommend food101 --max-params 50M --license apache-2.0,mit
+  fennec-hub recommend dtd --library timm --max-per-family 1   one timm model per architecture family
+  fennec-hub recommend eurosat --protocol vtab1k_hf      rank for fine-tuning on 1,000 examples
+  fennec-hub recommend uoft-cs/cifar100 --format csv --top-k 50 > ranking.csv
+  fennec-hub recommend cifar100 --zoo my-org/my-zoo --revision v1   a zoo published on the Hub
+""",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset alias, Hub dataset id or registered name")
-    p.add_argument("--top-k", type=int, default=10, help="how many models to list (default 10)")
-    p.add_argument("--max-params", metavar="N", help="only models with at most N parameters, e.g. 50M, 1.5B")
+    p.add_argument("--top-k", type=_positive_int, default=10, metavar="N", help="how many models to list (default 10)")
+    p.add_argument("--max-params", type=_params_arg, metavar="N",
+                   help="only models with at most N parameters, e.g. 50M, 1.5B, 800k or 25000000")
     p.add_argument("--license", action="append", metavar="ID",
-                   help="only these licenses (repeat or comma-separate), e.g. apache-2.0")
-    p.add_argument("--library", action="append", metavar="LIB", help="only this library: timm or transformers")
+                   help="only these licenses (repeat or comma-separate), e.g. apache-2.0; an id that no model of "
+                   "the zoo has is refused with the list of the zoo's licenses")
+    p.add_argument("--library", action="append", metavar="LIB",
+                   help="only this library: timm or transformers (repeat or comma-separate)")
     p.add_argument("--zoo", metavar="REPO", help="a zoo dataset repo on the Hub, or a local zoo directory")
     p.add_argument("--revision", help="with --zoo REPO: the branch, tag or commit to read")
     p.add_argument("--token", help="Hub token for a private zoo or dataset (default: your HF login)")
-    p.add_argument("--max-per-family", type=int, metavar="N",
+    p.add_argument("--max-per-family", type=_positive_int, metavar="N",
                    help="at most N models of one architecture family (e.g. 1: one per family)")
     p.add_argument("--protocol", metavar="NAME", choices=list(BENCHMARKS),
                    help="rank as under one fine-tuning protocol of the records: transfergraph_hf (full "
                    "fine-tuning, 30 epochs), vtab1k_hf (1,000 training examples), keras, parc, fennec; "
                    "default: all of them")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="table (default): for reading; csv / json: every column, for scripts")
+
+
+def _filter_values(values: list[str] | None) -> list[str] | None:
+    """Repeated / comma-separated option values; an option given empty stays an (empty) filter."""
+    if values is None:
+        return None
+    return [x.strip() for v in values for x in v.split(",") if x.strip()]
 
 
 def _run_recommend(args) -> int:
@@ -95,38 +182,53 @@ def _run_recommend(args) -> int:
     from .recommend import format_table, recommend
     from .zoo import Zoo
 
+    licenses, library = _filter_values(args.license), _filter_values(args.library)
+    for flag, values in (("--license", licenses), ("--library", library)):
+        if values == []:
+            raise ValueError(f"{flag} was given without a value; name at least one, e.g. "
+                             f"{'--license apache-2.0' if flag == '--license' else '--library timm'}")
     zoo = None
     if args.zoo:
         if Path(args.zoo).is_dir():
             zoo = Zoo.load(args.zoo)
         else:
             zoo = Zoo.from_hub(args.zoo, revision=args.revision, token=args.token)
-    licenses = [x for v in (args.license or []) for x in v.split(",") if x.strip()] or None
-    library = [x for v in (args.library or []) for x in v.split(",") if x.strip()] or None
-    df = recommend(args.dataset, top_k=args.top_k, zoo=zoo, max_params=args.max_params, licenses=licenses,
-                   library=library, token=args.token, max_per_family=args.max_per_family,
-                   protocol=args.protocol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = recommend(args.dataset, top_k=args.top_k, zoo=zoo, max_params=args.max_params, licenses=licenses,
+                       library=library, token=args.token, max_per_family=args.max_per_family,
+                       protocol=args.protocol)
+    for w in caught:
+        print(f"fennec-hub recommend: warning: {w.message}", file=sys.stderr)
     if args.format == "table":
-        print(format_table(df))
+        text = format_table(df)
     elif args.format == "csv":
-        print(df.to_csv(index=False), end="")
+        text = df.to_csv(index=False).rstrip("\n")
     else:
         meta = {k: v for k, v in df.attrs.items()}
         rows = json.loads(df.to_json(orient="records"))
-        print(json.dumps({**meta, "results": rows}, indent=1, default=str))
+        text = json.dumps({**meta, "results": rows}, indent=1, default=str)
+    print(text)
     return 0
 
 
 # --- build-zoo (ZOO) ----------------------------------------------------------------------------
 
 def _add_build_zoo(sub) -> None:
-    p = sub.add_parser(
-        "build-zoo",
+    p = _sub_parser(
+        sub, "build-zoo",
         help="build the default zoo (or a custom one from your checkpoints)",
         description="Without --models: rebuild the default zoo from the bundled records, timm's "
         "catalogue and the shipped transformers configs (deterministic; several CPU minutes). With "
         "--models: encode your own checkpoints (Hub ids, private repos with --token, config.json "
         "paths) into a custom zoo placed in the default zoo's transfer space.",
+        examples="""\
+  fennec-hub build-zoo --out my-zoo/                     rebuild the default zoo into my-zoo/
+  fennec-hub build-zoo --crawl crawl/ --out my-zoo/      ... plus the checkpoints of a crawl
+  fennec-hub build-zoo --limit 50 --out /tmp/zoo --no-progress   a quick, quiet check
+  fennec-hub build-zoo --models my-org/private-vit ./config.json --out my-zoo/ --token hf_...
+  fennec-hub build-zoo --models models.txt --out my-zoo/   one model id or config path per line
+""",
     )
     p.add_argument("--out", help="output directory (default: the package's embedded zoo for the default build)")
     p.add_argument("--models", nargs="+", metavar="ID_OR_FILE",
@@ -135,7 +237,9 @@ def _add_build_zoo(sub) -> None:
     p.add_argument("--crawl", metavar="DIR", help="default build only: add a `fennec-hub crawl` directory's "
                    "encoded models as candidates and its model-card records to the fit")
     p.add_argument("--token", help="Hub token for private checkpoints")
-    p.add_argument("--quiet", action="store_true")
+    _add_progress(p)
+    p.add_argument("--quiet", dest="progress", action="store_false", default=None,
+                   help=argparse.SUPPRESS)  # older spelling of --no-progress
 
 
 def _run_build_zoo(args) -> int:
@@ -143,10 +247,9 @@ def _run_build_zoo(args) -> int:
 
     from .zoo import DEFAULT_ZOO_DIR, Zoo, build_default_zoo
 
-    log = (lambda *a, **k: None) if args.quiet else print
     if not args.models:
         zoo = build_default_zoo(Path(args.out) if args.out else DEFAULT_ZOO_DIR, limit=args.limit,
-                                progress=not args.quiet, log=log, crawl=args.crawl)
+                                progress=_progress(args), log=_status(args), crawl=args.crawl)
         print(f"{zoo}: {len(zoo.models)} models, {len(zoo.tasks)} tasks -> {args.out or DEFAULT_ZOO_DIR}")
         return 0
     if not args.out:
@@ -167,11 +270,16 @@ def _run_build_zoo(args) -> int:
 # --- push (ZOO) ---------------------------------------------------------------------------------
 
 def _add_push(sub) -> None:
-    p = sub.add_parser(
-        "push",
+    p = _sub_parser(
+        sub, "push",
         help="publish a zoo directory as a Hub dataset repo (one commit)",
         description="Upload a zoo directory (written by build-zoo or Zoo.save) to a Hub dataset repo in one "
         "atomic commit, creating the repo if needed. Prints the commit URL.",
+        examples="""\
+  fennec-hub push my-zoo/ my-org/my-zoo                  publish (or update) a zoo
+  fennec-hub push my-zoo/ my-org/my-zoo --private --message "zoo of 2026-11"
+  fennec-hub push default my-org/fennec-default-zoo      the zoo embedded in the package
+""",
     )
     p.add_argument("zoo_dir", metavar="ZOO_DIR", help="zoo directory (use 'default' for the embedded zoo)")
     p.add_argument("repo_id", metavar="REPO_ID", help="target dataset repo, e.g. my-org/my-zoo")
@@ -193,14 +301,19 @@ def _run_push(args) -> int:
 # --- crawl --------------------------------------------------------------------------------------
 
 def _add_crawl(sub) -> None:
-    p = sub.add_parser(
-        "crawl",
+    p = _sub_parser(
+        sub, "crawl",
         help="crawl Hub vision checkpoints into model rows and fine-tuning records (resumable)",
         description="List image-classification checkpoints and vision backbones on the Hub, encode "
         "each config with archi2vec (never running Hub code) and mine fine-tuning results from the "
         "model cards, attributed to the base checkpoint. Writes models.jsonl, records.jsonl and an "
         "atomic state.json checkpoint to --out: a killed crawl resumes exactly where it stopped, and "
         "a later run only re-reads repos whose commit changed.",
+        examples="""\
+  fennec-hub crawl --out crawl/ --limit 1000             the 1,000 most downloaded vision checkpoints
+  fennec-hub crawl --out crawl/                          run again: resumes, then refreshes changed repos
+  fennec-hub crawl --out crawl/ --library timm --since 2025-01-01 --no-progress
+""",
     )
     p.add_argument("--out", required=True, help="output directory (created; resumed if it holds a crawl)")
     p.add_argument("--limit", type=int, help="crawl at most N listed models")
@@ -213,7 +326,7 @@ def _add_crawl(sub) -> None:
     p.add_argument("--endpoint", help="Hub endpoint URL (default: HF_ENDPOINT or huggingface.co)")
     p.add_argument("--workers", type=int, default=8, help="concurrent downloads (default: %(default)s)")
     p.add_argument("--checkpoint-every", type=int, default=25, help="rows between checkpoints (default: %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress(p)
 
 
 def _run_crawl(args) -> int:
@@ -222,7 +335,7 @@ def _run_crawl(args) -> int:
     summary = crawl(
         args.out, limit=args.limit, libraries=args.library, pipeline_tags=args.pipeline_tag, sort=args.sort,
         since=args.since, token=args.token, endpoint=args.endpoint, workers=args.workers,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every, progress=_progress(args),
     )
     print(summary)
     return 1 if summary.errors else 0
@@ -231,13 +344,18 @@ def _run_crawl(args) -> int:
 # --- bench --------------------------------------------------------------------------------------
 
 def _add_bench(sub) -> None:
-    p = sub.add_parser(
-        "bench",
+    p = _sub_parser(
+        sub, "bench",
         help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
         description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
         "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models, scored alone "
         "and ranked among the recorded models, as in a zoo); "
         "writes a markdown report and, optionally, a JSON file of every figure.",
+        examples="""\
+  fennec-hub bench --out benchmarks/RESULTS.md           every benchmark, both protocols (CPU minutes)
+  fennec-hub bench --benchmarks parc keras --protocol lodo   two benchmarks, held-out datasets only
+  fennec-hub bench --no-text --json figures.json         metadata-only task features; every figure as JSON
+""",
     )
     p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
                    help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
@@ -246,6 +364,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
     p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
     p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")
+    _add_progress(p)
 
 
 def _run_bench(args) -> int:
@@ -266,7 +385,7 @@ def _run_bench(args) -> int:
     if args.json_path:
         command += f" --json {shlex.quote(args.json_path)}"
     inputs = bench.load_inputs(text=not args.no_text)
-    result = bench.run(benchmarks, args.protocol, inputs=inputs)
+    result = bench.run(benchmarks, args.protocol, inputs=inputs, progress=_progress(args))
     md = bench.write_outputs(result, args.out, args.json_path, command, benchmarks)
     if not args.out:
         print(md)
@@ -296,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fennec-hub ranks a zoo of Hub checkpoints for a dataset in milliseconds, from a learned "
         "transfer space (after the Fennec paper, arXiv 2403.06382).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     from . import __version__
 
@@ -316,7 +435,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _, run = COMMANDS[args.command]
     try:
-        return int(run(args) or 0)
+        code = int(run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError can still be caught
+        return code
+    except BrokenPipeError:  # the reader went away (e.g. `| head -3`): what it wanted was written
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -324,6 +448,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fennec-hub {args.command}: error: {msg}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured by a test)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

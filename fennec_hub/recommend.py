@@ -10,13 +10,17 @@ the Hub is consulted only for a zoo given as a repo id or a dataset id the regis
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+
+from .zoo import NON_HUB_NAMESPACES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -24,15 +28,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from .datasets import DatasetEntry
     from .zoo import Zoo
 
-__all__ = ["recommend", "protocols", "parse_params", "format_table", "RESULT_COLUMNS"]
+__all__ = ["recommend", "protocols", "parse_params", "format_table", "model_url", "RESULT_COLUMNS",
+           "RecommendArgumentError", "RecommendTypeError", "FilterWarning"]
 
-RESULT_COLUMNS = ("rank", "model_id", "score", "params", "library", "license", "why")
-EXTRA_COLUMNS = ("raw_score", "vector_source", "pipeline_tag", "input_size", "pretrain", "family")
+RESULT_COLUMNS = ("rank", "model_id", "score", "params", "library", "license", "why", "url", "timm_name",
+                  "fine_tuned_on_query", "downloads", "likes", "gated")
+EXTRA_COLUMNS = ("raw_score", "vector_source", "pipeline_tag", "input_size", "pretrain", "family", "source_dataset")
+
+HUB_URL = "https://huggingface.co/"
+#: Largest `max_params` accepted (10**15 parameters): far beyond any model, and exact as a float.
+MAX_PARAMS = 10**15
 
 _HUB_ZOOS: dict[tuple, "Zoo"] = {}
 _TASK_CACHE: dict[tuple, "_Task"] = {}
 _LOCK = threading.Lock()
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+_PARAMS_HINT = "use a count such as 25000000 or a string such as 50M, 1.5B or 800k"
 
 
 @dataclass(frozen=True)
@@ -44,33 +55,213 @@ class _Task:
     entry: Any = None
 
 
+class RecommendArgumentError(ValueError):
+    """An argument `recommend()` cannot use; the message names it and says what it accepts.
+
+    `argument` is the parameter's name; `known` lists the values the zoo offers where they form a
+    list (the libraries or licenses present in the zoo, the protocols), else it is empty.
+    """
+
+    def __init__(self, argument: str, message: str, known: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.known = list(known)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):  # keep argument and known values through pickling
+        return (type(self), (self.argument, str(self), self.known))
+
+
+class RecommendTypeError(RecommendArgumentError, TypeError):
+    """An argument of a type `recommend()` does not take (a TypeError too)."""
+
+
+class FilterWarning(UserWarning):
+    """A filter that cannot do what was probably meant: some of its values match no model of the zoo,
+    or no model passes the filters together. The ranking is still returned (possibly empty)."""
+
+
 def parse_params(value: int | float | str | None) -> int | None:
-    """Parameter count from an int or a string like "50M", "1.5B", "800k" (None passes through)."""
+    """Parameter count from an int or a string like "50M", "1.5B", "800k" (None passes through).
+
+    Accepts 1 to `MAX_PARAMS` parameters (fractions are rounded down). Raises
+    `RecommendArgumentError` for anything else (0.5, -3, inf, "lots") and `RecommendTypeError`
+    for a value that is neither a number nor a string.
+    """
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"max_params must be a number or a string like '50M', got {value!r}")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        if not math.isfinite(float(value)) or value <= 0:
-            raise ValueError(f"max_params must be positive, got {value!r}")
-        return int(value)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbBgGtT]?)\s*(?:params?)?\s*", str(value))
-    if not m:
-        raise ValueError(f"cannot read a parameter count from {value!r}; use e.g. 50M, 1.5B, 800k or 25000000")
-    n = float(m.group(1)) * _SUFFIX[m.group(2).upper()]
-    if n <= 0:
-        raise ValueError(f"max_params must be positive, got {value!r}")
+    if isinstance(value, (bool, np.bool_)):
+        raise RecommendTypeError("max_params", f"max_params must be a number or a string, got {value!r}; "
+                                 + _PARAMS_HINT)
+    if isinstance(value, (int, np.integer)):
+        n: float | int = int(value)  # exact: a huge int must not go through float
+    elif isinstance(value, (float, np.floating)):
+        n = float(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbBgGtT]?)\s*(?:params?)?\s*", value)
+        if not m:
+            raise RecommendArgumentError("max_params", f"max_params: cannot read a parameter count from {value[:60]!r}; "
+                                         + _PARAMS_HINT)
+        n = float(m.group(1)) * _SUFFIX[m.group(2).upper()]  # a very long number reads as inf
+    else:
+        raise RecommendTypeError("max_params", f"max_params must be a number or a string, got "
+                                 f"{type(value).__name__}; " + _PARAMS_HINT)
+    shown = repr(value) if not isinstance(value, str) else repr(value[:60])
+    if isinstance(n, float) and math.isnan(n):
+        raise RecommendArgumentError("max_params", f"max_params is not a number ({shown}); " + _PARAMS_HINT)
+    if n < 1:
+        raise RecommendArgumentError("max_params", f"max_params must be at least 1 parameter, got {shown}; "
+                                     + _PARAMS_HINT)
+    if n > MAX_PARAMS:
+        raise RecommendArgumentError("max_params", f"max_params {shown} is beyond any model (the most accepted is "
+                                     f"{MAX_PARAMS:.0e}); leave max_params out for no size limit")
     return int(n)
 
 
+_FILTER_EXAMPLES = {"licenses": "'apache-2.0' or ['apache-2.0', 'mit']", "library": "'timm' or 'transformers'"}
+
+
 def _as_set(value: str | Iterable[str] | None, what: str) -> set[str] | None:
+    """Lower-cased values of a filter given as "a,b" or as strings (each may hold commas); None passes."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out = {str(v).strip().lower() for v in items if str(v).strip()}
+    example = _FILTER_EXAMPLES.get(what, "'a' or ['a', 'b']")
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+        raise RecommendTypeError(what, f"{what} must be a string or a list of strings, e.g. {example}; "
+                                 f"got {type(value).__name__}")
+    else:
+        values = list(value)
+        bad = next((v for v in values if not isinstance(v, str)), None)
+        if bad is not None:
+            raise RecommendTypeError(what, f"{what} must be strings, e.g. {example}; got {bad!r} "
+                                     f"({type(bad).__name__})")
+        items = [x for v in values for x in v.split(",")]
+    out = {v.strip().lower() for v in items if v.strip()}
     if not out:
-        raise ValueError(f"{what} filter is empty")
+        raise RecommendArgumentError(what, f"the {what} filter is empty; give at least one value, e.g. {example}, "
+                                     "or leave it out")
     return out
+
+
+def model_url(model_id: str) -> str | None:
+    """The checkpoint's page on the Hub, or None for benchmark models that are not on the Hub
+    (``pytorchcv/``, ``keras/``, ``parc/``, ``vtab/``, ``torchvision/`` ids, or ids without a namespace)."""
+    if "/" not in model_id or model_id.startswith(NON_HUB_NAMESPACES):
+        return None
+    return HUB_URL + model_id
+
+
+def _timm_name(model_id: str, stored: Any) -> str:
+    """What `timm.create_model` takes for a timm row: the zoo's timm name, else the repo name of a
+    ``timm/`` checkpoint, else the ``hf-hub:`` form that timm reads from any Hub repo."""
+    if isinstance(stored, str) and stored:
+        return stored
+    if model_id.startswith("timm/"):
+        return model_id[len("timm/"):]
+    return "hf-hub:" + model_id
+
+
+def _gated(v: Any) -> bool | None:
+    """The Hub's `gated` field (False, "auto", "manual"; stored as text) as True / False / None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    text = str(v).strip().lower()
+    if text in ("auto", "manual", "true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0", "none", ""):
+        return False
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_sources() -> dict[str, str]:
+    """Model id -> source dataset, from the model-feature store the transfer space was fitted with."""
+    import pandas as pd
+
+    from .features import STORE
+
+    try:
+        frame = pd.read_parquet(STORE / "models.parquet", columns=["source_dataset"])
+    except Exception:  # no store (or an older one): source datasets come from ids and tags alone
+        return {}
+    return {str(k): v for k, v in frame["source_dataset"].items() if isinstance(v, str) and v}
+
+
+def _source_datasets(zoo: "Zoo", idx: np.ndarray, cols: dict[str, np.ndarray]) -> list[str | None]:
+    """The dataset each model of `idx` was last trained on: the zoo's column where it has one, else
+    what `fennec_hub.features.source_dataset` reads from the feature store, the id and its tag
+    (memoised per zoo, so only the rows ever shown are worked out)."""
+    cache = zoo.__dict__.setdefault("_recommend_cache", {}).setdefault("source", {})
+    stored = cols.get("source_dataset")
+    out = []
+    for i in idx:
+        i = int(i)
+        if i not in cache:
+            v = stored[i] if stored is not None else None
+            if not (isinstance(v, str) and v):
+                from .features import source_dataset
+
+                mid = str(cols["model_id"][i])
+                pre = cols["pretrain"][i] if "pretrain" in cols else None
+                v = source_dataset(mid, {"source_dataset": _stored_sources().get(mid),
+                                         "pretrain": pre if isinstance(pre, str) else None})
+            cache[i] = v
+        out.append(cache[i])
+    return out
+
+
+def _hub_columns(zoo: "Zoo", cols: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """downloads, likes and gated of every model as (values, missing-mask) arrays (cached on the zoo)."""
+    cache = zoo.__dict__.setdefault("_recommend_cache", {})
+    if "hub" not in cache:
+        n = len(cols["model_id"])
+        out = {}
+        for name in ("downloads", "likes"):
+            raw = cols.get(name)
+            vals = np.zeros(n, dtype=np.int64)
+            mask = np.ones(n, dtype=bool)
+            for i, v in enumerate(raw if raw is not None else ()):
+                try:
+                    vals[i], mask[i] = int(v), False
+                except (TypeError, ValueError, OverflowError):  # None, pd.NA, nan: unknown
+                    pass
+            out[name] = (vals, mask)
+        gated = [_gated(v) for v in cols["gated"]] if "gated" in cols else [None] * n
+        out["gated"] = (np.array([bool(g) for g in gated], dtype=bool), np.array([g is None for g in gated], dtype=bool))
+        cache["hub"] = out
+    return cache["hub"]
+
+
+def _known_values(zoo: "Zoo", cols: dict[str, np.ndarray], key: str) -> list[str]:
+    """Distinct non-empty lower-cased values of a column of the zoo (cached on the zoo), most common first."""
+    cache = zoo.__dict__.setdefault("_recommend_cache", {})
+    if key not in cache:
+        vals, counts = np.unique(cols[key].astype(str), return_counts=True)
+        order = np.lexsort((vals, -counts))
+        cache[key] = [str(vals[j]) for j in order if vals[j] not in ("", "none", "nan")]
+    return cache[key]
+
+
+def _check_filter(wanted: set[str] | None, known: list[str], what: str, noun: str, nouns: str) -> None:
+    """Refuse a filter none of whose values is in the zoo; warn about the values that are not."""
+    if not wanted:
+        return
+    unknown = sorted(wanted - set(known))
+    if not unknown:
+        return
+    listed = ", ".join(known) if known else "(none recorded)"
+    shown = ", ".join(repr(u) if len(u) <= 60 else repr(u[:57] + "...") for u in unknown[:5])
+    if len(unknown) == len(wanted):
+        raise RecommendArgumentError(what, f"no model in this zoo has {noun} {shown}; {nouns} in this zoo (most "
+                                     f"common first): {listed}", known=known)
+    warnings.warn(f"{noun} {shown} matches no model in this zoo, so only {', '.join(sorted(wanted - set(unknown)))} "
+                  f"filters; {nouns} in this zoo: {listed}", FilterWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +284,7 @@ def _get_zoo(zoo: "Zoo | str | None", token: str | bool | None) -> "Zoo":
             with _LOCK:
                 _HUB_ZOOS[key] = cached
         return cached
-    raise TypeError(f"zoo must be None, a Zoo or a Hub dataset repo id, got {type(zoo).__name__}")
+    raise RecommendTypeError("zoo", f"zoo must be None, a Zoo or a Hub dataset repo id, got {type(zoo).__name__}")
 
 
 def _looks_like_hub_id(name: str) -> bool:
@@ -376,6 +567,44 @@ def _cap_per_family(idx: np.ndarray, raw: np.ndarray, cols: dict[str, np.ndarray
     return np.asarray(keep, dtype=idx.dtype)
 
 
+def _positive_int(value: Any, what: str, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        cls = RecommendArgumentError if isinstance(value, (float, np.floating)) else RecommendTypeError
+        raise cls(what, f"{what} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"[:200])
+    if value < 1:
+        raise RecommendArgumentError(what, f"{what} must be a positive integer{' or None' if allow_none else ''}, "
+                                     f"got {value!r}")
+
+
+def _check_arguments(dataset: Any, top_k: Any, max_per_family: Any, protocol: Any, images: Any,
+                     token: Any) -> None:
+    """Everything recommend() can check before it opens a zoo."""
+    from .datasets import DatasetEntry
+    from .records import BENCHMARKS
+
+    if not isinstance(dataset, (str, DatasetEntry)):
+        raise RecommendTypeError("dataset", "dataset must be a dataset name or Hub dataset id (a str) or a "
+                                 f"DatasetEntry, got {type(dataset).__name__}")
+    _positive_int(top_k, "top_k")
+    _positive_int(max_per_family, "max_per_family")
+    if protocol is not None:
+        if not isinstance(protocol, str):
+            raise RecommendTypeError("protocol", f"protocol must be a str or None, got {type(protocol).__name__}; "
+                                     f"choose one of {', '.join(BENCHMARKS)}", known=list(BENCHMARKS))
+        if protocol not in BENCHMARKS:
+            raise RecommendArgumentError("protocol", f"unknown protocol {protocol[:60]!r}; choose one of "
+                                         f"{', '.join(BENCHMARKS)}", known=list(BENCHMARKS))
+    if images is not None:
+        _positive_int(images, "images")
+        if protocol is not None:
+            raise RecommendArgumentError("images", "protocol= and images= cannot be combined: the image proxy places "
+                                         "tasks without a protocol; drop one of them")
+    if token is not None and not isinstance(token, (str, bool)):
+        raise RecommendTypeError("token", f"token must be a str, a bool or None, got {type(token).__name__}")
+
+
 def recommend(
     dataset: "str | DatasetEntry",
     top_k: int | None = 10,
@@ -384,7 +613,7 @@ def recommend(
     max_params: int | float | str | None = None,
     licenses: str | Sequence[str] | None = None,
     library: str | Sequence[str] | None = None,
-    images: Any = None,
+    images: int | None = None,
     token: str | bool | None = None,
     max_per_family: int | None = None,
     protocol: str | None = None,
@@ -396,31 +625,50 @@ def recommend(
     embedded default, no network), a `Zoo`, or a Hub dataset repo id. Filters: `max_params` (int or
     "50M"), `licenses` (one or several license ids, e.g. "apache-2.0"), `library` ("timm" or
     "transformers"); models whose size or license is unknown do not pass a size or license filter.
-    `max_per_family`: keep at most this many models of one architecture family (e.g. 1 or 2), so
-    that many pre-training tags of one network do not fill the list. `protocol`: rank as under one
-    fine-tuning protocol of the records (see `protocols()`, e.g. "vtab1k_hf": 1,000 training examples,
-    "transfergraph_hf": full fine-tuning); None (default) uses every protocol's records.
+    A license or library that no model of the zoo has is refused (the error lists the zoo's own);
+    when only some of the values are unknown, a `FilterWarning` names them, as it does when no model
+    passes the filters together. `max_per_family`: keep at most this many models of one architecture
+    family (e.g. 1 or 2), so that many pre-training tags of one network do not fill the list.
+    `protocol`: rank as under one fine-tuning protocol of the records (see `protocols()`, e.g.
+    "vtab1k_hf": 1,000 training examples, "transfergraph_hf": full fine-tuning); None (default) uses
+    every protocol's records. `images`: place the dataset from this many of its images (needs a zoo
+    with an image proxy and the Hub).
 
-    Returns a DataFrame with columns rank, model_id, score (0-100, rescaled within this query over
-    the whole zoo: 100 = best model in the zoo), params, library, license, why, plus raw_score
-    (the dot product), vector_source, pipeline_tag, input_size, pretrain, family. `df.attrs`
-    records the resolved dataset, the zoo and its revision, and how many models were ranked.
+    Returns a DataFrame, one row per model, with columns:
+
+    - rank, model_id (the Hub repo id, or a namespaced benchmark id such as ``pytorchcv/resnet18``),
+      score (0-100, rescaled within this query over the whole zoo: 100 = best model in the zoo),
+      params, library, license, why (one sentence);
+    - url: the model's Hub page (missing for ids that are not Hub repos);
+    - timm_name: for timm rows, what ``timm.create_model(timm_name, pretrained=True)`` takes (a timm
+      name, or ``hf-hub:<repo id>``); missing for other libraries. For transformers rows the repo id is
+      the name: ``AutoModelForImageClassification.from_pretrained(model_id)``;
+    - fine_tuned_on_query: True when the checkpoint was itself trained on the queried dataset (its
+      ``source_dataset``), e.g. an EuroSAT fine-tune when ranking for EuroSAT;
+    - downloads, likes, gated: from the Hub where the zoo's crawl recorded them, else missing;
+    - raw_score (the dot product), vector_source, pipeline_tag, input_size, pretrain, family,
+      source_dataset.
+
+    `df.attrs` records the resolved dataset, the zoo and its revision, the filters, and how many
+    models were ranked. Bad arguments raise `RecommendArgumentError` (a ValueError; its subclass
+    `RecommendTypeError` is also a TypeError); Hub failures raise `fennec_hub.hub.HubError`.
     """
     import pandas as pd
 
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-    if max_per_family is not None and (not isinstance(max_per_family, (int, np.integer))
-                                       or isinstance(max_per_family, bool) or max_per_family < 1):
-        raise ValueError(f"max_per_family must be a positive integer or None, got {max_per_family!r}")
+    _check_arguments(dataset, top_k, max_per_family, protocol, images, token)
     limit = parse_params(max_params)
     lic = _as_set(licenses, "licenses")
     lib = _as_set(library, "library")
 
     z = _get_zoo(zoo, token)
+    cols = z.columns()
+    _check_filter(lib, _known_values(z, cols, "library_lc"), "library", "library", "libraries")
+    _check_filter(lic, _known_values(z, cols, "license_lc"), "licenses", "license", "licenses")
+    if images is not None and "image" not in z.proxies:
+        raise RecommendArgumentError("images", "this zoo has no image-proxy regressor, so images= cannot be used "
+                                     "with it; omit images= to place the task from its metadata")
     task = _task_for(z, dataset, images, token, protocol)
     raw = z.scores(task.vector)
-    cols = z.columns()
 
     mask = np.ones(len(raw), dtype=bool)
     if limit is not None:
@@ -440,6 +688,11 @@ def recommend(
         idx = idx[np.argpartition(-raw[idx], kk - 1)[:kk]]
     ids = cols["model_id"][idx]
     idx = idx[np.lexsort((ids, -raw[idx]))][:k]
+    filters = {"max_params": limit, "licenses": sorted(lic) if lic else None,
+               "library": sorted(lib) if lib else None, "max_per_family": max_per_family}
+    if len(raw) and not len(idx):
+        warnings.warn(f"no model of the zoo's {len(raw):,} passes the filters ({_describe_filters(filters)}); "
+                      "loosen one of them", FilterWarning, stacklevel=2)
 
     lo, hi = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
     span = hi - lo
@@ -448,20 +701,34 @@ def recommend(
 
     explainer = _Explainer(z, task) if len(idx) else None
     why = [explainer.sentence(_Row(cols, i)) for i in idx] if explainer else []
+    ids = cols["model_id"][idx]
+    libs = cols["library_lc"][idx]
+    stored_timm = cols.get("timm_name")
+    sources = _source_datasets(z, idx, cols)
+    hub = _hub_columns(z, cols)
+
     out = pd.DataFrame({
         "rank": np.arange(1, len(idx) + 1),
-        "model_id": cols["model_id"][idx],
+        "model_id": ids,
         "score": score,
         "params": pd.array(cols["params_f"][idx], dtype="Int64") if len(idx) else pd.array([], dtype="Int64"),
         "library": cols["library"][idx],
         "license": cols["license"][idx],
         "why": why,
+        "url": pd.array([model_url(str(m)) for m in ids], dtype=object),
+        "timm_name": pd.array([_timm_name(str(m), stored_timm[i] if stored_timm is not None else None)
+                               if lb == "timm" else None for m, lb, i in zip(ids, libs, idx)], dtype=object),
+        "fine_tuned_on_query": np.array([s is not None and s == task.id for s in sources], dtype=bool),
+        "downloads": pd.arrays.IntegerArray(*(a[idx] for a in hub["downloads"])),
+        "likes": pd.arrays.IntegerArray(*(a[idx] for a in hub["likes"])),
+        "gated": pd.arrays.BooleanArray(*(a[idx] for a in hub["gated"])),
         "raw_score": raw[idx].astype(float),
         "vector_source": cols["vector_source"][idx],
         "pipeline_tag": cols["pipeline_tag"][idx],
         "input_size": pd.array(cols["input_size_f"][idx], dtype="Int64") if len(idx) else pd.array([], dtype="Int64"),
         "pretrain": cols["pretrain"][idx],
         "family": cols["family"][idx],
+        "source_dataset": pd.array(sources, dtype=object),
     })
     out.attrs.update(
         dataset=task.id,
@@ -475,12 +742,28 @@ def recommend(
         n_models=len(raw),
         n_ranked=int(mask.sum()),
         protocol=protocol,
-        filters={"max_params": limit, "licenses": sorted(lic) if lic else None,
-                 "library": sorted(lib) if lib else None, "max_per_family": max_per_family},
+        filters=filters,
         predicts="score: predicted fine-tuning transfer, 0-100 within this query (100 = best in the zoo); "
                  "raw_score is the transfer-space dot product",
     )
     return out
+
+
+def _describe_filters(filters: dict[str, Any], protocol: str | None = None) -> str:
+    """The filters (and protocol) in words, e.g. "params <= 50M; license in apache-2.0"."""
+    shown = []
+    if filters.get("max_params"):
+        shown.append(f"params <= {_fmt_params(filters['max_params'])}")
+    if filters.get("licenses"):
+        shown.append("license in " + ",".join(filters["licenses"]))
+    if filters.get("library"):
+        shown.append("library in " + ",".join(filters["library"]))
+    if filters.get("max_per_family"):
+        n = filters["max_per_family"]
+        shown.append(f"at most {n} model{'s' if n != 1 else ''} per architecture family")
+    if protocol:
+        shown.append(f"fine-tuning protocol: {protocol} (ranked as its records rank models)")
+    return "; ".join(shown) if shown else "none"
 
 
 _SOURCE_TEXT = {
@@ -491,8 +774,17 @@ _SOURCE_TEXT = {
 }
 
 
+def _count(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, (int, np.integer)) else "?"
+
+
 def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
-    """A terminal-friendly rendering of a recommend() result: header lines + aligned columns."""
+    """A terminal-friendly rendering of a recommend() result: header lines, aligned columns, and how
+    to load the first model.
+
+    Model ids are never cut: when the terminal is too narrow, the "why" sentence is shortened first,
+    then moved onto its own line under each row.
+    """
     import shutil
 
     width = width or max(80, min(shutil.get_terminal_size((160, 24)).columns, 220))
@@ -500,22 +792,11 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
     src = _SOURCE_TEXT.get(a.get("task_vector_source", ""), a.get("task_vector_source", ""))
     lines = [
         f"{a.get('dataset_query', '?')} -> {a.get('dataset_name', '?')} ({a.get('dataset', '?')}); task vector {src}",
-        f"zoo: {a.get('zoo', '?')} @ {str(a.get('zoo_revision', '?'))[:12]}; ranked {a.get('n_ranked', '?'):,} of "
-        f"{a.get('n_models', '?'):,} models",
+        f"zoo: {a.get('zoo', '?')} @ {str(a.get('zoo_revision', '?'))[:12]}; ranked {_count(a.get('n_ranked'))} of "
+        f"{_count(a.get('n_models'))} models",
         "score = predicted fine-tuning transfer, rescaled 0-100 within this query (100 = best in the zoo)",
+        "filters: " + _describe_filters(a.get("filters") or {}, a.get("protocol")),
     ]
-    if a.get("protocol"):
-        lines.append(f"fine-tuning protocol: {a['protocol']} (ranked as its records rank models)")
-    filt = {k: v for k, v in (a.get("filters") or {}).items() if v}
-    if filt:
-        shown = []
-        if filt.get("max_params"):
-            shown.append(f"params <= {_fmt_params(filt['max_params'])}")
-        if filt.get("licenses"):
-            shown.append("license in " + ",".join(filt["licenses"]))
-        if filt.get("library"):
-            shown.append("library in " + ",".join(filt["library"]))
-        lines.append("filters: " + "; ".join(shown))
     if a.get("nearest_tasks"):
         names = a.get("nearest_task_names") or a["nearest_tasks"]
         lines.append("closest recorded tasks (models rank alike there): " + ", ".join(names))
@@ -527,14 +808,14 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
               str(r.license) if _ok(r.license) else "?", str(r.why)) for r in df.itertuples(index=False)]
     head = ("#", "model", "score", "params", "library", "license", "why")
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(6)]
-    widths[1] = min(widths[1], 48)
-    widths[5] = min(widths[5], 14)
+    if width - (sum(widths) + 2 * 6) < 50:  # a long license name gives way before the why does
+        widths[5] = min(widths[5], 14)
     right = {0, 2, 3}
 
     def fmt(row: Sequence[str]) -> str:
         out = []
         for i in range(6):
-            v = row[i] if len(row[i]) <= widths[i] else row[i][: widths[i] - 1] + "…"
+            v = row[i] if i == 1 or len(row[i]) <= widths[i] else row[i][: widths[i] - 1] + "…"
             out.append(v.rjust(widths[i]) if i in right else v.ljust(widths[i]))
         prefix = "  ".join(out) + "  "
         room = max(width - len(prefix), 20)
@@ -551,4 +832,23 @@ def format_table(df: "pd.DataFrame", width: int | None = None) -> str:
             if row is not head:
                 w = row[6] if len(row[6]) <= width - 6 else row[6][: width - 7] + "…"
                 lines.append("      " + w)
+    lines.extend(_footer(df))
     return "\n".join(lines)
+
+
+def _footer(df: "pd.DataFrame") -> list[str]:
+    """Lines under the table: how to load the first model, and which rows are already fine-tuned
+    on the queried dataset."""
+    notes = []
+    first = df.iloc[0]
+    timm_name = first.get("timm_name") if "timm_name" in df.columns else None
+    if isinstance(timm_name, str) and timm_name:
+        notes.append(f'load #1: timm.create_model("{timm_name}", pretrained=True)')
+    elif str(first.get("library") or "").lower() == "transformers" and model_url(str(first["model_id"])):
+        notes.append(f'load #1: transformers.AutoModelForImageClassification.from_pretrained("{first["model_id"]}")')
+    if "fine_tuned_on_query" in df.columns:
+        done = [f"#{r}" for r, f in zip(df["rank"], df["fine_tuned_on_query"]) if f is True or f is np.True_]
+        if done:
+            name = df.attrs.get("dataset_name") or df.attrs.get("dataset") or "this dataset"
+            notes.append(f"already fine-tuned on {name}: {', '.join(done)} (use as is, or fine-tune further)")
+    return [""] + notes if notes else []

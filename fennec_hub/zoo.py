@@ -64,10 +64,13 @@ MAX_FILES = 256
 MODEL_COLUMNS = (
     "model_id", "library", "license", "pipeline_tag", "params", "input_size", "pretrain",
     "family", "architecture", "imagenet_top1", "vector_source", "n_records", "nearest_history_model",
+    # later additions: zoos written before them load with None here
+    "source_dataset", "timm_name", "downloads", "likes", "gated",
 )
 TASK_COLUMNS = ("task_id", "name", "domain", "num_classes", "train_size", "vector_source", "n_records")
 HISTORY_COLUMNS = ("model_id", "dataset", "metric", "value", "benchmark", "rank", "n_models")
-_INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size", "rank", "n_models"}
+_INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size", "rank", "n_models",
+                "downloads", "likes"}
 _FLOAT_COLUMNS = {"value", "imagenet_top1"}
 VECTOR_SOURCES = ("history", "cold_start")
 
@@ -204,7 +207,7 @@ def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
         if c not in df.columns:
             df[c] = None
     df = df[list(MODEL_COLUMNS) + [c for c in df.columns if c not in MODEL_COLUMNS]]
-    for c in ("params", "input_size", "n_records"):
+    for c in ("params", "input_size", "n_records", "downloads", "likes"):
         df[c] = _int_column(df[c])
     df["n_records"] = df["n_records"].fillna(0)
     df["imagenet_top1"] = pd.to_numeric(df["imagenet_top1"], errors="coerce").astype(float)
@@ -767,7 +770,8 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
         "|---|---|",
         "| `data/models-*.parquet` | one row per model: `model_id` (Hub id), library, license, pipeline tag, "
         "params, input size, pre-training data, family, `vector_source` (history / cold_start), "
-        "`vector`, `archi2vec` |",
+        "`source_dataset` (the dataset it was last trained on), `timm_name`, downloads / likes / gated (where "
+        "crawled), `vector`, `archi2vec` |",
         "| `data/tasks-*.parquet` | one row per task: canonical dataset id, name, domain, classes, size, `vector` |",
         "| `data/history-*.parquet` | the fine-tuning records behind the history vectors |",
         "| `vectors.safetensors` | `model_vectors` [n, d] (parquet row order), `archi2vec` [n, A], `task_vectors` [m, d] |",
@@ -1281,7 +1285,8 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     crawl_vectors: dict[str, np.ndarray] = {}
     if crawl_df is not None and len(crawl_df):
         cr = pd.DataFrame({"model_id": crawl_df["model_id"]})
-        for col in ("library", "license", "pipeline_tag", "family", "architecture", "params"):
+        for col in ("library", "license", "pipeline_tag", "family", "architecture", "params", "downloads", "likes",
+                    "gated"):
             cr[col] = crawl_df[col] if col in crawl_df else None
         parts.append(cr)
         dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
@@ -1371,6 +1376,7 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     if pca is None and vectors:
         pca = _fit_pca(np.stack([vectors[m] for m in sorted(vectors)]), features.A2V_DIM)
     mf = features.build_model_features(all_ids, feat_meta, vectors, pca)
+    cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
     from .datasets import list_datasets
 
     task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))

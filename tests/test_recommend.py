@@ -16,7 +16,16 @@ import pytest
 from fennec_hub import recommend
 from fennec_hub.cli import main as cli_main
 from fennec_hub.datasets import UnknownDatasetError, resolve_dataset
-from fennec_hub.recommend import RESULT_COLUMNS, format_table, parse_params
+from fennec_hub.recommend import (
+    HUB_URL,
+    RESULT_COLUMNS,
+    FilterWarning,
+    RecommendArgumentError,
+    RecommendTypeError,
+    format_table,
+    model_url,
+    parse_params,
+)
 from fennec_hub.zoo import MANIFEST, Zoo
 
 from test_zoo import make_small_zoo
@@ -79,8 +88,9 @@ def test_filters(zoo: Zoo):
     assert set(df["license"]) == {"apache-2.0", "mit"}
     df = recommend("food101", top_k=5, zoo=zoo, library="timm")
     assert set(df["library"]) == {"timm"} and len(df) == 5
-    df = recommend("food101", zoo=zoo, library="timm", max_params=1000)
-    assert len(df) == 0 and list(df.columns[:7]) == list(RESULT_COLUMNS)
+    with pytest.warns(FilterWarning, match="no model of the zoo's 46 passes the filters"):
+        df = recommend("food101", zoo=zoo, library="timm", max_params=1000)
+    assert len(df) == 0 and list(df.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
     # the filtered ranking is the unfiltered one with rows removed
     full = recommend("food101", top_k=None, zoo=zoo)
     small = recommend("food101", top_k=None, zoo=zoo, max_params=30_000_000)
@@ -89,11 +99,15 @@ def test_filters(zoo: Zoo):
 
 
 @pytest.mark.parametrize("text,value", [("50M", 50_000_000), ("1.5B", 1_500_000_000), ("800k", 800_000),
-                                        (" 25 m ", 25_000_000), (12345, 12345), ("3e", None), ("-5M", None)])
+                                        (" 25 m ", 25_000_000), (12345, 12345), (1.9, 1), ("1", 1),
+                                        (10**15, 10**15), ("3e", None), ("-5M", None), ("0.5", None), (0.5, None),
+                                        (0, None), (10**400, None), (float("inf"), None), (float("nan"), None),
+                                        ("9" * 400, None), ("1001T", None)])
 def test_parse_params(text, value):
     if value is None:
-        with pytest.raises(ValueError):
+        with pytest.raises(RecommendArgumentError) as err:
             parse_params(text)
+        assert err.value.argument == "max_params" and "max_params" in str(err.value)
     else:
         assert parse_params(text) == value
 
@@ -105,6 +119,65 @@ def test_bad_arguments(zoo: Zoo):
         recommend("cifar100", zoo=zoo, licenses=[])
     with pytest.raises(TypeError):
         recommend("cifar100", zoo=42)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"max_params": 10**400}, RecommendArgumentError, "beyond any model"),
+    ({"max_params": float("inf")}, RecommendArgumentError, "beyond any model"),
+    ({"max_params": "9" * 400}, RecommendArgumentError, "beyond any model"),
+    ({"max_params": "0.5"}, RecommendArgumentError, "at least 1 parameter"),
+    ({"max_params": 0.5}, RecommendArgumentError, "at least 1 parameter"),
+    ({"max_params": [50]}, RecommendTypeError, "max_params must be a number or a string"),
+    ({"licenses": 5}, RecommendTypeError, "licenses must be a string or a list of strings"),
+    ({"library": 5}, RecommendTypeError, "library must be a string or a list of strings"),
+    ({"licenses": [5]}, RecommendTypeError, "licenses must be strings"),
+    ({"library": b"timm"}, RecommendTypeError, "library must be a string"),
+    ({"licenses": ""}, RecommendArgumentError, "licenses filter is empty"),
+    ({"licenses": [" ", ","]}, RecommendArgumentError, "licenses filter is empty"),
+    ({"protocol": []}, RecommendTypeError, "protocol must be a str"),
+    ({"protocol": "imagenet"}, RecommendArgumentError, "unknown protocol 'imagenet'; choose one of"),
+    ({"images": -1}, RecommendArgumentError, "images must be a positive integer"),
+    ({"images": 0}, RecommendArgumentError, "images must be a positive integer"),
+    ({"images": True}, RecommendTypeError, "images must be a positive integer"),
+    ({"images": 10, "protocol": "keras"}, RecommendArgumentError, "cannot be combined"),
+    ({"top_k": 2.5}, RecommendArgumentError, "top_k must be a positive integer"),
+    ({"top_k": "3"}, RecommendTypeError, "top_k must be a positive integer"),
+    ({"max_per_family": 0}, RecommendArgumentError, "max_per_family must be a positive integer"),
+    ({"token": 5}, RecommendTypeError, "token must be"),
+])
+def test_bad_arguments_give_a_documented_error(zoo: Zoo, kwargs, error, match):
+    with pytest.raises(error, match=match) as err:
+        recommend("cifar100", zoo=zoo, **kwargs)
+    assert isinstance(err.value, ValueError) and err.value.argument in kwargs
+
+
+def test_a_dataset_that_is_not_a_name_is_a_type_error(zoo: Zoo):
+    for bad in (5, None, ["cifar100"], b"cifar100"):
+        with pytest.raises(RecommendTypeError, match="dataset must be"):
+            recommend(bad, zoo=zoo)
+
+
+def test_images_are_checked_before_the_zoo_is_asked(zoo: Zoo):
+    """A bad image count is reported as such, not as a zoo without an image proxy."""
+    assert "image" not in zoo.proxies
+    with pytest.raises(RecommendArgumentError, match="images must be a positive integer or None, got -1") as err:
+        recommend("cifar100", zoo=zoo, images=-1)
+    assert "regressor" not in str(err.value)
+    with pytest.raises(RecommendArgumentError, match="no image-proxy regressor"):
+        recommend("cifar100", zoo=zoo, images=50)
+
+
+def test_unknown_library_or_license_is_refused_with_the_zoos_own(zoo: Zoo):
+    with pytest.raises(RecommendArgumentError, match="libraries in this zoo .*: transformers, timm") as err:
+        recommend("cifar100", zoo=zoo, library="foo")
+    assert err.value.argument == "library" and err.value.known == ["transformers", "timm"]
+    with pytest.raises(RecommendArgumentError, match="no model in this zoo has license 'gpl-3.0'") as err:
+        recommend("cifar100", zoo=zoo, licenses="gpl-3.0")
+    assert set(err.value.known) == {"apache-2.0", "mit"} and "apache-2.0" in str(err.value)
+    # one known value among unknown ones: the known one filters, a warning names the others
+    with pytest.warns(FilterWarning, match="license 'gpl-3.0' matches no model in this zoo, so only mit filters"):
+        df = recommend("cifar100", zoo=zoo, licenses=["MIT", "gpl-3.0"], top_k=None)
+    assert set(df["license"]) == {"mit"}
 
 
 def test_unknown_dataset_lists_close_names(zoo: Zoo):
@@ -151,6 +224,14 @@ def test_zoo_given_as_a_hub_repo(loophub, zoo: Zoo, unique_repo_id: str, hub_tok
     assert df.attrs["zoo_revision"] == loophub.commits("dataset", unique_repo_id)[0]
 
 
+def _table_rows(text: str) -> list[str]:
+    """The table of a format_table() text: the lines between the first blank line and the next."""
+    lines = text.splitlines()
+    start = lines.index("") + 1
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return lines[start:end]
+
+
 def test_format_table_reads_at_a_glance(zoo: Zoo):
     df = recommend("cifar100", zoo=zoo, max_params="100M")
     text = format_table(df, width=200)
@@ -158,7 +239,7 @@ def test_format_table_reads_at_a_glance(zoo: Zoo):
     assert "CIFAR-100" in lines[0] and "uoft-cs/cifar100" in lines[0]
     assert "ranked" in lines[1] and "score" in lines[2]
     assert any(line.startswith("filters: params <= 100M") for line in lines)
-    table = lines[lines.index("") + 1:]
+    table = _table_rows(text)
     assert table[0].split() == ["#", "model", "score", "params", "library", "license", "why"]
     assert len(table) == 11 and all(len(line) <= 200 for line in table)
     # columns align: the score column ends at the same offset in every row
@@ -167,14 +248,104 @@ def test_format_table_reads_at_a_glance(zoo: Zoo):
     # each row's why is there (whole, or cut with an ellipsis)
     for line, why in zip(table[1:], df["why"]):
         assert why in line or line.rstrip().endswith("…")
+    # under the table: how to load the first model, and which rows are fine-tunes of CIFAR-100 already
+    load = next(line for line in lines if line.startswith("load #1: "))
+    assert load == f'load #1: transformers.AutoModelForImageClassification.from_pretrained("{df["model_id"].iloc[0]}")'
+    done = [f"#{r}" for r in df.loc[df["fine_tuned_on_query"], "rank"]]
+    assert df["model_id"].iloc[0] == "Ahmed9275/Vit-Cifar100" and done[0] == "#1"
+    assert f"already fine-tuned on CIFAR-100: {', '.join(done)} (use as is, or fine-tune further)" in lines
 
 
 def test_format_table_narrow_terminal_puts_why_on_its_own_line(zoo: Zoo):
     df = recommend("cifar100", zoo=zoo, top_k=3)
-    lines = format_table(df, width=90).splitlines()
-    table = lines[lines.index("") + 1:]
+    table = _table_rows(format_table(df, width=90))
     assert len(table) == 1 + 2 * 3 and all(len(line) <= 90 for line in table)
     assert table[2].startswith("      ") and table[2].strip()[:20] == df["why"].iloc[0][:20]
+
+
+def _zoo_with_ids(zoo: Zoo, renames: dict[str, str], **columns) -> Zoo:
+    """The test zoo with some model ids renamed and extra model columns (same vectors and space)."""
+    models = zoo.models.copy()
+    models["model_id"] = [renames.get(m, m) for m in models["model_id"]]
+    for name, values in columns.items():
+        models[name] = [values.get(m) for m in models["model_id"]]
+    return Zoo(models, zoo.model_vectors, zoo.tasks, zoo.task_vectors, history=zoo.history, space=zoo.space)
+
+
+def test_format_table_shows_whole_model_ids(zoo: Zoo):
+    long_id = "an-organisation-with-a-long-name/" + "vit-base-patch16-224-in21k-finetuned-on-many-things-v2"
+    top = recommend("cifar100", zoo=zoo, top_k=1)["model_id"].iloc[0]
+    z = _zoo_with_ids(zoo, {top: long_id})
+    df = recommend("cifar100", zoo=z, top_k=5)
+    assert df["model_id"].iloc[0] == long_id and len(long_id) > 80
+    for width in (80, 120, 160, 220):
+        table = _table_rows(format_table(df, width=width))
+        assert any(long_id in line for line in table), width
+        # every model id is whole: the why gives way first
+        for m in df["model_id"]:
+            assert any(m in line for line in table)
+
+
+def test_filters_line_names_every_filter(zoo: Zoo):
+    def filters_line(df):
+        return next(line for line in format_table(df, width=160).splitlines() if line.startswith("filters:"))
+
+    assert filters_line(recommend("cifar100", zoo=zoo)) == "filters: none"
+    assert filters_line(recommend("cifar100", zoo=zoo, max_per_family=1)) == (
+        "filters: at most 1 model per architecture family")
+    line = filters_line(recommend("cifar100", zoo=zoo, max_params="100M", licenses="mit", library="transformers",
+                                  max_per_family=2, protocol="transfergraph_hf"))
+    assert line == ("filters: params <= 100M; license in mit; library in transformers; at most 2 models per "
+                    "architecture family; fine-tuning protocol: transfergraph_hf (ranked as its records rank models)")
+
+
+def test_model_url():
+    assert model_url("timm/resnet50.a1_in1k") == "https://huggingface.co/timm/resnet50.a1_in1k"
+    assert model_url("google/vit-base-patch16-224") == HUB_URL + "google/vit-base-patch16-224"
+    for off_hub in ("pytorchcv/resnet18", "keras/resnet50", "parc/resnet50_imagenet", "vtab/Sup-100%",
+                    "torchvision/resnet50", "resnet50"):
+        assert model_url(off_hub) is None
+
+
+def test_output_columns_a_user_can_act_on(zoo: Zoo):
+    z = _zoo_with_ids(
+        zoo, {"local/tiny-vit": "pytorchcv/resnet18", "timm/efficientnet_b0.ra_in1k": "apple/mobileclip_s0_timm"},
+        timm_name={"apple/mobileclip_s0_timm": "fastvit_mci0.apple_mclip"},
+        downloads={"timm/resnet50.a1_in1k": 123456, "pytorchcv/resnet18": None},
+        likes={"timm/resnet50.a1_in1k": 78},
+        gated={"timm/resnet50.a1_in1k": "False", "timm/convnext_tiny.fb_in1k": "manual"},
+    )
+    df = recommend("cifar100", zoo=z, top_k=None)
+    assert list(df.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
+    df = df.set_index("model_id")
+    assert pd.isna(df.loc["pytorchcv/resnet18", "url"])
+    assert df.loc["timm/resnet50.a1_in1k", "url"] == "https://huggingface.co/timm/resnet50.a1_in1k"
+    # timm rows: the name timm.create_model takes; other libraries: none (their repo id is the name)
+    assert df.loc["timm/resnet50.a1_in1k", "timm_name"] == "resnet50.a1_in1k"
+    assert df.loc["apple/mobileclip_s0_timm", "timm_name"] == "fastvit_mci0.apple_mclip"
+    assert df.loc[df["library"] == "transformers", "timm_name"].isna().all()
+    # Hub popularity where the zoo has it, missing elsewhere
+    assert df.loc["timm/resnet50.a1_in1k", "downloads"] == 123456 and df.loc["timm/resnet50.a1_in1k", "likes"] == 78
+    assert df["downloads"].dtype == "Int64" and df["downloads"].isna().sum() == len(df) - 1
+    assert df.loc["timm/resnet50.a1_in1k", "gated"] == False  # noqa: E712 (pandas boolean)
+    assert df.loc["timm/convnext_tiny.fb_in1k", "gated"] == True  # noqa: E712
+    assert df["gated"].isna().sum() == len(df) - 2
+    assert df["fine_tuned_on_query"].dtype == bool
+
+
+def test_popularity_and_source_columns_survive_save_and_load(zoo: Zoo, tmp_path: Path):
+    z = _zoo_with_ids(zoo, {}, downloads={"timm/resnet50.a1_in1k": 5}, likes={"timm/resnet50.a1_in1k": 2},
+                      gated={"timm/resnet50.a1_in1k": "auto"},
+                      source_dataset={"timm/convnext_tiny.fb_in1k": "uoft-cs/cifar100"})
+    loaded = Zoo.load(z.save(tmp_path / "zoo"))
+    df = recommend("cifar100", zoo=loaded, top_k=None).set_index("model_id")
+    row = df.loc["timm/resnet50.a1_in1k"]
+    assert (row["downloads"], row["likes"], row["gated"]) == (5, 2, True)
+    # the zoo's source dataset says which checkpoints are already fine-tuned on the query
+    assert df.loc["timm/convnext_tiny.fb_in1k", "fine_tuned_on_query"]
+    assert df.loc["timm/convnext_tiny.fb_in1k", "source_dataset"] == "uoft-cs/cifar100"
+    assert not recommend("dtd", zoo=loaded, top_k=None).set_index("model_id").loc[
+        "timm/convnext_tiny.fb_in1k", "fine_tuned_on_query"]
 
 
 def test_cli_formats(zoo: Zoo, tmp_path: Path, capsys):
@@ -211,8 +382,53 @@ def test_readme_command_works_with_no_network(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert "CIFAR-100" in lines[0]
-    table = lines[lines.index("") + 1:]
+    table = _table_rows(out.stdout)
     assert len(table) == 11 and table[1].lstrip().startswith("1 ")
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_default_zoo_flags_checkpoints_already_fine_tuned_on_the_query():
+    eurosat = recommend("eurosat", top_k=None).set_index("model_id")
+    assert eurosat.loc["nielsr/vit-finetuned-eurosat-kornia", "fine_tuned_on_query"]
+    assert eurosat.loc["nielsr/vit-finetuned-eurosat-kornia", "source_dataset"] == "tanganke/eurosat"
+    flagged = eurosat[eurosat["fine_tuned_on_query"]]
+    assert (flagged["source_dataset"] == "tanganke/eurosat").all() and 1 < len(flagged) < 100
+    # ImageNet checkpoints are not fine-tunes of EuroSAT; the EuroSAT fine-tune is not one of CIFAR-100
+    assert not eurosat.loc["timm/resnet50.a1_in1k", "fine_tuned_on_query"]
+    cifar = recommend("cifar100", top_k=None).set_index("model_id")
+    assert not cifar.loc["nielsr/vit-finetuned-eurosat-kornia", "fine_tuned_on_query"]
+    top = recommend("eurosat", top_k=20)
+    done = ", ".join(f"#{r}" for r in top.loc[top["fine_tuned_on_query"], "rank"])
+    assert done and f"already fine-tuned on EuroSAT: {done} " in format_table(top)
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_default_zoo_timm_names_are_what_timm_creates():
+    """Every timm row's `timm_name` is a name timm.create_model accepts, for that very Hub repo."""
+    timm = pytest.importorskip("timm")
+    from timm.models import get_pretrained_cfg
+
+    df = recommend("cifar100", top_k=None)
+    rows = df[df["library"] == "timm"]
+    assert rows["timm_name"].notna().all() and df.loc[df["library"] != "timm", "timm_name"].isna().all()
+    pretrained = set(timm.list_pretrained())
+    named = rows[~rows["timm_name"].str.startswith("hf-hub:")]
+    assert len(named) > 1000
+    for model_id, name in zip(named["model_id"], named["timm_name"]):
+        assert timm.is_model(name), (model_id, name)
+        if name in pretrained:  # (a few ids are timm's deprecated names, which it maps to current ones)
+            assert get_pretrained_cfg(name).hf_hub_id == model_id, (model_id, name)
+    # the other rows use the form timm reads from any Hub repo
+    assert (rows.loc[rows["timm_name"].str.startswith("hf-hub:"), "timm_name"].str[len("hf-hub:"):]
+            == rows.loc[rows["timm_name"].str.startswith("hf-hub:"), "model_id"]).all()
+    # and the example of the docs builds (on the meta device: no weights)
+    import torch
+
+    name = df.set_index("model_id").loc["timm/resnext101_32x8d.fb_wsl_ig1b_ft_in1k", "timm_name"]
+    assert name == "resnext101_32x8d.fb_wsl_ig1b_ft_in1k"
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False)
+    assert model.pretrained_cfg["hf_hub_id"] == "timm/resnext101_32x8d.fb_wsl_ig1b_ft_in1k"
 
 
 @pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
