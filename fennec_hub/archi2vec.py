@@ -467,13 +467,15 @@ _PYTORCHCV_FALLBACK = {"nasnet_4a1056": "nasnetalarge", "bninception": "inceptio
 
 def mapped_architecture(model_id: str) -> tuple[str, str] | None:
     """``(library, name)`` of the network a benchmark id is an instance of (``keras/vgg16`` ->
-    ``("timm", "vgg16")``, ``torchvision/alexnet`` -> ``("pytorchcv", "alexnet")``), from the tables
+    ``("timm", "vgg16")``, ``torchvision/alexnet`` and ``parc/alexnet-cub200`` -> ``("pytorchcv",
+    "alexnet")``), from the tables
     :func:`resolve_architecture` uses, without importing any model library; None for other ids."""
     ns, _, rest = str(model_id).partition("/")
     if ns == "keras":
         hit = _KERAS.get(re.sub(r"[^a-z0-9]", "", rest.lower()))
-    elif ns == "torchvision":
-        hit = _TORCHVISION.get(rest.lower()) or ("timm", rest.lower(), None)
+    elif ns in ("torchvision", "parc"):
+        arch = rest.split("-")[0].lower()
+        hit = _TORCHVISION.get(arch) or ("timm", arch, None)
         if hit[2] and "closest" in hit[2]:  # a stand-in for a network neither library has
             return None
     else:

@@ -41,6 +41,7 @@ OURS = "TransferSpace"
 OURS_META = "TransferSpace (metadata only)"
 OURS_PER_PROTOCOL = "TransferSpace (text chosen per protocol)"
 OURS_ANY = "TransferSpace (no protocol named)"
+EVERY_QUERY_AS = "TransferSpace, every query as"
 COLD_AT_MEAN = "Cold-start models at the average"
 PRIOR = "Global prior"
 PRIOR_ALL = "Global prior (all sources)"
@@ -298,6 +299,8 @@ def run_lodo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             proto = inputs.protocol(b)
             add(OURS, space.score(cands, dataset, **proto))
             add(OURS_ANY, space.score(cands, dataset))
+            for other in benchmarks:  # a single protocol as the default for every query
+                add(f"{EVERY_QUERY_AS} {other}", space.score(cands, dataset, **inputs.protocol(other)))
             for name, other in fixed.items():
                 add(name, other.score(cands, dataset, **proto))
             own = inputs.benchmarks[b].select(train)
@@ -463,8 +466,9 @@ def zoo_features(zoo: Any = None) -> pd.DataFrame:
     return feats
 
 
-def run_lobo(inputs: BenchInputs, *, result: BenchResult | None = None, zoo: Any = None,
-             space_options: dict | None = None, progress: bool = True) -> BenchResult:
+def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
+             result: BenchResult | None = None, zoo: Any = None, space_options: dict | None = None,
+             progress: bool = True) -> BenchResult:
     """Leave-one-bank-out cold start: the situation of most checkpoints in a zoo.
 
     For each fold of :func:`lobo_folds`, the space is fitted without the held-out models and scores
@@ -484,7 +488,8 @@ def run_lobo(inputs: BenchInputs, *, result: BenchResult | None = None, zoo: Any
     rng = np.random.default_rng(SEED)
     zf = zoo_features(zoo) if zoo is not False else None
     twins = same_weights()
-    for name, held, benches in tqdm(lobo_folds(inputs), desc="leave-one-bank-out", disable=not progress):
+    folds = [(n, h, [b for b in bs if b in benchmarks]) for n, h, bs in lobo_folds(inputs)]
+    for name, held, benches in tqdm([f for f in folds if f[2]], desc="leave-one-bank-out", disable=not progress):
         held_set = set(held)
         train = inputs.records[~inputs.records["model"].isin(held_set)]
         space = _fit_space(train, inputs, inputs.task_features, **space_options)
@@ -603,7 +608,9 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def _method_order(methods: Iterable[str]) -> list[str]:
-    first = [OURS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, COLD_AT_MEAN, PRIOR, PRIOR_ALL, FENNEC_REIMPL]
+    first = [OURS, f"{OURS} | {TOP1} models", TOP1, f"{OURS} | {TOP1_IN_DATA} models", TOP1_IN_DATA,
+             f"{OURS} | {PARAMS} models", PARAMS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, COLD_AT_MEAN, PRIOR,
+             PRIOR_ALL, FENNEC_REIMPL]
     methods = list(dict.fromkeys(methods))
     head = [m for m in first if m in methods]
     tail = sorted(m for m in methods if m not in first and m not in ("Random",))
@@ -650,6 +657,36 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             desc = ", ".join(f"{m} {col[m]:.3f}" for m in others) or "no metadata prior defined"
             out.append(f"* Leave-models-out, {b}: {OURS} (cold-start vectors) {col.get(OURS, float('nan')):.3f}; "
                        f"{desc}.")
+    lobo = frame[frame["protocol"] == "lobo"]
+    if not lobo.empty:
+        piv = lobo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        for b in [b for b in benchmarks if b in piv.columns]:
+            col = piv[b]
+            parts = []
+            for prior in (TOP1, PARAMS):
+                if prior not in col or not np.isfinite(col[prior]):
+                    parts.append(f"{prior} not defined")
+                    continue
+                same = f"{OURS} | {prior} models"
+                ours = col[same] if same in col and np.isfinite(col[same]) else col[OURS]
+                verdict = "ahead" if ours > col[prior] + 0.001 else ("tied" if abs(ours - col[prior]) <= 0.001
+                                                                    else "behind")
+                parts.append(f"{verdict} of {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
+            out.append(f"* Leave-one-bank-out, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
+                       f"models; " + "; ".join(parts) + ".")
+    lodo_any = frame[(frame["protocol"] == "lodo") & frame["method"].str.startswith(EVERY_QUERY_AS)]
+    if not lodo_any.empty and OURS_ANY in set(frame["method"]):
+        lodo = frame[frame["protocol"] == "lodo"]
+        piv = lodo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        cols = [b for b in benchmarks if b in piv.columns]
+        singles = [m for m in piv.index if m.startswith(EVERY_QUERY_AS)]
+        means = piv.loc[singles, cols].mean(axis=1)
+        best = means.idxmax()
+        out.append(f"* Default query (no protocol named) vs the best single protocol used for every query "
+                   f"({best.removeprefix(EVERY_QUERY_AS).strip()}), leave-one-dataset-out mean over benchmarks: "
+                   f"{piv.loc[OURS_ANY, cols].mean():.3f} vs {means[best]:.3f}; per benchmark, default / "
+                   "protocol named: " + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}"
+                                                  for b in cols) + ".")
     mixed = frame[frame["protocol"] == "mixed"]
     if not mixed.empty:
         piv = mixed.groupby(["method", "benchmark"])["wtau"].mean().unstack()
@@ -703,7 +740,9 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         f"it measures where cold-start models land. **{COLD_AT_MEAN}**: the same with every held-out model at the "
         "average score.", "",
     ]
-    for protocol, title in (("lodo", "Leave-one-dataset-out (cold-start tasks)"),
+    for protocol, title in (("lobo", "Leave-one-bank-out: cold-start models as the zoo ranks them"),
+                            ("lobo_mixed", "Leave-one-bank-out: held-out models ranked among the recorded ones"),
+                            ("lodo", "Leave-one-dataset-out (cold-start tasks)"),
                             ("lomo", "Leave-models-out, 5 folds (cold-start models)"),
                             ("mixed", "Cold-start models ranked among recorded ones (leave-models-out folds)")):
         sp = summ[summ["protocol"] == protocol]
@@ -739,7 +778,26 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
             for m in _method_order(piv_d.index):
                 lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in piv_d.loc[m]) + " |")
             lines += ["", "</details>", ""]
+    lines += zoo_placement(frame, benchmarks)
     return "\n".join(lines) + "\n"
+
+
+def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
+    """Where leave-one-bank-out's held-out models land among the embedded zoo's checkpoints."""
+    z = frame[frame["protocol"] == "lobo_zoo"] if "protocol" in frame else frame.iloc[:0]
+    if z.empty:
+        return []
+    lines = ["## Leave-one-bank-out: where the held-out models land in the embedded zoo", "",
+             "Ranks among the zoo's checkpoints (the held-out models' own copies removed), per dataset, then the "
+             "median over a benchmark's datasets: the held-out models' median rank, the rank of the one that truly "
+             "fine-tunes best, and the rank of the best-placed one.", "",
+             "| benchmark | datasets | zoo size | median rank | truly best model's rank | best-placed rank |",
+             "|---|---|---|---|---|---|"]
+    for b in [b for b in benchmarks if b in set(z["benchmark"])]:
+        zb = z[z["benchmark"] == b]
+        lines.append(f"| {b} | {zb['dataset'].nunique()} | {int(zb['zoo_size'].median())} | "
+                     f"{zb['median_rank'].median():.0f} | {zb['best_rank'].median():.0f} | {zb['top_rank'].median():.0f} |")
+    return lines + [""]
 
 
 def measure_speed(inputs: BenchInputs, n_models: int = 100_000, repeats: int = 10
@@ -793,19 +851,25 @@ def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "both", *,
+PROTOCOLS = ("lodo", "lomo", "lobo", "all")
+
+
+def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *,
         inputs: BenchInputs | None = None, progress: bool = True, fennec_reimpl: bool = True,
-        speed: bool = True) -> BenchResult:
-    """Run the selected protocols on the selected benchmarks."""
-    if protocol not in ("lodo", "lomo", "both"):
-        raise ValueError(f"protocol must be 'lodo', 'lomo' or 'both', not {protocol!r}")
+        speed: bool = True, zoo: Any = None) -> BenchResult:
+    """Run the selected protocols (one of :data:`PROTOCOLS`) on the selected benchmarks; ``zoo``
+    (default: the embedded one; False: none) is where leave-one-bank-out places held-out models."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
     inputs = inputs or load_inputs()
     result = BenchResult()
     t0 = time.perf_counter()
-    if protocol in ("lodo", "both"):
+    if protocol in ("lodo", "all"):
         run_lodo(inputs, benchmarks, result=result, progress=progress, fennec_reimpl=fennec_reimpl)
-    if protocol in ("lomo", "both"):
+    if protocol in ("lomo", "all"):
         run_lomo(inputs, benchmarks, result=result, progress=progress)
+    if protocol in ("lobo", "all"):
+        run_lobo(inputs, benchmarks, result=result, zoo=zoo, progress=progress)
     if speed:
         timings, space = measure_speed(inputs)
         result.timings.update(timings)

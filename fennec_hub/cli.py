@@ -346,21 +346,25 @@ def _run_crawl(args) -> int:
 def _add_bench(sub) -> None:
     p = _sub_parser(
         sub, "bench",
-        help="measure ranking quality against the baselines (leave-one-dataset-out / leave-models-out)",
+        help="measure ranking quality against the baselines (held-out datasets, models and banks)",
         description="Evaluate the transfer space and every baseline on the bundled public ground truth: "
-        "leave-one-dataset-out (cold-start tasks) and 5-fold leave-models-out (cold-start models, scored alone "
-        "and ranked among the recorded models, as in a zoo); "
+        "leave-one-dataset-out (cold-start tasks), 5-fold leave-models-out (cold-start models, scored alone "
+        "and ranked among the recorded models) and leave-one-bank-out (every model of a record bank held out "
+        "and ranked from its catalogue metadata and architecture twins, as most checkpoints of a zoo are, "
+        "against ImageNet top-1 and parameter count on the same models, and placed in the embedded zoo); "
         "writes a markdown report and, optionally, a JSON file of every figure.",
         examples="""\
-  fennec-hub bench --out benchmarks/RESULTS.md           every benchmark, both protocols (CPU minutes)
+  fennec-hub bench --out benchmarks/RESULTS.md           every benchmark, every protocol (CPU minutes)
+  fennec-hub bench --protocol lobo                       the cold-start situation of the zoo only
   fennec-hub bench --benchmarks parc keras --protocol lodo   two benchmarks, held-out datasets only
   fennec-hub bench --no-text --json figures.json         metadata-only task features; every figure as JSON
 """,
     )
     p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
                    help="transfergraph_hf vtab1k_hf parc keras fennec (default: all five)")
-    p.add_argument("--protocol", choices=["lodo", "lomo", "both"], default="both",
-                   help="lodo: leave-one-dataset-out; lomo: leave-models-out (with the mixed ranking); both")
+    p.add_argument("--protocol", choices=["lodo", "lomo", "lobo", "all"], default="all",
+                   help="lodo: leave-one-dataset-out; lomo: leave-models-out (with the mixed ranking); lobo: "
+                        "leave-one-bank-out (cold start as in the zoo); all (default)")
     p.add_argument("--out", default=None, help="markdown report path (e.g. benchmarks/RESULTS.md)")
     p.add_argument("--json", default=None, dest="json_path", help="JSON path for every figure")
     p.add_argument("--no-text", action="store_true", help="task features from registry metadata only")

@@ -487,33 +487,53 @@ class _Explainer:
 
     def sentence(self, row: Any) -> str:
         model_id = row.model_id
-        hist = self.zoo.history_of(model_id)
+        same = row.same_as if _ok(row.same_as) else None
+        hist = self.zoo.history_of(same or model_id)
+        prefix = f"Same weights as {same}: " if same else ""
         if hist:
-            same = [r for r in hist if r[0] == self.task.id]
-            if same:
-                ds, metric, value, rank, n = same[0]
+            own = [r for r in hist if r[0] == self.task.id]
+            if own:
+                ds, metric, value, rank, n = own[0]
                 s = _metric_phrase(metric, value, self._name(ds))
                 if rank and n:
                     s += f" in its records (#{rank} of {n})"
-                return s[0].upper() + s[1:] + "."
+                return prefix + s[0].upper() + s[1:] + "."
             near = [r for r in hist if r[0] in self.nearest]
             if near:
                 parts = []
                 for ds, metric, value, rank, n in near[:2]:
                     parts.append(f"#{rank}/{n} on {self._name(ds)}" if rank and n else
                                  _metric_phrase(metric, value, self._name(ds)))
-                return f"Ranked {' and '.join(parts)} in its records, tasks close to this one."
+                return f"{prefix}Ranked {' and '.join(parts)} in its records, tasks close to this one."
             ds, metric, value, rank, n = hist[0]
             extra = f" (#{rank} of {n})" if rank and n else ""
-            return f"Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks close to this one."
-        bits = [f"{row.family} architecture" if _ok(row.family) else "its architecture"]
+            return (f"{prefix}Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks "
+                    "close to this one.")
+        bits = []
         if _ok(row.imagenet_top1):
-            bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%")
+            borrowed = row.imagenet_from if _ok(row.imagenet_from) and row.imagenet_from != "own" else None
+            bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%" + (f" ({borrowed})" if borrowed else ""))
         if _ok(row.pretrain):
             bits.append(f"{row.pretrain} pre-training")
-        elif _ok(row.params):
+        if _ok(row.params):
             bits.append(f"{_fmt_params(row.params)} params")
-        return f"Cold start (no fine-tuning records): {', '.join(bits)}."
+        twin = self._twin_record(row.twins)
+        return "No records of its own; " + (f"{twin}; " if twin else "") + ", ".join(bits or ["prior only"]) + "."
+
+    def _twin_record(self, twins: Any) -> str | None:
+        """``"the same architecture (keras/densenet201) ranks #3 of 19 on Pets"``: the strongest twin's
+        record on this task, else on the closest recorded task."""
+        if not _ok(twins):
+            return None
+        for item in str(twins).split(";"):
+            twin = item.rpartition("=")[0]
+            hist = self.zoo.history_of(twin)
+            for wanted in ([self.task.id], self.nearest):
+                hit = [r for r in hist if r[0] in wanted and r[3] and r[4]]
+                if hit:
+                    ds, _, _, rank, n = hit[0]
+                    return f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} on {self._name(ds)}"
+        return None
 
 
 class _Row:
@@ -670,7 +690,8 @@ def recommend(
     task = _task_for(z, dataset, images, token, protocol)
     raw = z.scores(task.vector)
 
-    mask = np.ones(len(raw), dtype=bool)
+    candidate = cols["candidate"]  # test and toy repositories are in the zoo's table, not in rankings
+    mask = candidate.copy()
     if limit is not None:
         mask &= np.nan_to_num(cols["params_f"], nan=np.inf) <= limit
     if lic is not None:
@@ -694,7 +715,7 @@ def recommend(
         warnings.warn(f"no model of the zoo's {len(raw):,} passes the filters ({_describe_filters(filters)}); "
                       "loosen one of them", FilterWarning, stacklevel=2)
 
-    lo, hi = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
+    lo, hi = (float(raw[candidate].min()), float(raw[candidate].max())) if candidate.any() else (0.0, 0.0)
     span = hi - lo
     score = (np.round(100.0 * (raw[idx].astype(np.float64) - lo) / span, 1) if span > 0
              else np.full(len(idx), 100.0))
@@ -739,7 +760,7 @@ def recommend(
         nearest_task_names=[explainer._name(t) for t in explainer.nearest] if explainer else [],
         zoo=z.source,
         zoo_revision=z.revision or z.fingerprint,
-        n_models=len(raw),
+        n_models=int(candidate.sum()),
         n_ranked=int(mask.sum()),
         protocol=protocol,
         filters=filters,

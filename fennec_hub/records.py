@@ -62,6 +62,8 @@ TRANSFERGRAPH_METADATA_FILE = "transfergraph_hf_model_metadata.csv"
 # values look broken (README section 1), so they are flagged and left out by default.
 PARC_VOIDED_SOURCES = ("swav_imagenet", "deepclusterv2_imagenet", "npid_imagenet", "moco_imagenet", "simclr_imagenet")
 PARC_CONTROLLED_TAG = "(controlled bank)"
+_PARC_CONTROLLED_SOURCES = ("nabird", "oxford_pets", "cub200", "caltech101", "stanford_dogs", "voc2007", "cifar10",
+                            "imagenet")
 
 # PARC checkpoints that are standard torchvision ImageNet weights (= timm ".tv_in1k").
 _PARC_KNOWN = {
@@ -585,8 +587,9 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     ``imagenet_from``: ``"own"`` (timm's result for this checkpoint), ``"same weights: X"`` (the
     identical checkpoint published as X, `same_weights`), ``"fine-tuned sibling: X"`` (a checkpoint
     without a result borrows that of its own ImageNet fine-tune X), ``"same architecture: X"`` (an
-    ImageNet classifier of a benchmark zoo, e.g. Keras, borrows the result of the same network's
-    original-recipe timm checkpoint X), ``"top-5 (pytorchcv)"`` (top-1 estimated from the top-5
+    ImageNet classifier of a benchmark zoo, e.g. Keras, or a PARC fine-tune of a torchvision network,
+    borrows the result of the same network's original-recipe timm checkpoint X), ``"top-5
+    (pytorchcv)"`` (top-1 estimated from the top-5
     pytorchcv reports, through timm's top-5/top-1 relation), or None.
     """
     import numpy as np
@@ -610,7 +613,7 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
             sib = _sibling(name, results.index)
             if sib is not None:
                 hit, how = sib, f"fine-tuned sibling: timm/{sib}"
-        if hit is None and m.startswith(("keras/", "torchvision/")):
+        if hit is None and (m.startswith(("keras/", "torchvision/")) or _parc_finetune(m)):
             mapped = mapped_architecture(m)
             if mapped is not None and mapped[0] == "timm":
                 hit = _original_recipe(mapped[1], results.index)
@@ -627,6 +630,12 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
     return out.rename(columns={"imagenet": "imagenet_top1"})
+
+
+def _parc_finetune(model: str) -> bool:
+    """A PARC controlled-bank checkpoint: a torchvision ImageNet network fine-tuned on one dataset."""
+    ns, _, rest = model.partition("/")
+    return ns == "parc" and rest.partition("-")[2] in _PARC_CONTROLLED_SOURCES
 
 
 def _original_recipe(arch: str, evaluated: pd.Index) -> str | None:
@@ -649,20 +658,23 @@ def _expected_top1_fit():
     y = meta["imagenet_top1"].to_numpy(float)
     ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
     coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
-    return coef
+    spread = float(np.std(y[ok] - x[ok] @ coef))
+    return coef, spread
 
 
 def expected_imagenet_top1(params_m: float, pretrain_images_: float | None = None) -> float:
-    """ImageNet top-1 (%) that timm's checkpoints of this size and pre-training data reach on average
-    (least squares over timm's results on log parameters and log pre-training images; 1.28M images,
-    ImageNet-1k, when unknown). Stands in for a model's own figure in the quality prior only."""
+    """A cautious ImageNet top-1 (%) for a checkpoint that publishes none: the lower quartile of what
+    timm's checkpoints of its size and pre-training data reach (least squares over timm's results on
+    log parameters and log pre-training images, minus 0.674 residual standard deviations; ImageNet-1k
+    when the data is unknown). An unknown checkpoint is not assumed to be a typical one: it stands in
+    for a model's own figure in the quality prior only, and is never shown as one."""
     import math
 
-    coef = _expected_top1_fit()
+    coef, spread = _expected_top1_fit()
     if not (params_m and params_m > 0):
         return float("nan")
     images = pretrain_images_ if pretrain_images_ and pretrain_images_ > 0 else PRETRAIN_IMAGES["in1k"]
-    return float(coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m))
+    return float(coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m) - 0.674 * spread)
 
 
 def _meta_pretrain(value: object) -> str | None:

@@ -18,10 +18,11 @@ A model's score for a task is
   records be ranked among checkpoints with records.
 * ``delta_m``: the model's **own evidence** beyond its prior: its mean residual over the groups it
   was fine-tuned in, shrunk towards 0 by ``n / (n + kappa)`` (``kappa`` by nested leave-one-dataset-
-  out). A model without records borrows it from its **architecture twins** (recorded models whose
-  archi2vec vector is nearly the same network, weighted by similarity and evidence), shrunk the same
-  way; a model unlike any recorded one keeps its prior.
-* ``r_{m,g}``: the task-specific residual in group g (own records; twins' for models without).
+  out); 0 for a model without records.
+* ``r_{m,g}``: the task-specific residual in group g: the model's own, or, for a model without
+  records, its **architecture twins'** (recorded models whose archi2vec vector is nearly the same
+  network, of the same size and trained on data of the same scale), weighted by similarity and
+  shrunk; a model unlike any recorded one has none and is ranked by its prior.
 * ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
   of its own groups; for a new task it is a softmax over the historical groups of each block
   (connected set of models and groups) by similarity of task features, shrunk by a factor; both
@@ -408,7 +409,7 @@ class TransferSpace:
                      self.source_emb, model_source, s["pair_ridge"], encoder, weights)
         state.top_weighted = s["tune_criterion"] == "top"
         state.text_choice = s["text_choice"]
-        n_blocks, n_protos = int(self.group_block.max()) + 1, len(self.protocols)
+        n_protos = len(self.protocols)
         if not s["pair"] or not sources:
             pt = 1.0
         elif s["pair_temperature"] is not None or not tuned:
@@ -423,19 +424,15 @@ class TransferSpace:
         self.protocol_gamma, self.default_gamma = state.gammas(self.prior, F, everything)
         self.default_gamma = float(self.default_gamma)
         self.profile = state.profile(self.prior, self.protocol_gamma, F, everything)
-        self.own_evidence = self.prior - f  # delta_m: what the model's own records add to its prior
-        self.evidence = obs.sum(axis=1).astype(float)
         self.pair_temperature, self.pair_text = float(pt), float(state.pair_text)
 
         if tuned:
-            (bs, bt, ba, bx), (ps, ptemp, pa, px) = state.tune_kernel(F)
+            ps, ptemp, pa, px = state.tune_kernel(F)
         else:
             value = 0.0 if encoder is None else (1.0 if s["shrink"] is None else float(s["shrink"]))
             tau = 0.1 if s["temperature"] is None else float(s["temperature"])
-            bs, bt, ba = np.full(n_blocks, value), np.full(n_blocks, tau), np.zeros(n_blocks)
             ps, ptemp, pa = np.full(n_protos, value), np.full(n_protos, tau), np.zeros(n_protos)
-            bx, px = np.full(n_blocks, weights[0]), np.full(n_protos, weights[0])
-        self.block_shrink, self.block_temperature, self.block_anchor, self.block_text = bs, bt, ba, bx
+            px = np.full(n_protos, weights[0])
         self.protocol_shrink, self.protocol_temperature, self.protocol_anchor, self.protocol_text = ps, ptemp, pa, px
 
         # Twin search: the recorded models' architecture vectors and sizes.
@@ -525,29 +522,26 @@ class TransferSpace:
         feats = self._features_for(models, model_features)
         f = np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
         W = self.twin_weights(models, feats)
-        obs = self.profile != 0
-        # Own evidence of the twins, discounted by similarity, shrunk like a model's own evidence.
-        n = W @ self.evidence
-        delta = (W @ (self.own_evidence * (self.evidence + self.kappa))) / (n + max(self.kappa, _MIN_TWIN_KAPPA))
-        delta = np.where(n > 0, delta, 0.0)
-        # Task-specific residuals of the twins, per group, shrunk by one pseudo-observation.
-        r = (W @ self.profile) / (W @ obs.astype(float) + 1.0)
+        # The twins' task-specific residuals, per group, shrunk by one pseudo-observation. Their
+        # overall level is not borrowed: a twin's standing is measured against its own source's
+        # population, which the prior describes less well than the model's own metadata.
+        r = (W @ self.profile) / (W @ (self.profile != 0).astype(float) + 1.0)
         src = np.full(len(models), -1, dtype=np.int64)
         if self.sources and "source_dataset" in feats:
             sindex = {s: i for i, s in enumerate(self.sources)}
             src = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in feats["source_dataset"]],
                            dtype=np.int64)
-        import os
-        if os.environ.get("NO_TWIN_DELTA"):
-            delta = delta * 0
-        return np.hstack([(f + delta)[:, None], r, self._source_onehot(src)])
+        return np.hstack([f[:, None], r, self._source_onehot(src)])
 
     def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
         """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
 
         ``source`` / ``metric`` name the protocol the ranking is for (a records ``source`` string and
         metric, e.g. ``finetune_top1``): where a block has historical groups of that protocol, the
-        task's weights go to those groups only, so the prior becomes the protocol's own prior.
+        task's weights go to those groups only. Without one, a task the records know uses all its
+        own groups; a new task is placed under every fine-tuning protocol of each block, as if each
+        were named, and the protocols are averaged with equal weight (one protocol's many groups
+        cannot outvote another's).
         """
         G = len(self.groups)
         if not isinstance(task, (str, Mapping, pd.Series)) and hasattr(task, "id"):  # a DatasetEntry
@@ -559,7 +553,7 @@ class TransferSpace:
             own = self.group_dataset == self.datasets.index(name)
         proto = self._protocol_index(source, metric)
         in_proto = np.isin(self.group_protocol, proto) if proto is not None else np.zeros(G, bool)
-        blocks = range(len(self.block_shrink))
+        blocks = np.unique(self.group_block)
         if in_proto.any():  # a named protocol: only its blocks (cold-start models get no cross-talk)
             blocks = np.unique(self.group_block[in_proto])
         w = np.zeros(G)
@@ -573,18 +567,17 @@ class TransferSpace:
                 continue
             if emb is None:
                 continue
-            cand = in_block & in_proto
-            if cand.any():
-                p0 = self.group_protocol[cand][0]
-                lam, tau, anchor = self.protocol_shrink[p0], self.protocol_temperature[p0], self.protocol_anchor[p0]
-                alpha = _at(self.protocol_text, p0)
-            else:
-                cand = in_block
-                lam, tau, anchor = self.block_shrink[block], self.block_temperature[block], self.block_anchor[block]
-                alpha = _at(self.block_text, block)
-            uniform = np.full(int(cand.sum()), anchor / cand.sum())
-            sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb, alpha)
-            w[cand] = uniform + lam * (_softmax(sims / tau) - uniform)
+            if (in_block & in_proto).any():
+                chosen = [int(self.group_protocol[in_block & in_proto][0])]
+            else:  # no protocol named: every fine-tuning protocol of the block, with equal weight
+                chosen = self._default_protocols(in_block)
+            for p in chosen:
+                cand = in_block & (self.group_protocol == p)
+                lam, tau, anchor = self.protocol_shrink[p], self.protocol_temperature[p], self.protocol_anchor[p]
+                uniform = np.full(int(cand.sum()), anchor / cand.sum())
+                sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb,
+                                   _at(self.protocol_text, p))
+                w[cand] += (uniform + lam * (_softmax(sims / tau) - uniform)) / len(chosen)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
             gamma = self.default_gamma
@@ -593,6 +586,13 @@ class TransferSpace:
             sims = _similarity(self.task_encoder, self.source_emb, emb, self.pair_text)
             pair = gamma * _pair_kernel(sims, self.pair_temperature)
         return np.concatenate([[1.0], w, pair])
+
+    def _default_protocols(self, in_block: np.ndarray) -> list[int]:
+        """The protocols a query without a named protocol follows in a block: its fine-tuning ones
+        (a linear probe predicts another use), or all of them where it has no fine-tuning records."""
+        present = sorted({int(p) for p in self.group_protocol[in_block]})
+        tuned = [p for p in present if "finetune" in self.protocols[p][1]]
+        return tuned or present
 
     def text_weights(self) -> dict[str, float]:
         """Weight of the text view in task similarity, per protocol (``"source/metric"``) and for
@@ -695,14 +695,12 @@ class TransferSpace:
 
     # -- persistence ----------------------------------------------------------------------------
 
-    # name -> (dtype kind, shape in terms of M models, G groups, D datasets, P protocols, B blocks,
+    # name -> (dtype kind, shape in terms of M models, G groups, D datasets, P protocols,
     # S sources, Q task dims, A archi2vec width, K prior columns)
     _ARRAYS = {
         "group_dataset": ("i", ("G",)), "group_block": ("i", ("G",)), "group_protocol": ("i", ("G",)),
-        "prior": ("f", ("M",)), "profile": ("f", ("M", "G")), "own_evidence": ("f", ("M",)),
-        "evidence": ("f", ("M",)), "model_source": ("i", ("M",)), "source_emb": ("f", ("S", "Q")),
-        "task_emb": ("f", ("D", "Q")), "protocol_gamma": ("f", ("P",)), "block_shrink": ("f", ("B",)),
-        "block_temperature": ("f", ("B",)), "block_anchor": ("f", ("B",)), "block_text": ("f", ("B",)),
+        "prior": ("f", ("M",)), "profile": ("f", ("M", "G")), "model_source": ("i", ("M",)), "source_emb": ("f", ("S", "Q")),
+        "task_emb": ("f", ("D", "Q")), "protocol_gamma": ("f", ("P",)),
         "protocol_shrink": ("f", ("P",)), "protocol_temperature": ("f", ("P",)), "protocol_anchor": ("f", ("P",)),
         "protocol_text": ("f", ("P",)), "prior_weights": ("f", ("K",)), "model_a2v": ("f", ("M", "A")),
         "model_log_params": ("f", ("M",)), "model_log_images": ("f", ("M",)),
@@ -788,7 +786,6 @@ class TransferSpace:
         sizes = dict(M=len(space.models), G=len(space.groups), D=len(space.datasets), P=len(space.protocols),
                      S=len(space.sources), Q=Q, K=len(PRIOR_COLUMNS),
                      A=int(a["model_a2v"].shape[1]) if getattr(a.get("model_a2v"), "ndim", 0) == 2 else -1)
-        sizes["B"] = int(a["group_block"].max()) + 1 if "group_block" in a and a["group_block"].size else 0
         for name, (kind, shape) in cls._ARRAYS.items():
             arr = a.get(name)
             want = tuple(sizes[s] for s in shape)
@@ -831,7 +828,6 @@ _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
 _PRIOR_CLIP = 4.0  # standardised prior inputs are clipped, so odd metadata cannot extrapolate wildly
 _KAPPAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 _DEFAULT_KAPPA = 1.0  # evidence shrinkage when it is not tuned
-_MIN_TWIN_KAPPA = 2.0  # twins' evidence is always shrunk by at least this many pseudo-records
 _TWIN_MIN_COSINE = 0.9  # below this archi2vec cosine, another architecture: no evidence carries over
 _TWIN_COSINE_SCALE = 0.02  # twin weight exp((cos - 1) / scale): 0.98 -> 0.37, 0.94 -> 0.05
 _TWIN_PARAMS_SCALE = 0.2  # and exp(-|log params ratio| / scale): same size 1, 20% larger 0.40
@@ -1027,20 +1023,18 @@ class _Fit:
         self.set_pair_text(choice[1])
         return choice
 
-    def tune_kernel(self, F: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-        """Per-block and per-protocol (shrink, temperature, anchor, text weight) maximising
-        inner-LODO Pearson.
+    def tune_kernel(self, F: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per-protocol (shrink, temperature, anchor, text weight) maximising inner-LODO Pearson.
 
-        The task weights over candidate groups are ``anchor * uniform + shrink * (softmax(sim / T) -
-        anchor * uniform)``: anchor 1 starts from the protocol's own prior, 0 from the global prior.
-        ``sim`` weighs the text view of the task features by the text weight; ties keep the lower
-        weight, so the text proxy is used only where it helps.
+        A new task's weights over a protocol's groups (of one block) are ``anchor * uniform + shrink *
+        (softmax(sim / T) - anchor * uniform)``: anchor 1 starts from the protocol's own prior, 0
+        from the global prior. ``sim`` weighs the text view of the task features by the text weight;
+        ties keep the lower weight, so the text proxy is used only where it helps.
         """
-        n_blocks, n_protos = int(self.gb.max()) + 1, int(self.gp.max()) + 1
+        n_protos = int(self.gp.max()) + 1
         alphas = self.text_weights
         shape = (len(alphas), 2, len(_TEMPERATURES), len(_SHRINKS))
-        bscore, pscore = np.zeros((n_blocks,) + shape), np.zeros((n_protos,) + shape)
-        bcount, pcount = np.zeros(n_blocks), np.zeros(n_protos)
+        scores, counts = np.zeros((n_protos,) + shape), np.zeros(n_protos)
         shrinks = np.array(_SHRINKS)
         for d, held, keep in self._folds():
             b = self.prior(keep)
@@ -1049,49 +1043,35 @@ class _Fit:
             sims_by_alpha = [self.task_sims[a][self.gd, d] for a in alphas]
             for g in np.flatnonzero(held):
                 rows = self.obs[:, g]
-                if rows.sum() < 3:
+                cand = keep & (self.gb == self.gb[g]) & (self.gp == self.gp[g])
+                if rows.sum() < 3 or not cand.any():
                     continue
                 y = self.Z[rows, g]
                 base = b[rows] + gam[self.gp[g]] * F[rows, g]
-                in_block = keep & (self.gb == self.gb[g])
-                for scores, counts, key, cand in (
-                    (bscore, bcount, self.gb[g], in_block),
-                    (pscore, pcount, self.gp[g], in_block & (self.gp == self.gp[g])),
-                ):
-                    if not cand.any():
-                        continue
-                    Pc = P[np.ix_(rows, cand)]
-                    cu = Pc.mean(axis=1)
-                    for xi, sims in enumerate(sims_by_alpha):
-                        for ti, tau in enumerate(_TEMPERATURES):
-                            ck = Pc @ _softmax(sims[cand] / tau)
-                            for anchor in (0, 1):
-                                pred = ((base + anchor * cu)[:, None]
-                                        + (ck - anchor * cu)[:, None] * shrinks[None, :])
-                                scores[key, xi, anchor, ti] += _pearson_cols(pred, y, self.top_weighted)
-                    counts[key] += 1
+                Pc = P[np.ix_(rows, cand)]
+                cu = Pc.mean(axis=1)
+                for xi, sims in enumerate(sims_by_alpha):
+                    for ti, tau in enumerate(_TEMPERATURES):
+                        ck = Pc @ _softmax(sims[cand] / tau)
+                        for anchor in (0, 1):
+                            pred = (base + anchor * cu)[:, None] + (ck - anchor * cu)[:, None] * shrinks[None, :]
+                            scores[self.gp[g], xi, anchor, ti] += _pearson_cols(pred, y, self.top_weighted)
+                counts[self.gp[g]] += 1
         allowed = np.ones(len(alphas), bool)
-        usable = pcount >= 2
+        usable = counts >= 2
         if self.text_choice == "global" and usable.any():
             # One text weight for the whole space: the best summed over every held-out group (each
             # belongs to one protocol), each protocol at its own best other settings.
-            per_weight = pscore[usable].reshape(int(usable.sum()), len(alphas), -1).max(axis=2).sum(axis=0)
+            per_weight = scores[usable].reshape(int(usable.sum()), len(alphas), -1).max(axis=2).sum(axis=0)
             allowed[:] = False
             allowed[int(np.argmax(per_weight))] = True  # ties keep the lower weight
-        out = []
-        for scores, counts in ((bscore, bcount), (pscore, pcount)):
-            n = len(counts)
-            s_best, t_best, a_best = np.zeros(n), np.full(n, 0.1), np.zeros(n)
-            x_best = np.full(n, float(alphas[int(np.argmax(allowed))]))
-            for k in range(n):
-                if counts[k] < 2:
-                    continue
-                masked = np.where(allowed[:, None, None, None], scores[k], -np.inf)
-                xi, ai, ti, si = np.unravel_index(np.argmax(masked), shape)
-                s_best[k], t_best[k], a_best[k] = shrinks[si], _TEMPERATURES[ti], float(ai)
-                x_best[k] = float(alphas[xi])
-            out.append((s_best, t_best, a_best, x_best))
-        return out[0], out[1]
+        s_best, t_best, a_best = np.zeros(n_protos), np.full(n_protos, 0.1), np.zeros(n_protos)
+        x_best = np.full(n_protos, float(alphas[int(np.argmax(allowed))]))
+        for k in np.flatnonzero(usable):
+            masked = np.where(allowed[:, None, None, None], scores[k], -np.inf)
+            xi, ai, ti, si = np.unravel_index(np.argmax(masked), shape)
+            s_best[k], t_best[k], a_best[k], x_best[k] = shrinks[si], _TEMPERATURES[ti], float(ai), float(alphas[xi])
+        return s_best, t_best, a_best, x_best
 
 
 def _pearson_cols(pred: np.ndarray, y: np.ndarray, top_weighted: bool = False) -> np.ndarray:

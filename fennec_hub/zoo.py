@@ -63,9 +63,10 @@ MAX_FILES = 256
 #: Metadata columns of the models table, in order (the vector columns follow in the parquet file).
 MODEL_COLUMNS = (
     "model_id", "library", "license", "pipeline_tag", "params", "input_size", "pretrain",
-    "family", "architecture", "imagenet_top1", "vector_source", "n_records", "nearest_history_model",
+    "family", "architecture", "imagenet_top1", "vector_source", "n_records",
     # later additions: zoos written before them load with None here
-    "source_dataset", "timm_name", "downloads", "likes", "gated",
+    "source_dataset", "timm_name", "downloads", "likes", "gated", "imagenet_from", "same_as", "twins",
+    "excluded",
 )
 TASK_COLUMNS = ("task_id", "name", "domain", "num_classes", "train_size", "vector_source", "n_records")
 HISTORY_COLUMNS = ("model_id", "dataset", "metric", "value", "benchmark", "rank", "n_models")
@@ -438,6 +439,8 @@ class Zoo:
             cache["input_size_f"] = m["input_size"].to_numpy(dtype="float64", na_value=np.nan)
             cache["license_lc"] = np.array([str(v).lower() if v is not None else "" for v in cache["license"]], dtype=object)
             cache["library_lc"] = np.array([str(v).lower() if v is not None else "" for v in cache["library"]], dtype=object)
+            excluded = cache.get("excluded", np.full(len(m), None, dtype=object))
+            cache["candidate"] = np.array([not (isinstance(v, str) and v) for v in excluded], dtype=bool)
             self.__dict__["_columns_cache"] = cache
         return cache
 
@@ -827,19 +830,6 @@ NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def _family_of(arch: str | None) -> str | None:
-    """A coarse family name of a timm architecture (archi2vec's `timm_family` where available)."""
-    if not arch:
-        return None
-    try:
-        import importlib
-
-        return str(importlib.import_module("fennec_hub.archi2vec").timm_family(str(arch)))
-    except (ImportError, AttributeError):
-        m = re.match(r"[a-z]+?(?:v\d+)?(?=\d|_|$)", str(arch).lower())
-        return m.group(0) if m else str(arch)
-
-
 def _load_config(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "config.json"
@@ -916,29 +906,6 @@ def _fetch_config(model_id: str, token: str | bool | None, endpoint: str | None)
     except hub.EntryNotFound:
         return None
     return _load_config(Path(path))
-
-
-def _nearest_history(models: "pd.DataFrame", archi: np.ndarray) -> list[str | None]:
-    """For each cold-start model, the history model with the most similar archi2vec vector."""
-    out: list[str | None] = [None] * len(models)
-    if archi.shape[1] == 0:
-        return out
-    hist = (models["vector_source"] == "history").to_numpy()
-    norms = np.linalg.norm(archi, axis=1)
-    have = norms > 0
-    cand = np.flatnonzero(hist & have)
-    if not len(cand):
-        return out
-    unit = archi / np.where(norms > 0, norms, 1.0)[:, None]
-    ids = models["model_id"].to_numpy()
-    cold = np.flatnonzero(~hist & have)
-    for start in range(0, len(cold), 1024):
-        rows = cold[start:start + 1024]
-        sims = unit[rows] @ unit[cand].T
-        best = cand[np.argmax(sims, axis=1)]
-        for r, b in zip(rows, best):
-            out[r] = str(ids[b])
-    return out
 
 
 def history_table(records: "pd.DataFrame", models: Iterable[str] | None = None) -> "pd.DataFrame":
@@ -1114,16 +1081,10 @@ def _build_custom(cls, models, space, *, token, endpoint, name, description) -> 
         tasks, tv = _task_rows(space)
         history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
     mdf["n_records"] = [int((history["model_id"] == m).sum()) for m in ids]
-    mdf["vector_source"] = mdf["vector_source"]
-    mdf["nearest_history_model"] = None
-    if base is not None:
-        # closest recorded relative from the base zoo's history models (archi2vec cosine)
-        bh = base.models["vector_source"].to_numpy() == "history"
-        if base.archi2vec_vectors.shape[1] == A and A and bh.any():
-            allm = pd.concat([mdf[["model_id", "vector_source"]],
-                              base.models.loc[bh, ["model_id", "vector_source"]]], ignore_index=True)
-            arr = np.vstack([av, base.archi2vec_vectors[bh]])
-            mdf["nearest_history_model"] = _nearest_history(allm, arr)[: len(mdf)]
+    if feats is not None:
+        twins = dict(zip([ids[i] for i in todo], _twin_column(space, [ids[i] for i in todo], feats,
+                                                               mdf["vector_source"].iloc[todo])))
+        mdf["twins"] = [twins.get(m) for m in ids]
     info = {
         "name": name or "custom fennec_hub zoo",
         "description": description or f"A custom zoo of {len(ids)} checkpoints encoded with fennec_hub.",
@@ -1158,6 +1119,7 @@ def timm_catalogue() -> "pd.DataFrame":
     import timm
     from timm.models import get_pretrained_cfg
 
+    from .archi2vec import timm_family
     from .records import timm_pretrain
 
     names = sorted(timm.list_pretrained())
@@ -1180,33 +1142,18 @@ def timm_catalogue() -> "pd.DataFrame":
             "pipeline_tag": "image-classification" if (cfg.num_classes or 0) > 0 else "image-feature-extraction",
             "input_size": ins,
             "pretrain": timm_pretrain(tag),
-            "family": _family_of(arch),
+            "family": timm_family(arch),
             "architecture": cfg.architecture or arch,
             "timm_name": name,
         })
     return pd.DataFrame(rows).sort_values("model_id", kind="stable").reset_index(drop=True)
 
 
-_PRETRAIN_LABELS = (  # shipped-config descriptions -> the short labels timm tags use
-    ("imagenet-21k", "in21k"), ("imagenet-22k", "in21k"), ("lvd-142m", "lvd142m"), ("wit-400m", "openai"),
-    ("webli", "webli"), ("laion", "laion"), ("imagenet-1k", "in1k"),
-)
-
-
-def _pretrain_label(text: Any) -> str | None:
-    """`"imagenet-21k, fine-tuned imagenet-1k"` -> `in21k` (the pre-training data, first match wins)."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    low = text.lower()
-    for key, label in _PRETRAIN_LABELS:
-        if key in low:
-            return label
-    return low.split()[0].strip(",")
-
-
 def hf_catalogue() -> "pd.DataFrame":
     """The canonical transformers vision checkpoints whose config.json ships with the package."""
     import pandas as pd
+
+    from .records import pretrain_label
 
     root = Path(__file__).resolve().parent / "data" / "hf_configs"
     index_path = root / "index.json"
@@ -1234,7 +1181,7 @@ def hf_catalogue() -> "pd.DataFrame":
             "model_id": mid, "library": it.get("library") or it.get("library_name") or "transformers",
             "license": it.get("license"), "pipeline_tag": it.get("pipeline_tag"),
             "input_size": insize if isinstance(insize, int) else None,
-            "pretrain": _pretrain_label(it.get("pretrain") or it.get("pretraining") or it.get("dataset")),
+            "pretrain": pretrain_label(it.get("pretrain") or it.get("pretraining") or it.get("dataset")),
             "family": it.get("model_type") or it.get("family"),
             "architecture": (it.get("architectures") or [None])[0] if isinstance(it.get("architectures"), list) else it.get("architecture"),
         })
@@ -1252,7 +1199,7 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     import pandas as pd
 
     from . import __version__, features
-    from .records import load_model_metadata, load_records
+    from .records import imagenet_quality, load_model_metadata, load_records, same_weights
     from .space import TransferSpace
 
     t0 = time.time()
@@ -1357,25 +1304,22 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         inf = infos.get(m)
         if inf is not None and not isinstance(cand.at[m_i, "family"], str):
             cand.at[m_i, "family"] = getattr(inf, "family", None)
-    cand["imagenet_top1"] = [meta.at[m, "imagenet_top1"] if m in meta.index else None for m in ids]
+    quality = imagenet_quality(ids)
+    cand["imagenet_top1"] = quality["imagenet_top1"].to_numpy(float)
+    cand["imagenet_from"] = quality["imagenet_from"].to_numpy(object)
 
-    # Model features (fennec_hub.features) for every record model and candidate, from one
-    # archi2vec PCA: SPACE's stored one, or one fitted here on the vectors just computed.
+    # Model features (fennec_hub.features) of every record model and candidate, one code path.
     all_ids = list(dict.fromkeys(rec_models + ids))
-    feat_meta = meta.reindex(all_ids).copy()
+    feat_meta = meta.reindex(all_ids).drop(columns=["imagenet_top1"]).copy()
     cand_ix = cand.set_index("model_id")
-    for col, src in (("img_size", "input_size"), ("imagenet_top1", "imagenet_top1"), ("pretrain", "pretrain")):
+    for col, src in (("img_size", "input_size"), ("pretrain", "pretrain")):
         filled = cand_ix[src].reindex(all_ids)
         feat_meta[col] = feat_meta[col].astype(object).where(feat_meta[col].notna(), filled)
     feat_meta["params_m"] = pd.to_numeric(pd.Series(
         [None if p is None else float(p) / 1e6 for p in params], index=ids).reindex(all_ids)
         .fillna(pd.to_numeric(feat_meta["params_m"], errors="coerce")), errors="coerce")
-    for c in ("img_size", "imagenet_top1"):
-        feat_meta[c] = pd.to_numeric(feat_meta[c], errors="coerce")
-    pca = features._pca_store()
-    if pca is None and vectors:
-        pca = _fit_pca(np.stack([vectors[m] for m in sorted(vectors)]), features.A2V_DIM)
-    mf = features.build_model_features(all_ids, feat_meta, vectors, pca)
+    feat_meta["img_size"] = pd.to_numeric(feat_meta["img_size"], errors="coerce")
+    mf = features.build_model_features(all_ids, feat_meta, vectors)
     cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
     from .datasets import list_datasets
 
@@ -1384,10 +1328,16 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     space = TransferSpace.fit(records, model_features=mf, task_features=tf)
     log(f"[build-zoo] fitted {space!r} ({time.time() - t0:.1f}s)")
 
-    mv = np.asarray(space.model_vectors(ids, model_features=mf), dtype=np.float32)
+    # Identical weights published twice are one model: a candidate whose twin has records takes the
+    # twin's vector (and its records explain it).
     known = set(space.known_models)
-    cand["vector_source"] = ["history" if m in known else "cold_start" for m in ids]
-    history = history_table(records, ids)
+    twins = same_weights()
+    rev = {t: m for m, t in twins.items() if m in known}
+    same = [rev.get(m) if m not in known else None for m in ids]
+    cand["same_as"] = same
+    mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)
+    cand["vector_source"] = ["history" if (s or m) in known else "cold_start" for m, s in zip(ids, same)]
+    history = history_table(records)  # every recorded model: twins' records explain cold starts
     counts = history["model_id"].value_counts()
     cand["n_records"] = [int(counts.get(m, 0)) for m in ids]
     A = max((v.shape[0] for v in vectors.values()), default=0)
@@ -1395,7 +1345,8 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     for i, m in enumerate(ids):
         if m in vectors and vectors[m].shape[0] == A:
             av[i] = vectors[m]
-    cand["nearest_history_model"] = _nearest_history(cand, av)
+    cand["twins"] = _twin_column(space, ids, mf, cand["vector_source"])
+    cand["excluded"] = [_exclusion(m, p, n) for m, p, n in zip(ids, cand["params"], cand["n_records"])]
     tasks, tv = _task_rows(space, task_ids)
     # Proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task vector), fitted
     # on the historical tasks; they also place the registry datasets that have no history.
@@ -1450,13 +1401,53 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         "license": "other",
     }
     zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-              source="built", a2v_pca=pca)
+              source="built")
     zoo.proxies = proxies
     zoo.save(out)
     log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
         f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
         f"{_dir_size(out) / 1e6:.1f} MB")
     return Zoo.load(out, source=str(out))
+
+
+_TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|tiny-random|random-init)(?:$|[-_.])",
+                       re.IGNORECASE)
+_TOY_ORGS = ("hf-internal-testing/",)
+MIN_CANDIDATE_PARAMS = 1_000_000
+
+
+def _exclusion(model_id: str, params: Any, n_records: int) -> str | None:
+    """Why a checkpoint is not a candidate (None if it is): test or toy repositories, and networks too
+    small to fine-tune usefully that have no records to show otherwise."""
+    if model_id.startswith(_TOY_ORGS):
+        return f"test repository ({model_id.split('/')[0]})"
+    if _TOY_NAME.search(model_id.split("/", 1)[-1]):
+        return "test or toy repository (by its name)"
+    try:
+        small = float(params) < MIN_CANDIDATE_PARAMS  # False for NaN: unknown size is no reason
+    except (TypeError, ValueError):
+        small = False
+    if small and not n_records:
+        return f"under {MIN_CANDIDATE_PARAMS / 1e6:.0f}M parameters and no fine-tuning records"
+    return None
+
+
+def _twin_column(space: "TransferSpace", ids: list[str], features: "pd.DataFrame", sources: Iterable[str],
+                 top: int = 3) -> list[str | None]:
+    """For each cold-start candidate, its strongest recorded architecture twins as ``"id=weight;..."``
+    (what its task-specific residuals come from); None for recorded models and models without one."""
+    from .space import _TWIN_REPORT
+
+    sources = list(sources)
+    cold = [m for m, src in zip(ids, sources) if src == "cold_start"]
+    out: dict[str, str] = {}
+    if cold:
+        W = space.twin_weights(cold, features)
+        for m, w in zip(cold, W):
+            best = [j for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
+            if best:
+                out[m] = ";".join(f"{space.models[j]}={w[j]:.2f}" for j in best)
+    return [out.get(m) for m in ids]
 
 
 def _metadata_configs(models: Iterable[str], meta: "pd.DataFrame") -> dict[str, dict]:
@@ -1484,19 +1475,6 @@ def _metadata_configs(models: Iterable[str], meta: "pd.DataFrame") -> dict[str, 
         except Exception:  # unknown or removed model type: no architecture vector
             continue
     return out
-
-
-def _fit_pca(mat: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """Principal axes of archi2vec vectors (deterministic: SVD with a sign convention)."""
-    mat = np.asarray(mat, dtype=np.float64)
-    mean = mat.mean(axis=0)
-    _, _, vt = np.linalg.svd(mat - mean, full_matrices=False)
-    comp = vt[:k]
-    signs = np.sign(comp[np.arange(len(comp)), np.argmax(np.abs(comp), axis=1)])
-    comp = comp * np.where(signs == 0, 1.0, signs)[:, None]
-    if comp.shape[0] < k:
-        comp = np.vstack([comp, np.zeros((k - comp.shape[0], mat.shape[1]))])
-    return {"mean": mean, "components": comp}
 
 
 def _version(pkg: str) -> str:

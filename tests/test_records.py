@@ -106,9 +106,16 @@ def test_benchmark_row_counts_match_files():
             raw = raw[raw["source"].str.contains("(controlled bank)", regex=False)]
             raw = raw[~raw["model"].str.split("|").str[1].isin(PARC_VOIDED_SOURCES)]
         expected[name] = (len(raw), raw["model"].nunique(), raw["dataset"].nunique())
+    from fennec_hub.records import collapsed_runs, load_records as load
+
+    every = load(include_flagged=True)
+    every = every[~every["model"].str.contains("|".join(PARC_VOIDED_SOURCES))]
+    collapsed = every[collapsed_runs(every)]
     for name in BENCHMARKS:
         got = benchmark_records(name)
-        assert (len(got), got["model"].nunique(), got["dataset"].nunique()) == expected[name], name
+        n_collapsed = len(BENCHMARKS[name].select(collapsed))
+        assert (len(got) + n_collapsed, got["dataset"].nunique()) == (expected[name][0], expected[name][2]), name
+        assert got["model"].nunique() <= expected[name][1]
         assert (got["metric"] == BENCHMARKS[name].metric).all()
     assert expected["parc"][:2] == (196, 32)
     assert expected["transfergraph_hf"][:2] == (2254, 180)
@@ -123,7 +130,9 @@ def test_every_bundled_row_is_loaded_except_flagged(records):
     parc_raw = _raw("parc_oracles.csv")
     n_voided = parc_raw["model"].str.split("|").str[1].isin(PARC_VOIDED_SOURCES).sum()
     assert n_voided > 0
-    assert len(records) == n_files - n_voided
+    from fennec_hub.records import collapsed_counts
+
+    assert len(records) == n_files - n_voided - int(collapsed_counts().sum())
 
 
 def test_parc_filter_drops_voided_checkpoints(records):
@@ -204,8 +213,9 @@ def test_method_scores():
     assert set(scores["metric"]) == {"fennec_mf_cold_score", "logme_score", "gbc", "leep", "nleep", "logme", "hscore"}
     fennec = scores[(scores["benchmark"] == "fennec")]
     assert sorted(fennec["run"].unique()) == [0, 1, 2, 3, 4]
-    # Every scored pair has ground truth with the same normalised ids.
-    truth = pd.concat([benchmark_records(b) for b in ("parc", "fennec", "keras")])
+    # Every scored pair has ground truth with the same normalised ids (collapsed runs included).
+    every = load_records(include_flagged=True)
+    truth = pd.concat([BENCHMARKS[b].select(every) for b in ("parc", "fennec", "keras")])
     truth_pairs = set(zip(truth["model"], truth["dataset"]))
     scored_pairs = set(zip(scores["model"], scores["dataset"]))
     assert scored_pairs <= truth_pairs
@@ -262,3 +272,48 @@ def test_timm_two_resolutions_keep_smaller():
 )
 def test_timm_pretrain(tag, expected):
     assert timm_pretrain(tag) == expected
+
+
+def test_collapsed_runs_are_flagged_and_left_out():
+    import pandas as pd
+
+    from fennec_hub.records import collapsed_runs, collapsed_counts
+
+    values = [90.0, 91.0, 89.5, 92.0, 88.0, 90.5, 1.0, 1.1]  # two runs at chance (100 classes)
+    rows = [dict(model=f"m{i}", dataset="uoft-cs/cifar100", metric="finetune_top1", value=v, source="s")
+            for i, v in enumerate(values)]
+    # a cluster cut off far below, by a model that is fine on another dataset: collapsed ...
+    rows += [dict(model=f"m{i}", dataset="tanganke/dtd", metric="finetune_top1", value=v, source="s")
+             for i, v in enumerate([70.0, 71.0, 69.0, 72.0, 68.0, 25.0, 70.5, 69.5])]
+    # ... while a model weak everywhere is weak, not collapsed
+    rows += [dict(model="weak", dataset=d, metric="finetune_top1", value=v, source="s")
+             for d, v in (("uoft-cs/cifar100", 50.0), ("tanganke/dtd", 30.0))]
+    table = pd.DataFrame(rows)
+    flags = collapsed_runs(table)
+    flagged = set(zip(table.loc[flags, "model"], table.loc[flags, "dataset"]))
+    assert flagged == {("m6", "uoft-cs/cifar100"), ("m7", "uoft-cs/cifar100"), ("m5", "tanganke/dtd")}
+    # The bundled records: TransferGraph's collapsed Food-101 runs (chance, and the 13.9% one) are out.
+    records = load_records()
+    food = records[(records["benchmark"] == "transfergraph_hf") & (records["dataset"] == "ethz/food101")]
+    assert food["value"].min() > 50
+    counts = collapsed_counts()
+    assert counts["transfergraph_hf"] > 100 and counts.attrs["voided"] > 0
+    assert len(load_records(include_flagged=True)) == len(records) + int(counts.sum()) + counts.attrs["voided"]
+
+
+def test_imagenet_quality_says_where_each_figure_comes_from():
+    from fennec_hub.records import expected_imagenet_top1, imagenet_quality
+
+    q = imagenet_quality(["timm/resnet50.tv_in1k", "facebook/convnext-tiny-224", "timm/convnext_tiny.fb_in1k",
+                          "timm/convnext_large.fb_in22k", "keras/vgg16", "pytorchcv/resnet50", "someone/unknown"])
+    src = q["imagenet_from"]
+    assert src["timm/resnet50.tv_in1k"] == "own" and q.at["timm/resnet50.tv_in1k", "imagenet_top1"] == 76.156
+    assert src["facebook/convnext-tiny-224"] == "same weights: timm/convnext_tiny.fb_in1k"
+    assert (q.loc["facebook/convnext-tiny-224"].drop("imagenet_from")
+            == q.loc["timm/convnext_tiny.fb_in1k"].drop("imagenet_from")).all()
+    assert src["timm/convnext_large.fb_in22k"] == "fine-tuned sibling: timm/convnext_large.fb_in22k_ft_in1k"
+    assert src["keras/vgg16"] == "same architecture: timm/vgg16.tv_in1k"
+    assert src["pytorchcv/resnet50"] == "top-5 (pytorchcv)" and 70 < q.at["pytorchcv/resnet50", "imagenet_top1"] < 85
+    assert pd.isna(src["someone/unknown"]) and pd.isna(q.at["someone/unknown", "imagenet_top1"])
+    # An unknown checkpoint's stand-in is cautious: below what the same size typically reaches.
+    assert expected_imagenet_top1(25.0) < 80 and expected_imagenet_top1(25.0, 1.4e7) > expected_imagenet_top1(25.0)

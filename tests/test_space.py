@@ -1,4 +1,5 @@
-"""TransferSpace: per-group standardisation, missing cells, cold starts, persistence, exact matvec."""
+"""TransferSpace: per-group standardisation, missing cells, quality prior, architecture twins, cold starts,
+persistence, exact matvec."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ DATASETS = ["d0", "d1", "d2", "d3", "d4", "d5"]
 
 
 def _toy(seed: int = 0, missing: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Two sources with different accuracy scales; models share a latent quality plus a task effect."""
+    """Two sources with different accuracy scales; models share a latent quality plus a task effect.
+
+    Model features as a zoo has them: ``quality_top1`` (an ImageNet-like figure that follows the
+    quality), and an architecture vector shared by pairs of models (``org/m{k}`` and ``org/m{k+12}``
+    are the same network, so the same task effect): architecture twins.
+    """
     rng = np.random.default_rng(seed)
     n_models = 24
     quality = rng.normal(size=n_models)
-    affinity = rng.normal(size=n_models)  # helps on "textured" tasks, hurts elsewhere
+    arch = rng.normal(size=(12, 8))
+    affinity = np.tile(rng.normal(size=12), 2)  # helps on "textured" tasks, hurts elsewhere; per architecture
     task_kind = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
     rows = []
     for m in range(n_models):
@@ -30,9 +37,12 @@ def _toy(seed: int = 0, missing: float = 0.0) -> tuple[pd.DataFrame, pd.DataFram
     records = pd.DataFrame(rows)
     task_feats = pd.DataFrame({"kind": task_kind, "log_num_classes": np.log([10, 20, 30, 40, 50, 60])},
                               index=DATASETS)
-    model_feats = pd.DataFrame({"quality_hint": quality + rng.normal(scale=0.1, size=n_models),
-                                "affinity_hint": affinity},
+    model_feats = pd.DataFrame({"quality_top1": 80 + 5 * quality + rng.normal(scale=0.5, size=n_models),
+                                "log_params": np.log(25.0), "log_pretrain_images": 6.1},
                                index=[f"org/m{m}" for m in range(n_models)])
+    vectors = np.tile(arch, (2, 1))
+    for j in range(vectors.shape[1]):
+        model_feats[f"a2v_{j}"] = vectors[:, j]
     return records, model_feats, task_feats
 
 
@@ -64,10 +74,11 @@ def test_fit_handles_missing_cells_and_reproduces_history():
     records, mf, tf = _toy(missing=0.3)
     space = TransferSpace.fit(records, model_features=mf, task_features=tf)
     z = standardize(records)
-    # A known model on a known task scores its own standardised result (one group per dataset here).
-    for _, row in records.assign(z=z).sample(10, random_state=0).iterrows():
-        got = space.score([row["model"]], row["dataset"], source=row["source"])[0]
-        assert got == pytest.approx(row["z"], abs=1e-9)
+    # A known model on a known task scores its own standardised result, moved by one offset per group
+    # (the group's mean quality prior): within a group, the records' order exactly.
+    for (src, d), g in records.assign(z=z).groupby(["source", "dataset"]):
+        got = space.score(list(g["model"]), d, source=src)
+        np.testing.assert_allclose(got - got.mean(), g["z"] - g["z"].mean(), atol=1e-9)
     # Missing cells get finite predictions.
     full = {(m, d) for m, d in zip(records["model"], records["dataset"])}
     gaps = [(m, d) for m in space.known_models for d in DATASETS if (m, d) not in full]
@@ -76,24 +87,38 @@ def test_fit_handles_missing_cells_and_reproduces_history():
         assert np.isfinite(space.score([m], d)).all()
 
 
-def test_score_is_one_matvec_and_cold_starts_are_task_specific():
+def test_score_is_one_matvec_and_cold_starts_follow_prior_and_twins():
     records, mf, tf = _toy()
-    train = records[~records["model"].isin(["org/m0", "org/m1", "org/m2"]) & (records["dataset"] != "d5")]
+    held = ["org/m0", "org/m1", "org/m2"]
+    train = records[~records["model"].isin(held) & (records["dataset"] != "d5")]
     space = TransferSpace.fit(train, model_features=mf, task_features=tf)
     assert "d5" not in space.known_tasks and "org/m0" not in space.known_models
-    models = ["org/m0", "org/m1", "org/m2", "org/m5", "org/m9"]
+    assert space.options["prior_weights"]["quality_top1"] > 0  # the prior learned that quality helps
+    models = held + ["org/m5", "org/m9"]
     for task in ["d5", "d0", {"kind": 1.0, "log_num_classes": np.log(25)}]:
         vec = space.task_vector(task)
         assert vec.shape == (space.dim,)
         mv = space.model_vectors(models, model_features=mf)
         np.testing.assert_array_equal(space.score(models, task) if not isinstance(task, dict) else mv @ vec, mv @ vec)
         assert np.isfinite(mv @ vec).all()
-    # Cold-start models: scores follow their features and differ between opposite new tasks.
-    up = space.model_vectors(models, model_features=mf) @ space.task_vector({"kind": 1.0, "log_num_classes": 3.0})
-    down = space.model_vectors(models, model_features=mf) @ space.task_vector({"kind": -1.0, "log_num_classes": 3.0})
-    assert not np.allclose(np.argsort(up), np.argsort(down)) or not np.allclose(up - up.mean(), down - down.mean())
-    cold = space.model_vectors(["org/m0", "org/m1", "org/m2"], model_features=mf)[:, 0]
-    assert np.corrcoef(cold, mf.loc[["org/m0", "org/m1", "org/m2"], "quality_hint"])[0, 1] > 0.5
+    # Cold-start models: their level is the quality prior, from their metadata alone ...
+    cold = space.model_vectors(held, model_features=mf)
+    np.testing.assert_allclose(cold[:, 0], space.quality_prior(held, mf))
+    assert np.all(np.diff(cold[np.argsort(mf.loc[held, "quality_top1"]), 0]) > 0)
+    # ... and their task-specific part comes from their architecture twins (org/m12 for org/m0):
+    # on a task of one kind and on a task of the other, the twin's affinity moves the score apart.
+    assert space.twin_weights(["org/m0"], mf)[0, space.known_models.index("org/m12")] == pytest.approx(1.0)
+    up, down = space.task_vector("d0"), space.task_vector("d1")
+    G = len(space.groups)
+    twin_part = cold[:, 1 : 1 + G]
+    own = space.model_vectors(["org/m12", "org/m13", "org/m14"])[:, 1 : 1 + G]
+    assert np.sign(twin_part @ up[1 : 1 + G] - twin_part @ down[1 : 1 + G]).tolist() == \
+        np.sign(own @ up[1 : 1 + G] - own @ down[1 : 1 + G]).tolist()
+    # A model unlike any recorded one has no twin evidence: its score is its prior, on every task.
+    stranger = mf.loc[["org/m0"]].copy().rename(index={"org/m0": "other/net"})
+    stranger[[c for c in stranger if c.startswith("a2v_")]] = np.arange(8.0) - 3.5
+    vec = space.model_vectors(["other/net"], model_features=stranger)[0]
+    assert not vec[1 : 1 + G].any()
 
 
 def test_new_task_ranking_beats_chance_on_structured_toy():
@@ -119,7 +144,7 @@ def test_save_load_round_trip(tmp_path):
     for task in ["d0", "d3", {"kind": -1.0, "log_num_classes": 2.0}]:
         np.testing.assert_array_equal(space.model_vectors(models) @ space.task_vector(task),
                                       loaded.model_vectors(models) @ loaded.task_vector(task))
-    cold = pd.DataFrame({"quality_hint": [1.0], "affinity_hint": [-0.5]}, index=["new/model"])
+    cold = mf.loc[["org/m0"]].rename(index={"org/m0": "new/model"})
     np.testing.assert_array_equal(space.model_vectors(["new/model"], model_features=cold),
                                   loaded.model_vectors(["new/model"], model_features=cold))
     assert loaded.known_tasks == space.known_tasks and loaded.dim == space.dim
@@ -211,21 +236,67 @@ def test_real_records_space(real_space):
     np.testing.assert_allclose(space.task_vector(entry), space.task_vector("beans"))
 
 
-def test_interaction_term_learns_feature_by_task_structure():
-    records, mf, tf = _toy(seed=5)
-    space = TransferSpace.fit(records[records["dataset"] != "d5"], model_features=mf, task_features=tf,
-                              interaction=True)
-    assert space.inter_map.size  # the toy's affinity x task-kind effect is found by inner LODO
-    models = space.known_models
-    np.testing.assert_allclose(space.score(models, "d5"), space.model_vectors(models) @ space.task_vector("d5"))
-    expl = space.explain(models[0], "d5")
-    assert np.isfinite(expl["architecture_term"])
-
-
 def test_cold_start_features_are_bounded():
     records, mf, tf = _toy()
     space = TransferSpace.fit(records, model_features=mf, task_features=tf)
-    odd = pd.DataFrame({"quality_hint": [1e6], "affinity_hint": [-1e6]}, index=["odd/model"])
+    odd = pd.DataFrame({"quality_top1": [1e6], "log_pretrain_images": [-1e6]}, index=["odd/model"])
     normal = space.score(space.known_models, "d0")
     assert abs(space.model_vectors(["odd/model"], model_features=odd) @ space.task_vector("d0")).max() < 10 * np.abs(
         normal).max()
+
+
+def test_settings_are_checked_at_construction_and_fit_learns_scikit_learn_style():
+    for bad in (dict(standardization="minmax"), dict(tune_criterion="best"), dict(text_choice="dataset"),
+                dict(text_weight=1.5), dict(shrink=-1.0), dict(prior_ridge=float("nan")), dict(task_dim=0)):
+        with pytest.raises(ValueError):
+            TransferSpace(**bad)
+    records, mf, tf = _toy()
+    configured = TransferSpace(shrink=0.5, temperature=0.1)
+    assert configured.fit(records, model_features=mf, task_features=tf) is configured
+    same = TransferSpace.fit(records, model_features=mf, task_features=tf, shrink=0.5, temperature=0.1)
+    np.testing.assert_array_equal(configured.score(configured.known_models, "d2"),
+                                  same.score(same.known_models, "d2"))
+
+
+def test_load_rejects_malformed_spaces_at_load_time(tmp_path):
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    records, mf, tf = _toy()
+    path = TransferSpace.fit(records, model_features=mf, task_features=tf, shrink=0.5, temperature=0.1).save(
+        tmp_path / "space")
+    meta = json.loads((path / "space.json").read_text())
+    arrays = load_file(str(path / "space.safetensors"))
+    cases = {"models": 5, "groups": [["a", "b"]], "format_version": 1, "prior_columns": ["other"],
+             "pair_temperature": "hot", "settings": {"unknown_setting": 1}}
+    for key, value in cases.items():
+        (path / "space.json").write_text(json.dumps({**meta, key: value}))
+        with pytest.raises(ValueError, match="space"):
+            TransferSpace.load(path)
+    (path / "space.json").write_text(json.dumps(meta))
+    for name, value in (("profile", arrays["profile"][:, :-1]), ("prior", np.full_like(arrays["prior"], np.nan)),
+                        ("group_dataset", arrays["group_dataset"] + 100)):
+        save_file({**arrays, name: np.ascontiguousarray(value)}, str(path / "space.safetensors"))
+        with pytest.raises(ValueError, match=name):
+            TransferSpace.load(path)
+
+
+def test_a_new_task_without_protocol_weighs_each_fine_tuning_protocol_equally():
+    rng = np.random.default_rng(0)
+    rows = []
+    for m in range(12):
+        for d in ("a", "b", "c", "d"):
+            for source, metric, n in (("full", "finetune_top1", 1), ("few", "finetune_vtab1k_top1", 1),
+                                      ("probe", "linear_probe_top1", 1)):
+                rows.append(dict(model=f"o/m{m}", dataset=d, metric=metric, source=source,
+                                 value=float(rng.normal())))
+    records = pd.DataFrame(rows)
+    tf = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 1.5]}, index=["a", "b", "c", "d", "new"])
+    space = TransferSpace.fit(records, task_features=tf, shrink=1.0, temperature=0.5)
+    w = space.task_vector("new")[1 : 1 + len(space.groups)]
+    by_source = pd.Series(w).groupby([g[0] for g in space.groups]).sum()
+    assert by_source["full"] == pytest.approx(0.5) and by_source["few"] == pytest.approx(0.5)
+    assert by_source["probe"] == pytest.approx(0.0)  # a linear probe predicts another use
+    named = space.task_vector("new", source="probe", metric="linear_probe_top1")[1 : 1 + len(space.groups)]
+    assert pd.Series(named).groupby([g[0] for g in space.groups]).sum()["probe"] == pytest.approx(1.0)
