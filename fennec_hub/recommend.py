@@ -32,7 +32,7 @@ __all__ = ["recommend", "protocols", "parse_params", "format_table", "model_url"
            "RecommendArgumentError", "RecommendTypeError", "FilterWarning"]
 
 RESULT_COLUMNS = ("rank", "model_id", "score", "params", "library", "license", "why", "url", "timm_name",
-                  "fine_tuned_on_query", "downloads", "likes", "gated")
+                  "same_weights_as", "fine_tuned_on_query", "downloads", "likes", "gated")
 EXTRA_COLUMNS = ("raw_score", "vector_source", "pipeline_tag", "input_size", "pretrain", "family", "source_dataset")
 
 HUB_URL = "https://huggingface.co/"
@@ -536,6 +536,15 @@ class _Explainer:
         return None
 
 
+def _loadable_timm_name(cols: dict[str, np.ndarray], i: int, stored: np.ndarray | None) -> str | None:
+    """The name `timm.create_model` takes for row ``i``: its own for a timm row, else that of the
+    identical timm checkpoint published beside it (None if there is none)."""
+    for j in (i, cols["alias_row"][i]):
+        if j >= 0 and cols["library_lc"][j] == "timm":
+            return _timm_name(str(cols["model_id"][j]), stored[j] if stored is not None else None)
+    return None
+
+
 class _Row:
     """Attribute access to one model's cached columns (cheaper than a pandas row)."""
 
@@ -698,6 +707,12 @@ def recommend(
         mask &= np.isin(cols["license_lc"], list(lic))
     if lib is not None:
         mask &= np.isin(cols["library_lc"], list(lib))
+    # A checkpoint published twice with the same weights is listed once (the copy with records;
+    # its twin's id and timm name go along), unless the filters keep only the other copy.
+    twin = cols["same_as_row"]
+    listed_twice = twin >= 0
+    listed_twice[listed_twice] = mask[twin[listed_twice]]
+    mask &= ~listed_twice
 
     idx = np.flatnonzero(mask) if not mask.all() else np.arange(len(raw))
     if max_per_family is not None:
@@ -723,7 +738,7 @@ def recommend(
     explainer = _Explainer(z, task) if len(idx) else None
     why = [explainer.sentence(_Row(cols, i)) for i in idx] if explainer else []
     ids = cols["model_id"][idx]
-    libs = cols["library_lc"][idx]
+
     stored_timm = cols.get("timm_name")
     sources = _source_datasets(z, idx, cols)
     hub = _hub_columns(z, cols)
@@ -737,8 +752,9 @@ def recommend(
         "license": cols["license"][idx],
         "why": why,
         "url": pd.array([model_url(str(m)) for m in ids], dtype=object),
-        "timm_name": pd.array([_timm_name(str(m), stored_timm[i] if stored_timm is not None else None)
-                               if lb == "timm" else None for m, lb, i in zip(ids, libs, idx)], dtype=object),
+        "timm_name": pd.array([_loadable_timm_name(cols, i, stored_timm) for i in idx], dtype=object),
+        "same_weights_as": pd.array([cols["model_id"][a] if a >= 0 else None
+                                     for a in cols["alias_row"][idx]], dtype=object),
         "fine_tuned_on_query": np.array([s is not None and s == task.id for s in sources], dtype=bool),
         "downloads": pd.arrays.IntegerArray(*(a[idx] for a in hub["downloads"])),
         "likes": pd.arrays.IntegerArray(*(a[idx] for a in hub["likes"])),

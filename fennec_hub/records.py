@@ -659,22 +659,24 @@ def _expected_top1_fit():
     ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
     coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
     spread = float(np.std(y[ok] - x[ok] @ coef))
-    return coef, spread
+    return coef, spread, float(np.median(y[ok]))
 
 
 def expected_imagenet_top1(params_m: float, pretrain_images_: float | None = None) -> float:
     """A cautious ImageNet top-1 (%) for a checkpoint that publishes none: the lower quartile of what
     timm's checkpoints of its size and pre-training data reach (least squares over timm's results on
     log parameters and log pre-training images, minus 0.674 residual standard deviations; ImageNet-1k
-    when the data is unknown). An unknown checkpoint is not assumed to be a typical one: it stands in
-    for a model's own figure in the quality prior only, and is never shown as one."""
+    when the data is unknown), and never above the median checkpoint's top-1, however large the
+    network. An unknown checkpoint is not assumed to be a typical one: it stands in for a model's own
+    figure in the quality prior only, and is never shown as one."""
     import math
 
-    coef, spread = _expected_top1_fit()
+    coef, spread, median = _expected_top1_fit()
     if not (params_m and params_m > 0):
         return float("nan")
     images = pretrain_images_ if pretrain_images_ and pretrain_images_ > 0 else PRETRAIN_IMAGES["in1k"]
-    return float(coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m) - 0.674 * spread)
+    fit = coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m) - 0.674 * spread
+    return float(min(fit, median))
 
 
 def _meta_pretrain(value: object) -> str | None:

@@ -424,6 +424,7 @@ class TransferSpace:
         self.protocol_gamma, self.default_gamma = state.gammas(self.prior, F, everything)
         self.default_gamma = float(self.default_gamma)
         self.profile = state.profile(self.prior, self.protocol_gamma, F, everything)
+        self.group_size = obs.sum(axis=0).astype(np.int64)
         self.pair_temperature, self.pair_text = float(pt), float(state.pair_text)
 
         if tuned:
@@ -549,8 +550,8 @@ class TransferSpace:
         name = self._canonical(task) if isinstance(task, str) else None
         emb = self._task_embedding(name if name is not None else task)
         own = np.zeros(G, bool)
-        if name is not None and name in self.datasets:
-            own = self.group_dataset == self.datasets.index(name)
+        if name is not None and name in self.datasets:  # its groups with enough models to rank them
+            own = (self.group_dataset == self.datasets.index(name)) & (self.group_size >= _MIN_GROUP_MODELS)
         proto = self._protocol_index(source, metric)
         in_proto = np.isin(self.group_protocol, proto) if proto is not None else np.zeros(G, bool)
         blocks = np.unique(self.group_block)
@@ -699,6 +700,7 @@ class TransferSpace:
     # S sources, Q task dims, A archi2vec width, K prior columns)
     _ARRAYS = {
         "group_dataset": ("i", ("G",)), "group_block": ("i", ("G",)), "group_protocol": ("i", ("G",)),
+        "group_size": ("i", ("G",)),
         "prior": ("f", ("M",)), "profile": ("f", ("M", "G")), "model_source": ("i", ("M",)), "source_emb": ("f", ("S", "Q")),
         "task_emb": ("f", ("D", "Q")), "protocol_gamma": ("f", ("P",)),
         "protocol_shrink": ("f", ("P",)), "protocol_temperature": ("f", ("P",)), "protocol_anchor": ("f", ("P",)),
@@ -827,6 +829,7 @@ class TransferSpace:
 _PAIR_TEMPERATURES = (0.1, 0.2, 0.5, 1.0)
 _PRIOR_CLIP = 4.0  # standardised prior inputs are clipped, so odd metadata cannot extrapolate wildly
 _KAPPAS = (0.0, 0.5, 1.0, 2.0, 4.0)
+_MIN_GROUP_MODELS = 3  # a task's own group with fewer recorded models cannot rank a zoo: placed by similarity
 _DEFAULT_KAPPA = 1.0  # evidence shrinkage when it is not tuned
 _TWIN_MIN_COSINE = 0.9  # below this archi2vec cosine, another architecture: no evidence carries over
 _TWIN_COSINE_SCALE = 0.02  # twin weight exp((cos - 1) / scale): 0.98 -> 0.37, 0.94 -> 0.05

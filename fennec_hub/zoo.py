@@ -441,6 +441,13 @@ class Zoo:
             cache["library_lc"] = np.array([str(v).lower() if v is not None else "" for v in cache["library"]], dtype=object)
             excluded = cache.get("excluded", np.full(len(m), None, dtype=object))
             cache["candidate"] = np.array([not (isinstance(v, str) and v) for v in excluded], dtype=bool)
+            # Identical weights published twice: the row of the twin with records, and back.
+            row = {mid: i for i, mid in enumerate(cache["model_id"])}
+            same = cache.get("same_as", np.full(len(m), None, dtype=object))
+            cache["same_as_row"] = np.array([row.get(v, -1) if isinstance(v, str) else -1 for v in same], np.int64)
+            alias = np.full(len(m), -1, np.int64)
+            alias[cache["same_as_row"][cache["same_as_row"] >= 0]] = np.flatnonzero(cache["same_as_row"] >= 0)
+            cache["alias_row"] = alias
             self.__dict__["_columns_cache"] = cache
         return cache
 

@@ -173,3 +173,34 @@ def test_report_and_json(tmp_path):
     summary = pd.DataFrame(payload["summary"])
     assert {"lodo", "lomo", "mixed"} == set(summary["protocol"])
     assert len(payload["rows"]) == len(result.rows)
+
+
+def test_leave_one_bank_out_holds_out_whole_banks_and_whole_families():
+    inputs = bench.load_inputs(text=False)
+    folds = bench.lobo_folds(inputs)
+    names = [f[0] for f in folds]
+    assert names[:3] == ["parc", "keras", "fennec"] and len(folds) == 3 + bench.LOBO_HF_FOLDS
+    for bank in ("parc", "keras", "fennec"):
+        held = dict((n, h) for n, h, _ in folds)[bank]
+        assert set(held) == set(inputs.truth(bank).index)
+    hf = [(set(h), b) for n, h, b in folds if n.startswith("hf")]
+    families = [{bench._hf_family(m, inputs.metadata) for m in held} for held, _ in hf]
+    for i, a in enumerate(families):  # a family is never on both sides of a fold
+        for b in families[i + 1:]:
+            assert not a & b
+    assert set().union(*(h for h, _ in hf)) == set(inputs.truth("transfergraph_hf").index) | set(
+        inputs.truth("vtab1k_hf").index)
+
+
+def test_leave_one_bank_out_rows_compare_on_the_same_models():
+    inputs = bench.load_inputs(text=False)
+    result = bench.run_lobo(inputs, ("keras",), zoo=False, progress=False)
+    frame = result.frame()
+    lobo = frame[frame["protocol"] == "lobo"]
+    assert set(lobo["benchmark"]) == {"keras"} and lobo["dataset"].nunique() == 9
+    ours = lobo[lobo["method"] == bench.OURS]
+    assert (ours["n"] >= 17).all()  # every Keras model with a result there (collapsed runs aside), scored cold
+    top1 = lobo[lobo["method"] == bench.TOP1].set_index("dataset")["n"]
+    same = lobo[lobo["method"] == f"{bench.OURS} | {bench.TOP1} models"].set_index("dataset")["n"]
+    pd.testing.assert_series_equal(top1, same, check_names=False)
+    assert (top1 < ours.set_index("dataset")["n"]).all()  # top-1 is known for fewer Keras models

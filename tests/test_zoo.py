@@ -464,3 +464,16 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     df = recommend("cifar100", zoo=zoo, top_k=None)
     row = df[df["model_id"] == "acme/base-convnet"].iloc[0]
     assert "81.0% fine-tuned on CIFAR-100" in row["why"]
+
+
+def test_test_and_toy_repositories_are_not_candidates():
+    from fennec_hub.zoo import _exclusion
+
+    assert _exclusion("hf-internal-testing/tiny-random-vit", 1e5, 0).startswith("test repository")
+    for name in ("nateraw/test_model_a", "flyswot/test", "someone/vit_flyswot_test", "x/tiny-random-convnext"):
+        assert _exclusion(name, 8e7, 3) == "test or toy repository (by its name)", name
+    assert "under 1M parameters" in _exclusion("someone/micro-net", 4.4e4, 0)
+    assert _exclusion("someone/micro-net", 4.4e4, 5) is None  # its records speak for it
+    for name in ("timm/resnet50.tv_in1k", "google/vit-base-patch16-224", "microsoft/beit-large-patch16-384",
+                 "timm/convnext_tiny.fb_in1k", "someone/contest-winner"):
+        assert _exclusion(name, 2.5e7, 0) is None, name
