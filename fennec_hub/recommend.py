@@ -509,16 +509,20 @@ class _Explainer:
             extra = f" (#{rank} of {n})" if rank and n else ""
             return (f"{prefix}Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks "
                     "close to this one.")
-        bits = []
+        bits = [f"{row.family} architecture" if _ok(row.family) else "architecture of unknown family"]
+        twin = self._twin_record(row.twins)
+        if twin:
+            bits.append(twin)
         if _ok(row.imagenet_top1):
             borrowed = row.imagenet_from if _ok(row.imagenet_from) and row.imagenet_from != "own" else None
             bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%" + (f" ({borrowed})" if borrowed else ""))
+        else:
+            bits.append("no ImageNet result (a cautious stand-in for its size)")
         if _ok(row.pretrain):
             bits.append(f"{row.pretrain} pre-training")
         if _ok(row.params):
             bits.append(f"{_fmt_params(row.params)} params")
-        twin = self._twin_record(row.twins)
-        return "No records of its own; " + (f"{twin}; " if twin else "") + ", ".join(bits or ["prior only"]) + "."
+        return "Cold start (no fine-tuning records of its own): " + "; ".join(bits) + "."
 
     def _twin_record(self, twins: Any) -> str | None:
         """``"the same architecture (keras/densenet201) ranks #3 of 19 on Pets"``: the strongest twin's

@@ -76,7 +76,7 @@ def test_known_model_on_known_task_explains_with_its_record(zoo: Zoo):
     if len(rec):
         assert f"{rec['value'].iloc[0]:.1f}%" in row["why"] and "CIFAR-100" in row["why"]
     cold = df[df["vector_source"] == "cold_start"].iloc[0]
-    assert cold["why"].startswith("Cold start (no fine-tuning records)")
+    assert cold["why"].startswith("Cold start (no fine-tuning records of its own): ")
     assert cold["family"] in cold["why"]
 
 
@@ -383,7 +383,8 @@ def test_readme_command_works_with_no_network(tmp_path: Path):
     lines = out.stdout.splitlines()
     assert "CIFAR-100" in lines[0]
     table = _table_rows(out.stdout)
-    assert len(table) == 11 and table[1].lstrip().startswith("1 ")
+    ranks = [line.split()[0] for line in table[1:] if line.split() and line.split()[0].isdigit()]
+    assert ranks == [str(i) for i in range(1, 11)]  # ten rows, the why under its row where ids are long
 
 
 @pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
@@ -410,7 +411,10 @@ def test_default_zoo_timm_names_are_what_timm_creates():
 
     df = recommend("cifar100", top_k=None)
     rows = df[df["library"] == "timm"]
-    assert rows["timm_name"].notna().all() and df.loc[df["library"] != "timm", "timm_name"].isna().all()
+    assert rows["timm_name"].notna().all()
+    # a transformers checkpoint has a timm name only where timm publishes the same weights
+    others = df[df["library"] != "timm"]
+    assert (others["timm_name"].notna() == others["same_weights_as"].fillna("").str.startswith("timm/")).all()
     pretrained = set(timm.list_pretrained())
     named = rows[~rows["timm_name"].str.startswith("hf-hub:")]
     assert len(named) > 1000
@@ -464,9 +468,11 @@ def test_max_per_family_caps_each_family_and_keeps_the_order():
     full = fennec_hub.recommend("cifar100", top_k=None)
     capped = fennec_hub.recommend("cifar100", top_k=10, max_per_family=1)
     assert len(capped) == 10
-    assert capped["family"].is_unique
-    # the capped list is the full ranking with the later members of each family removed
-    expected = full.drop_duplicates("family", keep="first").head(10)["model_id"].tolist()
+    assert capped["family"].dropna().is_unique
+    # the capped list is the full ranking with the later members of each family removed (a model
+    # of unknown family is a family of its own)
+    family = full["family"].fillna(full["model_id"])
+    expected = full[~family.duplicated()].head(10)["model_id"].tolist()
     assert capped["model_id"].tolist() == expected
     assert capped.attrs["filters"]["max_per_family"] == 1
     with pytest.raises(ValueError, match="max_per_family"):
@@ -484,6 +490,7 @@ def test_protocol_ranks_recorded_models_as_that_protocols_records_do():
     truth = truth[truth["dataset"] == "tanganke/eurosat"].groupby("model")["value"].mean()
     ranked = {p: fennec_hub.recommend("eurosat", top_k=None, protocol=p).set_index("model_id")
               for p in (None, "vtab1k_hf")}
+    truth = truth[truth.index.isin(ranked[None].index)]  # test and toy repositories are not candidates
     rho = {p: spearmanr(df.loc[truth.index, "raw_score"], truth).statistic for p, df in ranked.items()}
     # Under its own protocol a recorded task reproduces that protocol's records; the default mixes
     # every protocol's records of EuroSAT, so it agrees less.
