@@ -25,6 +25,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ._extras import needs
+
 STORE = Path(__file__).parent / "data" / "model_features"
 A2V_DIM = 16
 TEXT_DIM = 384
@@ -319,7 +321,8 @@ def rebuild(out_dir: Path = STORE, extra_models: Sequence[str] = ()) -> pd.DataF
     pca = None
     if len(vectors) >= A2V_DIM + 1:
         from safetensors.numpy import save_file
-        from sklearn.decomposition import PCA
+        with needs("fit", "the archi2vec PCA"):
+            from sklearn.decomposition import PCA
 
         mat = np.stack([_vector_of(v) for v in vectors.values()])
         p = PCA(n_components=A2V_DIM, random_state=0).fit(mat)

@@ -47,6 +47,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._extras import needs
+
 SPACE_FORMAT_VERSION = 1
 GROUP_KEYS = ("source", "dataset", "metric")
 _TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
@@ -62,7 +64,8 @@ def standardize(records: pd.DataFrame, method: str = "rank") -> pd.Series:
     ``zscore``: (value - mean) / std within the group, clipped to [-3, 3]. A group with a single
     record, or constant values, standardises to 0. Raw accuracies are never compared across groups.
     """
-    from scipy.special import ndtri
+    with needs("fit", "TransferSpace.fit"):
+        from scipy.special import ndtri
 
     keys = [records[k] for k in GROUP_KEYS]
     grouped = records["value"].astype(float).groupby(keys, sort=False, dropna=False)
@@ -383,7 +386,8 @@ class TransferSpace:
         choice of the penalty unless ``ridge`` fixes it), so a group's map learns how architecture
         and metadata matter under that group's protocol.
         """
-        from sklearn.linear_model import Ridge, RidgeCV
+        with needs("fit", "TransferSpace.fit"):
+            from sklearn.linear_model import Ridge, RidgeCV
 
         G = len(self.groups)
         feats = _numeric(model_features)
@@ -428,7 +432,8 @@ class TransferSpace:
             self.block_map[0, present[0]] = 50.0
             self.block_map[0, np.setdiff1d(np.arange(n_blocks), present)] = -50.0
         elif len(present) > 1:
-            from sklearn.linear_model import LogisticRegression
+            with needs("fit", "TransferSpace.fit"):
+                from sklearn.linear_model import LogisticRegression
 
             clf = LogisticRegression(C=1.0, max_iter=2000).fit(xs[has], model_block[has])
             self.block_map[:, :] = -50.0
@@ -774,8 +779,9 @@ def _similarities(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, te
 
 def _blocks(obs: np.ndarray) -> np.ndarray:
     """Block id of every group: connected components of the model-group bipartite graph."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    with needs("fit", "TransferSpace.fit"):
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
 
     M, G = obs.shape
     r, c = np.nonzero(obs)
