@@ -100,7 +100,8 @@ def _timm_catalogue():
     ("transformers", "images", "the image proxy", _clip_processor),
 ])
 def test_a_missing_extra_is_named_where_it_is_imported(monkeypatch, module, extra, feature, call):
-    monkeypatch.setitem(sys.modules, module, None)  # what `import module` sees when it is not installed
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")] + [module]:
+        monkeypatch.setitem(sys.modules, name, None)  # what `import module` sees when it is not installed
     with pytest.raises(MissingExtraError) as err:
         call()
     assert str(err.value) == f"{feature} needs {module}: pip install 'fennec_hub[{extra}]'"
