@@ -83,6 +83,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ._extras import needs
+
 __all__ = [
     "ARCHI2VEC_DIM",
     "ARCHI2VEC_VERSION",
@@ -552,7 +554,7 @@ def _timm_names() -> tuple[list[str], frozenset[str]]:
         try:
             import timm
         except ImportError:
-            raise ArchitectureError("timm is not installed (pip install timm)") from None
+            raise ArchitectureError("archi2vec of timm architectures needs timm: pip install 'fennec_hub[encode]'") from None
         names = timm.list_models()
         _TIMM_NAMES = (names, frozenset(names))
     return _TIMM_NAMES
@@ -609,7 +611,7 @@ def _pytorchcv_models() -> dict:
         with _PYTORCHCV_LOCK:
             from pytorchcv.model_provider import _models
     except ImportError:
-        raise ArchitectureError("pytorchcv is not installed (pip install --no-deps pytorchcv)") from None
+        raise ArchitectureError("archi2vec of pytorchcv models needs pytorchcv: pip install 'fennec_hub[encode]'") from None
     return _models
 
 
@@ -768,8 +770,9 @@ def _skip_init_mode():
     Meta tensors hold no values, so ``uniform_``/``clamp_``/``normal_``... change nothing, but
     running them through PyTorch's meta decompositions is most of a build's time.
     """
-    import torch
-    from torch.overrides import TorchFunctionMode
+    with needs("encode", "archi2vec"):
+        import torch
+        from torch.overrides import TorchFunctionMode
 
     class _SkipInplaceOnMeta(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -788,8 +791,9 @@ def _build(spec: ArchitectureSpec):
     Library imports and config parsing happen first; only the construction itself runs under the
     module / parameter budget and the watchdog.
     """
-    import torch
-    from torch.nn.modules import module as tmod
+    with needs("encode", "archi2vec"):
+        import torch
+        from torch.nn.modules import module as tmod
 
     try:
         if spec.library == "timm":
@@ -832,7 +836,8 @@ def _build(spec: ArchitectureSpec):
 
 
 def _prepare_timm(spec: ArchitectureSpec):
-    import timm
+    with needs("encode", "archi2vec"):
+        import timm
 
     kwargs = dict(spec.config or {})
 
@@ -862,10 +867,11 @@ def _prepare_pytorchcv(spec: ArchitectureSpec):
 
 
 def _prepare_transformers(spec: ArchitectureSpec):
-    import transformers
-    from transformers.models.auto import modeling_auto as ma
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-    from transformers.utils import logging as tlog
+    with needs("encode", "archi2vec"):
+        import transformers
+        from transformers.models.auto import modeling_auto as ma
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+        from transformers.utils import logging as tlog
 
     mt = spec.name
     if mt not in CONFIG_MAPPING:

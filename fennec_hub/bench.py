@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ._extras import needs
+
 if TYPE_CHECKING:  # pragma: no cover
     from .space import TransferSpace
 
@@ -63,7 +65,8 @@ def ranking_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     weighted tau / Kendall tau / Pearson from scipy.stats; ``top1_rel`` = truth of the best-scored
     model / best truth; ``top5_rel`` = best truth among the 5 best-scored / best truth.
     """
-    from scipy.stats import kendalltau, pearsonr, weightedtau
+    with needs("fit", "fennec-hub bench"):
+        from scipy.stats import kendalltau, pearsonr, weightedtau
 
     s = np.asarray(scores, dtype=float)
     t = np.asarray(truth, dtype=float)
@@ -174,10 +177,11 @@ def fennec_reimplementation(
     [parameter count, archi2vec cluster one-hot, train size, number of classes] to the history.
     Score = (1 - w) u.v_hat + w h(meta), w = 0.5.
     """
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import NMF
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.linear_model import LinearRegression
+    with needs("fit", "fennec-hub bench"):
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import NMF
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.linear_model import LinearRegression
 
     H = history.reindex(list(candidates)).astype(float)
     lo, hi = H.min(), H.max()
@@ -185,7 +189,8 @@ def fennec_reimplementation(
     H = H.apply(lambda row: row.fillna(row.mean()), axis=1).fillna(H.mean()).fillna(0.0)
     import warnings
 
-    from sklearn.exceptions import ConvergenceWarning
+    with needs("fit", "fennec-hub bench"):
+        from sklearn.exceptions import ConvergenceWarning
 
     nmf = NMF(n_components=min(5, min(H.shape)), max_iter=1000, random_state=SEED)
     with warnings.catch_warnings():  # Fennec's setting; NMF sometimes stops at max_iter, as in theirs
@@ -538,7 +543,8 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     model at the average; metrics are averaged over the folds of each dataset.
     """
     from huggingface_hub.utils import tqdm
-    from sklearn.model_selection import KFold
+    with needs("fit", "fennec-hub bench"):
+        from sklearn.model_selection import KFold
 
     result = result or BenchResult()
     space_options = space_options or {}

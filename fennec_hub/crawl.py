@@ -33,6 +33,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from ._extras import needs
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -98,7 +100,8 @@ _FRONT_MATTER_RE = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:
 
 def _safe_yaml(text: str) -> Any:
     """yaml.safe_load without aliases (no "billion laughs") and with a size cap."""
-    import yaml
+    with needs("encode", "crawl"):
+        import yaml
 
     if len(text.encode("utf-8", "replace")) > MAX_FRONT_MATTER_BYTES:
         raise ValueError(f"front matter larger than {MAX_FRONT_MATTER_BYTES} bytes")

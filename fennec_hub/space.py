@@ -48,6 +48,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._extras import needs
+
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
 _TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
@@ -72,7 +74,8 @@ def standardize(records: pd.DataFrame, method: str = "rank") -> pd.Series:
     ``zscore``: (value - mean) / std within the group, clipped to [-3, 3]. A group with a single
     record, or constant values, standardises to 0. Raw accuracies are never compared across groups.
     """
-    from scipy.special import ndtri
+    with needs("fit", "TransferSpace.fit"):
+        from scipy.special import ndtri
 
     keys = [records[k] for k in GROUP_KEYS]
     grouped = records["value"].astype(float).groupby(keys, sort=False, dropna=False)
@@ -848,7 +851,8 @@ def _fit_prior_weights(Z: np.ndarray, obs: np.ndarray, P: np.ndarray, sources: S
     (relative to that total) shrinks the weights towards 0. Better ImageNet accuracy, more
     parameters or more pre-training data can only raise a prior, never lower it.
     """
-    from scipy.optimize import nnls
+    with needs("fit", "TransferSpace.fit"):
+        from scipy.optimize import nnls
 
     K = P.shape[1]
     complete = ~np.isnan(P).any(axis=1)
@@ -916,8 +920,9 @@ def _similarities(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, te
 
 def _blocks(obs: np.ndarray) -> np.ndarray:
     """Block id of every group: connected components of the model-group bipartite graph."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    with needs("fit", "TransferSpace.fit"):
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
 
     M, G = obs.shape
     r, c = np.nonzero(obs)

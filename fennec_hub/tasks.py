@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ._extras import needs
+
 TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT_DIM = 384
 DEFAULT_IMAGE_ENCODER = "openai/clip-vit-base-patch32"
@@ -205,75 +207,72 @@ def _card_dict(info: Any) -> dict:
     return out
 
 
-def _card_features(card: Mapping) -> tuple[dict | None, dict[str, int]]:
-    """Features (name -> HF feature spec) and split sizes from a card's ``dataset_info`` YAML."""
+def _card_features(card: Mapping) -> tuple[Any | None, dict[str, int]]:
+    """Features (``datasets.Features``) and split sizes from a card's ``dataset_info`` YAML.
+
+    Parsed by ``datasets`` itself, as ``load_dataset`` reads the card; one config only ('default',
+    else the first), at most 1000 columns. A card ``datasets`` cannot read gives no features
+    (the parquet schema is tried next).
+    """
+    from datasets.info import DatasetInfosDict
+
     di = card.get("dataset_info")
     if isinstance(di, list):  # several configs: prefer 'default', else the first
         di = next((c for c in di if isinstance(c, Mapping) and c.get("config_name") == "default"),
                   di[0] if di else None)
     if not isinstance(di, Mapping):
         return None, {}
-    splits: dict[str, int] = {}
-    for s in di.get("splits") or []:
-        if isinstance(s, Mapping) and isinstance(s.get("name"), str) and isinstance(s.get("num_examples"), int):
-            splits[s["name"]] = s["num_examples"]
-    feats = di.get("features")
-    if not isinstance(feats, list):
-        return None, splits
-    out: dict[str, Any] = {}
-    for f in feats[:1000]:
-        if isinstance(f, Mapping) and isinstance(f.get("name"), str):
-            out[f["name"]] = f.get("dtype", f)
-    return out, splits
+    di = dict(di)
+    if isinstance(di.get("features"), list):
+        di["features"] = di["features"][:1000]
+    try:
+        info = next(iter(DatasetInfosDict.from_dataset_card_data({"dataset_info": di}).values()))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, StopIteration):
+        return None, {}
+    splits = {name: s.num_examples for name, s in (info.splits or {}).items()
+              if isinstance(s.num_examples, int) and s.num_examples > 0}
+    return info.features, splits
 
 
-def _parquet_features(path: str) -> tuple[dict | None, int | None]:
-    """HF features stored in a parquet file's schema metadata (key ``huggingface``)."""
+def _parquet_features(path: str) -> tuple[Any | None, int | None]:
+    """Features of a parquet shard from its schema (``datasets.Features.from_arrow_schema``, which
+    reads the Hugging Face features stored in the schema metadata) and its row count."""
     import pyarrow.parquet as pq
+    from datasets import Features
 
     pf = pq.ParquetFile(path)
-    meta = pf.schema_arrow.metadata or {}
-    raw = meta.get(b"huggingface")
     rows = pf.metadata.num_rows
+    raw = (pf.schema_arrow.metadata or {}).get(b"huggingface")
     if raw is None or len(raw) > 10_000_000:
         return None, rows
     try:
-        feats = json.loads(raw)["info"]["features"]
-    except (ValueError, KeyError, TypeError):
+        return Features.from_arrow_schema(pf.schema_arrow), rows
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None, rows
-    return (feats if isinstance(feats, dict) else None), rows
 
 
 def _feature_kind(spec: Any) -> str:
-    """'image', 'class_label' or a short type name for a card dtype or a parquet feature dict."""
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, Mapping):
-        if spec.get("_type") == "Image" or "image" in spec and isinstance(spec.get("image"), Mapping):
-            return "image"
-        if spec.get("_type") == "ClassLabel" or "class_label" in spec:
-            return "class_label"
-        return str(spec.get("_type") or spec.get("dtype") or "struct")
-    return type(spec).__name__
+    """'image', 'class_label', a value dtype ('string', 'int64') or the feature type ('List')."""
+    from datasets import ClassLabel, Image, Value
+
+    if isinstance(spec, Image):
+        return "image"
+    if isinstance(spec, ClassLabel):
+        return "class_label"
+    if isinstance(spec, Value):
+        return str(spec.dtype)
+    return type(spec).__name__ if not isinstance(spec, Mapping) else "struct"
 
 
 def _class_names(spec: Any) -> tuple[str, ...] | None:
-    names = None
-    if isinstance(spec, Mapping):
-        if spec.get("_type") == "ClassLabel":
-            names = spec.get("names")
-        elif isinstance(spec.get("class_label"), Mapping):
-            names = spec["class_label"].get("names")
-    if isinstance(names, Mapping):  # card YAML: {'0': 'cat', '1': 'dog'}
-        try:
-            names = [names[k] for k in sorted(names, key=lambda k: int(k))]
-        except (ValueError, TypeError):
-            names = list(names.values())
-    if not isinstance(names, list) or not names:
+    """Class names of a ClassLabel feature (None for any other feature or an empty label set)."""
+    from datasets import ClassLabel
+
+    if not isinstance(spec, ClassLabel) or not spec.names:
         return None
-    if len(names) > _MAX_CLASSES:
-        raise ValueError(f"Dataset declares {len(names)} classes; more than the {_MAX_CLASSES} accepted.")
-    return tuple(_clip(str(n), _MAX_NAME_CHARS) for n in names)
+    if len(spec.names) > _MAX_CLASSES:
+        raise ValueError(f"Dataset declares {len(spec.names)} classes; more than the {_MAX_CLASSES} accepted.")
+    return tuple(_clip(str(n), _MAX_NAME_CHARS) for n in spec.names)
 
 
 def _pick_columns(features: Mapping[str, Any]) -> tuple[str | None, str | None, tuple[str, ...] | None]:
@@ -347,7 +346,8 @@ def _text_model(model: Any = None) -> tuple[str, Any]:
         return f"obj-{id(model)}", model
     key = str(model) if model is not None else TEXT_MODEL_ID
     if key not in _TEXT_MODELS:
-        from sentence_transformers import SentenceTransformer
+        with needs("text", "the text proxy"):
+            from sentence_transformers import SentenceTransformer
 
         path = key
         if model is None or key == TEXT_MODEL_ID:
@@ -524,7 +524,8 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
 
 
 def _decode_image(cell: Any, repo_id: str) -> Any:
-    from PIL import Image
+    with needs("images", "the image proxy"):
+        from PIL import Image
 
     data = cell.get("bytes") if isinstance(cell, Mapping) else cell
     if not isinstance(data, (bytes, bytearray)):
@@ -545,8 +546,9 @@ def load_image_encoder(encoder: Any = DEFAULT_IMAGE_ENCODER, *, token: str | boo
     directory, a ``CLIPConfig``/``CLIPVisionConfig`` (random init: same compute as real weights;
     used by tests and benchmarks), or an already built ``(model, processor)`` pair.
     """
-    import torch
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection, PretrainedConfig
+    with needs("images", "the image proxy"):
+        import torch
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection, PretrainedConfig
 
     if isinstance(encoder, tuple):
         return encoder
@@ -594,7 +596,8 @@ def _check_encoder_config(cfg: Mapping) -> None:
 
 
 def _clip_processor(size: int) -> Any:
-    from transformers import CLIPImageProcessor
+    with needs("images", "the image proxy"):
+        from transformers import CLIPImageProcessor
 
     return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
@@ -603,7 +606,8 @@ def embed_images(images: Sequence[Any], encoder: Any = DEFAULT_IMAGE_ENCODER, *,
                  progress: bool = True, token: str | bool | None = None,
                  endpoint: str | None = None) -> np.ndarray:
     """L2-normalised projected CLIP image embeddings ``[len(images), e]`` (PIL images or arrays)."""
-    import torch
+    with needs("images", "the image proxy"):
+        import torch
     from huggingface_hub.utils import tqdm
 
     model, proc = load_image_encoder(encoder, token=token, endpoint=endpoint)
@@ -667,7 +671,8 @@ class ProxyRegressor:
         ``standardize`` z-scores the embedding columns first (for metadata features of mixed
         scales); the scaling is folded into ``coef``/``intercept``.
         """
-        from sklearn.linear_model import RidgeCV
+        with needs("fit", "fitting a task proxy"):
+            from sklearn.linear_model import RidgeCV
 
         X = np.asarray(embeddings, np.float64)
         Y = np.asarray(task_vectors, np.float64)
@@ -731,7 +736,8 @@ class ProxyRegressor:
 def _agreement(model_vectors: np.ndarray | None):
     """agree(true, pred) for task vectors: weighted tau of the model rankings they induce, or
     (without model vectors) minus the squared error."""
-    from scipy.stats import weightedtau
+    with needs("fit", "fitting a task proxy"):
+        from scipy.stats import weightedtau
 
     def agree(true: np.ndarray, pred: np.ndarray) -> float:
         if model_vectors is not None:
@@ -746,7 +752,8 @@ def _ranking_scorer(model_vectors: np.ndarray | None):
     """A scikit-learn scorer over [T, d] leave-one-out predictions, used to choose alpha: mean
     Pearson correlation of the model scores induced by true and predicted task vectors (vectorised;
     weighted tau is kept for the reported quality), or minus the squared error without model vectors."""
-    from sklearn.metrics import make_scorer
+    with needs("fit", "fitting a task proxy"):
+        from sklearn.metrics import make_scorer
 
     def score(y: np.ndarray, p: np.ndarray) -> float:
         y, p = np.atleast_2d(y), np.atleast_2d(p)
@@ -766,7 +773,8 @@ def _loo_quality(X: np.ndarray, Y: np.ndarray, alphas: Sequence[float],
                  model_vectors: np.ndarray | None) -> tuple[float, float]:
     """Nested leave-one-task-out (alpha chosen inside each fold on the other tasks only):
     (mean agreement of the held-out predictions, same for the mean-task-vector baseline)."""
-    from sklearn.linear_model import RidgeCV
+    with needs("fit", "fitting a task proxy"):
+        from sklearn.linear_model import RidgeCV
 
     agree = _agreement(model_vectors)
     scoring = _ranking_scorer(model_vectors)

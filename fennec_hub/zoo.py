@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ._extras import needs
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -1123,8 +1125,9 @@ def timm_catalogue() -> "pd.DataFrame":
     timm's `test_*` models (tiny networks for its own CI) are left out.
     """
     import pandas as pd
-    import timm
-    from timm.models import get_pretrained_cfg
+    with needs("encode", "the timm catalogue"):
+        import timm
+        from timm.models import get_pretrained_cfg
 
     from .archi2vec import timm_family
     from .records import timm_pretrain

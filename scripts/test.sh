@@ -12,7 +12,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-# timm needs torchvision; on this platform the matching pair is torch 2.14.1 + torchvision 0.29.1.
+# [test] holds every extra (see pyproject.toml). timm and pytorchcv need torchvision, which installs only
+# beside its own torch: torch 2.14.1 + torchvision 0.29.1 is the pair that installs here (the CUDA build
+# of torch, run on the CPU). The core install (`pip install .`) needs no torch at all.
 python3 -m venv .venv
 .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1 -e ".[test]"
 .venv/bin/python -m pytest "$@"
