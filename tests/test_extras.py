@@ -93,7 +93,6 @@ def _timm_catalogue():
     ("torch", "encode", "archi2vec", _archi2vec_of_a_new_config),
     ("timm", "encode", "the timm catalogue", _timm_catalogue),
     ("scipy", "fit", "TransferSpace.fit", _fit_a_space),
-    ("sklearn", "fit", "TransferSpace.fit", _fit_a_space),
     ("scipy", "fit", "fennec-hub bench", _rank_metrics),
     ("sentence_transformers", "text", "the text proxy", _text_encoder),
     ("torch", "images", "the image proxy", _image_encoder),
