@@ -20,10 +20,11 @@ import logging
 import math
 import os
 import re
+import shutil
+import sys
 import tempfile
 import threading
 import time
-import sys
 import uuid
 from pathlib import Path
 from typing import Any

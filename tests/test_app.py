@@ -7,9 +7,11 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -165,6 +167,19 @@ def test_pareto_front_is_the_set_of_undominated_models(app):
     assert np.all(np.diff(params[front]) > 0) and np.all(np.diff(scores[front]) > 0)
     # Of two models of the same size only the better one is on the front.
     assert app.pareto_front(np.array([10.0, 10.0, 20.0]), np.array([50.0, 60.0, 55.0])).tolist() == [1]
+
+
+def test_old_csv_files_are_cleaned_up_and_ranking_goes_on(app):
+    """CSV folders older than an hour are removed by the next ranking, which still answers."""
+    first_csv = app.rank("dtd", 3)[2]
+    folder = Path(first_csv).parent
+    two_hours_ago = time.time() - 2 * 3600
+    for path in [*folder.iterdir(), folder]:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    table, _, csv_path, message = app.rank("dtd", 3)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=3))
+    assert Path(csv_path).is_file() and "DTD" in message
+    assert not folder.exists()
 
 
 # ---------------------------------------------------------------------------- friendly messages
