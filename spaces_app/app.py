@@ -42,6 +42,7 @@ except ImportError:  # `python spaces_app/app.py` from a checkout where the pack
     import fennec_hub
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
+from fennec_hub.recommend import parse_params
 
 log = logging.getLogger("fennec_hub.space")
 
@@ -203,23 +204,77 @@ def dataset_id_from_text(text: str | None) -> str:
     return match.group(1) if match else name
 
 
-def _max_params_arg(value: Any) -> int | str | None:
+# Inputs. The /rank event runs without Gradio's preprocessing (preprocess=False), so each argument
+# arrives as whatever JSON the caller sent; these functions turn it into recommend()'s arguments or
+# raise ValueError with the sentence the visitor sees. The README's "Inputs" table documents them.
+_NO_LIMIT = {"", ANY, "none", "no limit", "unlimited", "inf", "+inf", "infinity"}
+#: A size limit at or above this many parameters filters nothing: it is treated as no limit.
+_NO_LIMIT_FROM = 10**15
+_MAX_LIST_ITEMS = 50
+
+
+def _max_params_arg(value: Any) -> int | None:
+    """Max parameters as an int, or None for no limit (empty, "any", "inf", or beyond any checkpoint)."""
+    bad = ValueError(f"Max parameters must be a positive parameter count such as `50M`, `1.5B` or "
+                     f"`25000000` (or `any`); got `{md_escape(str(value)[:40])}`.")
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise bad
     if isinstance(value, (int, float)):
-        return None if value <= 0 or math.isnan(value) else int(value)
+        if isinstance(value, float) and math.isnan(value) or value <= 0:
+            raise bad
+        return None if value >= _NO_LIMIT_FROM else int(value)
     text = str(value).strip()
-    if not text or text.lower() == ANY:
+    if text.lower() in _NO_LIMIT:
         return None
-    return text
+    try:
+        limit = parse_params(text)
+    except OverflowError:  # more digits than a float holds: beyond any checkpoint
+        return None
+    except ValueError:
+        raise bad from None
+    if limit is None or limit <= 0:
+        raise bad
+    return None if limit >= _NO_LIMIT_FROM else limit
+
+
+def _text_items(value: Any) -> list[str]:
+    """A multiselect value as stripped strings: a list, or one comma-separated string."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    out = [str(x).strip() for x in items if x is not None]
+    return [x for x in out if x and x.lower() != ANY][:_MAX_LIST_ITEMS]
+
+
+def _choice_arg(value: Any) -> str | None:
+    """A single-choice value ("any" and empty mean no choice); a one-item list counts as that item."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if len(value) == 1 else ", ".join(map(str, value))
+    text = "" if value is None else str(value).strip()
+    return None if not text or text.lower() == ANY else text
 
 
 def _top_k_arg(value: Any) -> int:
+    """How many rows to show: clamped to 1..TOP_K_MAX; 10 when the value is not a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, min(TOP_K_MAX, value))  # exact for integers too large for a float
     try:
-        k = int(value)
-    except (TypeError, ValueError):
-        k = 10
-    return max(1, min(TOP_K_MAX, k))
+        k = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        return 10
+    if math.isnan(k):
+        return 10
+    return int(max(1, min(TOP_K_MAX, k)))
+
+
+def _params_text(n: int) -> str:
+    """50000000 -> 50M; 1500000000 -> 1.5B."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.4g}{suffix}"
+    return str(n)
 
 
 def model_url(model_id: str) -> str | None:
@@ -373,14 +428,14 @@ def _suggestion_text(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _filters_text(max_params: Any, licenses: list[str] | None, library: str | None) -> str:
+def _filters_text(max_params: int | None, licenses: list[str] | None, library: str | None) -> str:
     parts = []
     if max_params is not None:
-        parts.append(f"≤ {max_params} parameters")
+        parts.append(f"≤ {_params_text(max_params)} parameters")
     if licenses:
-        parts.append("license " + " / ".join(licenses))
+        parts.append("license " + " / ".join(md_escape(x) for x in licenses))
     if library:
-        parts.append(f"library {library}")
+        parts.append(f"library {md_escape(library)}")
     return ", ".join(parts)
 
 
@@ -427,10 +482,13 @@ def rank(
     if len(name) > _MAX_DATASET_CHARS:
         return _error("That dataset name is too long to be a dataset id.")
     k = _top_k_arg(top_k)
-    mp = _max_params_arg(max_params)
-    lic = [str(x) for x in (licenses or []) if x and str(x) != ANY] or None
-    lib = None if not library or str(library) == ANY else str(library)
-    proto = None if not protocol or str(protocol) == ANY else str(protocol)
+    try:
+        mp = _max_params_arg(max_params)
+    except ValueError as exc:
+        return _error(str(exc))
+    lic = _text_items(licenses) or None
+    lib = _choice_arg(library)
+    proto = _choice_arg(protocol)
 
     progress(0.1, desc="Loading the model zoo")
     try:

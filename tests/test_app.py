@@ -182,6 +182,41 @@ def test_old_csv_files_are_cleaned_up_and_ranking_goes_on(app):
     assert not folder.exists()
 
 
+def test_licenses_as_text_are_license_ids_not_characters(app):
+    """The API may send the licenses as one comma-separated string instead of a list."""
+    licenses = fennec_hub.Zoo.default().models["license"].dropna().value_counts().index[:2].tolist()
+    expected = fennec_hub.recommend("food101", top_k=10, licenses=licenses)
+    for given in (", ".join(licenses), f" {licenses[0]} ,{licenses[1]},", licenses):
+        table, *_, message = app.rank("food101", 10, None, given)
+        assert_table_matches(table.values.tolist(), expected)
+        assert all(lic in message for lic in licenses)
+    table, *_ = app.rank("food101", 10, None, licenses[0])
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("food101", top_k=10, licenses=licenses[0]))
+
+
+@pytest.mark.parametrize("value", [10**400, float("inf"), "inf", "9" * 400, "10000T", "any", "", " ", None],
+                         ids=["10**400", "inf", "'inf'", "400 nines", "10000T", "any", "empty", "blank", "None"])
+def test_max_params_beyond_any_checkpoint_means_no_limit(app, value):
+    table, *_, message = app.rank("dtd", 5, value)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=5))
+    assert "filters" not in message
+
+
+@pytest.mark.parametrize("value", [-5, 0, float("nan"), float("-inf"), True, "lots", "-3M", "1e400", "x" * 500],
+                         ids=lambda v: repr(v)[:16])
+def test_unreadable_max_params_get_a_message(app, value):
+    message = _assert_failed(app.rank("dtd", 5, value))
+    assert "Max parameters must be a positive parameter count" in message
+
+
+@pytest.mark.parametrize("value, rows", [(float("inf"), 100), (10**400, 100), (-(10**400), 1), (float("-inf"), 1),
+                                         (float("nan"), 10), ("7", 7), ("seven", 10), (None, 10), (3.9, 3),
+                                         ([], 10)], ids=lambda v: repr(v)[:16])
+def test_any_top_k_gives_a_table(app, value, rows):
+    table, *_ = app.rank("cifar100", value)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("cifar100", top_k=rows))
+
+
 # ---------------------------------------------------------------------------- friendly messages
 def _assert_failed(result) -> str:
     """A failed ranking: empty table with the usual columns, no plot, no CSV, a readable message."""
