@@ -7,6 +7,7 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -95,37 +96,84 @@ def assert_table_matches(table_rows: list[list], expected: pd.DataFrame) -> None
         assert why == exp.why
 
 
+def plot_spec(plot) -> dict:
+    """The Plotly figure behind a /rank plot value: a gr.Plot value or the dict gradio_client returns."""
+    assert plot is not None
+    payload = plot if isinstance(plot, dict) else plot.model_dump()
+    assert payload["type"] == "plotly"
+    return json.loads(payload["plot"])
+
+
+def assert_plot_matches(spec: dict, ranked: pd.DataFrame, top_k: int) -> None:
+    """Every sized checkpoint of the ranking is a hoverable point; the top-k and the Pareto front are marked."""
+    assert spec["layout"]["xaxis"]["type"] == "log"
+    traces = {t["name"].split(" (")[0]: t for t in spec["data"]}
+    assert set(traces) == {"other checkpoints", "Pareto front", f"your top {min(top_k, len(ranked))}"}
+    sized = ranked[pd.to_numeric(ranked["params"], errors="coerce").gt(0)]
+    top, other, front = traces[f"your top {min(top_k, len(ranked))}"], traces["other checkpoints"], traces["Pareto front"]
+    assert top["text"] == [m for m in sized["model_id"] if m in set(ranked["model_id"].head(top_k))]
+    assert sorted(top["text"] + other["text"]) == sorted(sized["model_id"])
+    for trace in (top, other, front):
+        assert "%{text}" in trace["hovertemplate"]  # hovering a point names its model
+        by_id = sized.set_index("model_id")
+        assert trace["y"] == pytest.approx(by_id.loc[trace["text"], "score"].astype(float).tolist(), abs=0.01)
+        assert trace["x"] == pytest.approx((by_id.loc[trace["text"], "params"].astype(float) / 1e6).tolist(),
+                                           rel=1e-3)
+        assert trace["customdata"] == by_id.loc[trace["text"], "rank"].astype(int).tolist()
+    p = (sized["params"].astype(float) / 1e6).round(3).to_numpy()
+    expected_front = sized["model_id"].to_numpy()[load_app_module().pareto_front(p, sized["score"].to_numpy(float))]
+    assert front["text"] == expected_front.tolist() and front["line"]["shape"] == "hv"
+    assert np.all(np.diff(front["x"]) > 0) and np.all(np.diff(front["y"]) > 0)
+
+
 # ---------------------------------------------------------------------------- ranking handler
 @pytest.mark.parametrize("dataset", ["cifar100", "food101", "dtd", "eurosat"])
 def test_rank_matches_recommend(app, dataset):
-    table, figure, csv_path, message = app.rank(dataset, 7)
+    table, plot, message = app.rank(dataset, 7)
     expected = fennec_hub.recommend(dataset, top_k=7)
     assert list(table.columns) == app.TABLE_COLUMNS
     assert_table_matches(table.values.tolist(), expected)
     entry = resolve_dataset(dataset)
     assert entry.name in message and entry.id in message and "ms" in message
-    # The CSV holds the same rows with their raw columns and a link column.
+    # The plot: the whole zoo on a log size axis, the top-k and the Pareto front marked.
+    assert_plot_matches(plot_spec(plot), fennec_hub.recommend(dataset, top_k=None), 7)
+    # The CSV, written when asked for: the same rows with their raw columns and a link column.
+    csv_path = app.ranking_csv(dataset, 7)
     csv = pd.read_csv(csv_path)
     assert csv["model_id"].tolist() == expected["model_id"].tolist()
     assert csv["rank"].tolist() == expected["rank"].tolist()
     assert {"score", "params", "license", "why", "url"} <= set(csv.columns)
     assert Path(csv_path).name.startswith("fennec_hub_") and csv_path.endswith(".csv")
-    # The plot: the whole zoo on a log size axis, the top-k highlighted.
-    assert figure is not None
-    ax = figure.axes[0]
-    assert ax.get_xscale() == "log"
-    everything = fennec_hub.recommend(dataset, top_k=None)
-    n_sized = int(pd.to_numeric(everything["params"], errors="coerce").gt(0).sum())
-    plotted = sum(len(c.get_offsets()) for c in ax.collections)
-    assert plotted == n_sized
-    assert "Pareto front" in [t.get_text() for t in figure.legends[0].get_texts()][-1]
+
+
+def test_a_ranking_is_reused_for_another_top_k_but_not_for_other_filters(app, monkeypatch):
+    calls = []
+    real = fennec_hub.recommend
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fennec_hub, "recommend", counting)
+    for k in (3, 12, 3):
+        table, plot, _ = app.rank("svhn", k, "50M")
+        assert_table_matches(table.values.tolist(), real("svhn", top_k=k, max_params="50M"))
+        assert_plot_matches(plot_spec(plot), real("svhn", top_k=None, max_params="50M"), k)
+    assert len(calls) <= 1  # at most the first call ranks (another test may have ranked it already)
+    table, *_ = app.rank("svhn", 5, "25M")
+    assert_table_matches(table.values.tolist(), real("svhn", top_k=5, max_params="25M"))
+    monkeypatch.setenv("FENNEC_SPACE_RANK_CACHE", "0")
+    calls.clear()
+    for _ in range(2):
+        app.rank("svhn", 4, "10M")
+    assert len(calls) == 2
 
 
 def test_rank_filters_match_recommend(app):
     zoo = fennec_hub.Zoo.default()
     library = zoo.models["library"].dropna().value_counts().index[0]
     licenses = zoo.models["license"].dropna().value_counts().index[:2].tolist()
-    table, figure, csv_path, message = app.rank("food101", 10, "100M", licenses, library)
+    table, plot, message = app.rank("food101", 10, "100M", licenses, library)
     expected = fennec_hub.recommend("food101", top_k=10, max_params="100M", licenses=licenses, library=library)
     assert_table_matches(table.values.tolist(), expected)
     assert (table["Params (M)"] <= 100).all()
@@ -135,7 +183,7 @@ def test_rank_filters_match_recommend(app):
 
 
 def test_rank_follows_a_fine_tuning_protocol(app):
-    table, _, csv_path, message = app.rank("eurosat", 8, protocol="vtab1k_hf")
+    table, _, message = app.rank("eurosat", 8, protocol="vtab1k_hf")
     expected = fennec_hub.recommend("eurosat", top_k=8, protocol="vtab1k_hf")
     assert_table_matches(table.values.tolist(), expected)
     assert expected["model_id"].tolist() != fennec_hub.recommend("eurosat", top_k=8)["model_id"].tolist()
@@ -171,14 +219,15 @@ def test_pareto_front_is_the_set_of_undominated_models(app):
 
 def test_old_csv_files_are_cleaned_up_and_ranking_goes_on(app):
     """CSV folders older than an hour are removed by the next ranking, which still answers."""
-    first_csv = app.rank("dtd", 3)[2]
+    first_csv = app.ranking_csv("dtd", 3)
     folder = Path(first_csv).parent
     two_hours_ago = time.time() - 2 * 3600
     for path in [*folder.iterdir(), folder]:
         os.utime(path, (two_hours_ago, two_hours_ago))
-    table, _, csv_path, message = app.rank("dtd", 3)
+    table, _, message = app.rank("dtd", 3)
     assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=3))
-    assert Path(csv_path).is_file() and "DTD" in message
+    csv_path = app.ranking_csv("dtd", 3)
+    assert pd.read_csv(csv_path)["model_id"].tolist() == fennec_hub.recommend("dtd", top_k=3)["model_id"].tolist()
     assert not folder.exists()
 
 
@@ -219,10 +268,10 @@ def test_any_top_k_gives_a_table(app, value, rows):
 
 # ---------------------------------------------------------------------------- friendly messages
 def _assert_failed(result) -> str:
-    """A failed ranking: empty table with the usual columns, no plot, no CSV, a readable message."""
-    table, figure, csv_path, message = result
+    """A failed ranking: empty table with the usual columns, no plot, a readable message."""
+    table, figure, message = result
     assert table.empty and list(table.columns) == load_app_module().TABLE_COLUMNS
-    assert figure is None and csv_path is None
+    assert figure is None
     assert "Traceback" not in message and message.strip()
     return message
 
@@ -278,7 +327,7 @@ def test_zoo_repo_from_the_hub(app, loophub, hub_token):
     zoo = fennec_hub.Zoo.default()
     repo = "fennec-tester/space-zoo"
     zoo.push_to_hub(repo, token=hub_token)
-    table, figure, csv_path, message = app.rank("dtd", 5, zoo_repo=repo)
+    table, plot, message = app.rank("dtd", 5, zoo_repo=repo)
     expected = fennec_hub.recommend("dtd", top_k=5, zoo=fennec_hub.Zoo.from_hub(repo))
     assert_table_matches(table.values.tolist(), expected)
 
@@ -305,21 +354,39 @@ def test_launched_app_ranks_through_gradio_client(served):
     url, downloads = served
     client = _client(url, downloads)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert list(endpoints) == ["/rank"]
-    table, plot, csv_path, message = client.predict(
-        dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", protocol="any",
-        api_name="/rank")
+    assert sorted(endpoints) == ["/csv", "/rank"]
+    query = dict(dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="",
+                 protocol="any")
+    table, plot, message = client.predict(**query, api_name="/rank")
     expected = fennec_hub.recommend("eurosat", top_k=6)
     assert table["headers"] == [c for c in load_app_module().TABLE_COLUMNS]
     assert_table_matches(table["data"], expected)
-    assert pd.read_csv(csv_path)["model_id"].tolist() == expected["model_id"].tolist()
-    assert plot and "image/png" in str(plot)[:2000]
+    assert_plot_matches(plot_spec(plot), fennec_hub.recommend("eurosat", top_k=None), 6)
     assert "EuroSAT" in message
+    # The CSV only when asked for, from the same inputs.
+    csv_path = client.predict(**query, api_name="/csv")
+    assert pd.read_csv(csv_path)["model_id"].tolist() == expected["model_id"].tolist()
 
-    table, plot, csv_path, message = client.predict(
+    table, plot, message = client.predict(
         dataset="cifar1000", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", api_name="/rank")
     assert table["data"] == [] or table["data"] == [[]] or all(not any(r) for r in table["data"])
-    assert csv_path is None and "cifar1000" in message
+    assert plot is None and "cifar1000" in message
+
+
+def test_launched_app_answers_inputs_the_page_cannot_send(served):
+    """Out-of-range top-k, licenses as text, unknown choices: answers or messages, never a Gradio error."""
+    url, downloads = served
+    client = _client(url, downloads)
+    licenses = fennec_hub.Zoo.default().models["license"].dropna().value_counts().index[:2].tolist()
+    table, _, message = client.predict(dataset="dtd", top_k=500, max_params=10**400, licenses=",".join(licenses),
+                                       library=["any"], zoo_repo=None, protocol="any", api_name="/rank")
+    assert_table_matches(table["data"], fennec_hub.recommend("dtd", top_k=100, licenses=licenses))
+    table, _, message = client.predict(dataset="dtd", top_k=0, max_params="any", licenses=[], library="any",
+                                       zoo_repo="", protocol="no-such-protocol", api_name="/rank")
+    assert "unknown protocol" in message and not any(any(r) for r in table["data"])
+    table, _, message = client.predict(dataset="dtd", top_k=-3, max_params=-1, licenses=None, library=None,
+                                       zoo_repo="", protocol=None, api_name="/rank")
+    assert "Max parameters must be a positive parameter count" in message
 
 
 def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_ids):
@@ -329,7 +396,7 @@ def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_id
     def ask(job):
         dataset, k = job
         client = _client(url, downloads)
-        table, _plot, _csv, message = client.predict(
+        table, _plot, message = client.predict(
             dataset=dataset, top_k=k, max_params="any", licenses=[], library="any", zoo_repo="",
             api_name="/rank")
         return table["data"], message
@@ -339,6 +406,19 @@ def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_id
     for (dataset, k), (rows, message) in zip(jobs, answers):
         assert_table_matches(rows, fennec_hub.recommend(dataset, top_k=k))
         assert dataset in message
+
+
+def test_concurrency_and_queue_settings_come_from_the_environment(app, monkeypatch):
+    monkeypatch.setenv("FENNEC_SPACE_CONCURRENCY", "3")
+    monkeypatch.setenv("FENNEC_SPACE_QUEUE_SIZE", "40")
+    demo = app.build_demo(picker="textbox")
+    ranking = [fn for fn in demo.fns.values() if fn.fn in (app.rank, app.ranking_csv)]
+    assert len(ranking) == 2 + len(app.EXAMPLES)  # /rank, /csv and one per example button
+    assert {fn.concurrency_limit for fn in ranking} == {3} and {fn.concurrency_id for fn in ranking} == {"rank"}
+    assert not any(fn.preprocess for fn in ranking)  # the handlers read raw inputs themselves
+    assert demo._queue.max_size == 40
+    monkeypatch.setenv("FENNEC_SPACE_CONCURRENCY", "lots")
+    assert app.concurrency_limit() == 2
 
 
 # ---------------------------------------------------------------------------- Space files
@@ -351,7 +431,13 @@ def test_space_card_and_requirements():
     assert card.title and card.license and 0 < len(card.to_dict()["short_description"]) <= 60
     assert card.datasets and all(resolve_dataset(d).id == d for d in card.datasets)
     requirements = (REPO_ROOT / "spaces_app" / "requirements.txt").read_text().splitlines()
-    names = [re.split(r"[<>=\[ ]", line.strip())[0].lower() for line in requirements
+    names = [re.split(r"[<>=\[ ;]", line.strip())[0].lower().replace("_", "-") for line in requirements
              if line.strip() and not line.startswith("#")]
-    assert "fennec_hub" in names and "gradio" in names
+    # gradio comes from the card's sdk_version, fennec_hub is vendored next to app.py by deploy-space,
+    # and the Space never needs torch.
+    assert "gradio" not in names and "fennec-hub" not in names and "torch" not in names
+    assert {"numpy", "pandas", "pyarrow", "safetensors", "huggingface-hub"} <= set(names)
+    import gradio
+
+    assert str(card.sdk_version) == gradio.__version__, "keep the card's sdk_version at the tested gradio"
     assert "python spaces_app/app.py" in (REPO_ROOT / "spaces_app" / "README.md").read_text()
