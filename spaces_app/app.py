@@ -16,6 +16,7 @@ readable message, so visitors never see a traceback.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import logging
 import math
@@ -30,7 +31,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from the Space
 
@@ -120,13 +121,45 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
 
 
 
+class VisitorMessage(Exception):
+    """A ranking that cannot be done as asked; ``str(exc)`` is the Markdown sentence the visitor sees."""
+
+
 # --------------------------------------------------------------------------------------------
 # Zoo and registry access
 
 
+class TokenBuckets:
+    """One token bucket per key: ``capacity`` tokens at most, one more every ``period_s`` seconds.
+
+    Bounds what one visitor can make the Space do (here: download zoo repos from the Hub). At
+    most ``max_keys`` buckets are kept; the least recently used go first.
+    """
+
+    def __init__(self, capacity: int, period_s: float, *, max_keys: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity, self.period_s, self.max_keys, self.clock = capacity, period_s, max_keys, clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Spend one of ``key``'s tokens: 0.0 when there was one, else seconds until there is."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (float(self.capacity), now))
+            tokens = min(float(self.capacity), tokens + (now - at) / self.period_s)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) * self.period_s
+            self._buckets[key] = (tokens - 1 if wait == 0.0 else tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        return wait
+
+
 _zoo_lock = threading.Lock()
 _zoos: dict[str, Any] = {}  # "" = the embedded/env default; Hub zoos in load order
+_zoo_loading: dict[str, threading.Lock] = {}  # one lock per repo being loaded
 _MAX_HUB_ZOOS = 4
+_zoo_loads: TokenBuckets | None = None
 
 
 def zoo_repo_from_env() -> str:
@@ -134,21 +167,101 @@ def zoo_repo_from_env() -> str:
     return os.environ.get("FENNEC_ZOO", "").strip()
 
 
-def load_zoo(zoo_repo: str | None = None) -> Any:
+def max_zoo_bytes() -> int:
+    """Largest Hub zoo the Space downloads, in bytes (``$FENNEC_SPACE_MAX_ZOO_BYTES``, default 200 MB)."""
+    return _env_int("FENNEC_SPACE_MAX_ZOO_BYTES", 200_000_000)
+
+
+def zoo_load_limiter() -> TokenBuckets:
+    """Each visitor's budget of Hub zoo loads: ``$FENNEC_SPACE_ZOO_LOADS`` at once (default 3), then
+    one more every ``$FENNEC_SPACE_ZOO_LOAD_EVERY_S`` seconds (default 600)."""
+    global _zoo_loads
+    capacity = _env_int("FENNEC_SPACE_ZOO_LOADS", 3)
+    period = _env_int("FENNEC_SPACE_ZOO_LOAD_EVERY_S", 600)
+    with _zoo_lock:
+        if _zoo_loads is None or (_zoo_loads.capacity, _zoo_loads.period_s) != (capacity, period):
+            _zoo_loads = TokenBuckets(capacity, period)
+        return _zoo_loads
+
+
+def _patterns(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+
+
+def check_zoo_allowed(repo: str) -> None:
+    """:class:`VisitorMessage` unless ``$FENNEC_SPACE_ZOO_ALLOW`` / ``$FENNEC_SPACE_ZOO_DENY`` let
+    visitors load ``repo``: comma-separated shell patterns (``my-org/*``); an empty allow list allows
+    every repo, and a repo that matches a deny pattern is refused even when allowed."""
+    allow, deny = _patterns("FENNEC_SPACE_ZOO_ALLOW"), _patterns("FENNEC_SPACE_ZOO_DENY")
+    shown = md_escape(repo[:100])
+    if any(fnmatch.fnmatchcase(repo, p) for p in deny) or (allow and not any(
+            fnmatch.fnmatchcase(repo, p) for p in allow)):
+        only = (" It loads only zoos matching " + ", ".join(f"`{md_escape(p)}`" for p in allow) + "."
+                if allow else "")
+        raise VisitorMessage(f"This Space is set not to load the zoo **{shown}**.{only} Clear the *Zoo* "
+                             "field to use the built-in zoo.")
+
+
+def visitor_of(request: Any) -> str:
+    """Who is asking, for per-visitor limits: the client address (behind ``$FENNEC_SPACE_PROXY_HOPS``
+    trusted proxies, default 1 on a Hugging Face Space and 0 elsewhere, the address the nearest one
+    saw, from ``X-Forwarded-For``), else the Gradio session."""
+    if request is None:
+        return "local"
+    hops = _env_int("FENNEC_SPACE_PROXY_HOPS", 1 if os.environ.get("SPACE_ID") else 0, minimum=0)
+    headers = getattr(request, "headers", None) or {}
+    if hops:
+        chain = [h.strip() for h in str(headers.get("x-forwarded-for", "")).split(",") if h.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    client = getattr(request, "client", None)
+    host = getattr(client, "host", None)
+    return str(host or getattr(request, "session_hash", None) or "unknown")
+
+
+def _load_hub_zoo(repo: str) -> Any:
+    """Download and load one zoo repo, no larger than :func:`max_zoo_bytes`."""
+    return fennec_hub.Zoo.from_hub(repo, max_bytes=max_zoo_bytes())
+
+
+def load_zoo(zoo_repo: str | None = None, visitor: str = "local") -> Any:
     """The zoo to rank with: the advanced field's repo, else ``$FENNEC_ZOO``, else the embedded one.
 
-    Loaded once per repo and shared by all visitors (loading is the only slow step).
+    Loaded once per repo and shared by all visitors. A repo typed by a visitor must pass
+    :func:`check_zoo_allowed` and costs one of the visitor's zoo loads (:func:`zoo_load_limiter`)
+    when it is not loaded yet; a refusal is a :class:`VisitorMessage`. Loading one repo does not
+    hold up rankings with the zoos already loaded.
     """
     repo = (zoo_repo or "").strip() or zoo_repo_from_env()
     if repo and not _REPO_ID.match(repo):
         raise ValueError(f"{repo[:100]} is not a Hub repo id (expected owner/name).")
     with _zoo_lock:
-        if repo not in _zoos:
-            hub_zoos = [key for key in _zoos if key]
-            if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
-                del _zoos[hub_zoos[0]]
-            _zoos[repo] = fennec_hub.Zoo.from_hub(repo) if repo else fennec_hub.Zoo.default()
-        return _zoos[repo]
+        if repo in _zoos:
+            return _zoos[repo]
+        loading = _zoo_loading.setdefault(repo, threading.Lock())
+    try:
+        with loading:  # one download per repo, however many visitors ask for it at once
+            with _zoo_lock:
+                if repo in _zoos:
+                    return _zoos[repo]
+            if repo and repo != zoo_repo_from_env():
+                check_zoo_allowed(repo)
+                wait = zoo_load_limiter().take(visitor)
+                if wait:
+                    raise VisitorMessage(
+                        f"This Space has loaded several zoos for you recently; it can load another in "
+                        f"about {max(1, math.ceil(wait / 60))} min. Zoos already loaded, and the built-in "
+                        "zoo (clear the *Zoo* field), work meanwhile.")
+            zoo = _load_hub_zoo(repo) if repo else fennec_hub.Zoo.default()
+            with _zoo_lock:
+                hub_zoos = [key for key in _zoos if key]
+                if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
+                    del _zoos[hub_zoos[0]]
+                _zoos[repo] = zoo
+            return zoo
+    finally:
+        with _zoo_lock:
+            _zoo_loading.pop(repo, None)
 
 
 def _zoo_column(zoo: Any, column: str) -> list[str]:
@@ -438,10 +551,6 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-class VisitorMessage(Exception):
-    """A ranking that cannot be done as asked; ``str(exc)`` is the Markdown sentence the visitor sees."""
-
-
 def _error(message: str) -> tuple[pd.DataFrame, None, str]:
     return empty_table(), None, message
 
@@ -509,11 +618,13 @@ def read_query(dataset: Any, top_k: Any = 10, max_params: Any = None, licenses: 
                  library=_choice_arg(library), protocol=_choice_arg(protocol), zoo_repo=zoo_text)
 
 
-def _zoo_for(query: Query) -> Any:
+def _zoo_for(query: Query, visitor: str) -> Any:
     """The zoo the query names, or :class:`VisitorMessage` saying why it cannot be used."""
     shown = md_escape((query.zoo_repo or zoo_repo_from_env())[:100])
     try:
-        return load_zoo(query.zoo_repo)
+        return load_zoo(query.zoo_repo, visitor)
+    except VisitorMessage:
+        raise
     except ValueError as exc:
         raise VisitorMessage(md_escape(str(exc))) from None
     except fh_hub.GatedRepo:
@@ -543,14 +654,15 @@ def ranking_cache_size() -> int:
     return _env_int("FENNEC_SPACE_RANK_CACHE", 32, minimum=0)
 
 
-def run_query(query: Query) -> tuple[pd.DataFrame, float]:
+def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float]:
     """Every checkpoint that passes the query's filters, best first, and the ranking time in ms.
 
     The first ``query.top_k`` rows are exactly ``recommend(query.dataset, top_k=query.top_k, ...)``.
+    ``visitor`` (see :func:`visitor_of`) is charged for a zoo repo the Space has to download.
     Raises :class:`VisitorMessage` for anything the visitor can fix. The frame is shared with
     other requests (see :func:`ranking_cache_size`): read it, never change it.
     """
-    zoo = _zoo_for(query)
+    zoo = _zoo_for(query, visitor)
     key = (id(zoo), zoo.fingerprint, query.dataset, query.max_params, tuple(query.licenses or ()),
            query.library, query.protocol)
     with _rankings_lock:
@@ -619,6 +731,7 @@ def rank(
     library: Any = None,
     zoo_repo: Any = None,
     protocol: Any = None,
+    request: gr.Request = None,
 ) -> tuple[pd.DataFrame, Any, str]:
     """Rank the zoo for ``dataset``: returns (table, plot, Markdown message).
 
@@ -629,12 +742,14 @@ def rank(
     says how each is read). ``protocol``: one of the records' fine-tuning protocols (see
     ``PROTOCOL_CHOICES``); empty or "any" uses them all.
 
+    ``request`` (filled in by Gradio) identifies the visitor for the zoo-load limit.
+
     Wraps :func:`fennec_hub.recommend`; never raises. On failure the table is empty, the plot is
     None and the message says what went wrong and what to try instead.
     """
     try:
         query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
-        ranked, elapsed_ms = run_query(query)
+        ranked, elapsed_ms = run_query(query, visitor_of(request))
     except VisitorMessage as exc:
         return _error(str(exc))
     attrs = ranked.attrs
@@ -655,6 +770,7 @@ def ranking_csv(
     library: Any = None,
     zoo_repo: Any = None,
     protocol: Any = None,
+    request: gr.Request = None,
 ) -> str | None:
     """The ranked rows of the same inputs as :func:`rank`, written to a CSV file when asked for.
 
@@ -662,7 +778,7 @@ def ranking_csv(
     """
     try:
         query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
-        ranked, _ = run_query(query)
+        ranked, _ = run_query(query, visitor_of(request))
     except VisitorMessage as exc:
         gr.Warning(str(exc))
         return None
