@@ -23,7 +23,6 @@ import math
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -40,10 +39,10 @@ import numpy as np
 import pandas as pd
 
 try:
-    import fennec_hub
-except ImportError:  # `python spaces_app/app.py` from a checkout where the package is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import fennec_hub
+    import fennec_hub  # on a Space: the copy `fennec-hub deploy-space` puts next to this file
+except ImportError as exc:
+    raise ImportError("fennec_hub is not importable: deploy the Space with `fennec-hub deploy-space`, which "
+                      "copies the package next to app.py, or install it (`pip install -e .` in a checkout)") from exc
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
 from fennec_hub.recommend import parse_params
