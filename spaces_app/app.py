@@ -37,6 +37,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 import gradio as gr  # noqa: E402
 import numpy as np
 import pandas as pd
+from huggingface_hub.errors import HFValidationError
 
 try:
     import fennec_hub  # on a Space: the copy `fennec-hub deploy-space` puts next to this file
@@ -347,7 +348,7 @@ def _max_params_arg(value: Any) -> int | None:
     if isinstance(value, bool):
         raise bad
     if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isnan(value) or value <= 0:
+        if isinstance(value, float) and math.isnan(value) or value < 1:
             raise bad
         return None if value >= _NO_LIMIT_FROM else int(value)
     text = str(value).strip()
@@ -374,11 +375,10 @@ def _text_items(value: Any) -> list[str]:
 
 
 def _choice_arg(value: Any) -> str | None:
-    """A single-choice value ("any" and empty mean no choice); a one-item list counts as that item."""
-    if isinstance(value, (list, tuple)):
-        value = value[0] if len(value) == 1 else ", ".join(map(str, value))
-    text = "" if value is None else str(value).strip()
-    return None if not text or text.lower() == ANY else text
+    """A choice as one comma-separated string ("any" and empty parts dropped; None when nothing is left)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    parts = [part.strip() for item in items if item is not None for part in str(item).split(",")]
+    return ",".join(p for p in parts if p and p.lower() != ANY)[:200] or None
 
 
 def _top_k_arg(value: Any) -> int:
@@ -669,7 +669,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
         if hit is not None:
             _rankings.move_to_end(key)
             return hit
-    name, shown = query.dataset, md_escape(query.dataset)
+    name, shown = query.dataset, md_escape(" ".join(query.dataset.split()))  # one line, Markdown-inert
     try:
         start = time.perf_counter()
         # Every model that passes the filters: the plot shows them all, the table the first k.
@@ -686,6 +686,9 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
                              f"{_suggestion_text(hints)}? Hub dataset ids (`owner/name`) work too.") from None
     except fh_hub.HubError as exc:
         raise VisitorMessage(_hub_dataset_message(shown, exc, suggest_datasets(name))) from None
+    except HFValidationError as exc:  # looked like owner/name, but the Hub's rules for ids say no
+        raise VisitorMessage(f"That is not a Hub dataset id: {md_escape(str(exc))} Registered names such as "
+                             f"{_suggestion_text(suggest_datasets(name))} work too.") from None
     except ValueError as exc:  # bad filter values and similar input problems
         raise VisitorMessage(md_escape(str(exc))) from None
     except Exception:

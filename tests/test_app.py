@@ -253,7 +253,8 @@ def test_max_params_beyond_any_checkpoint_means_no_limit(app, value):
     assert "filters" not in message
 
 
-@pytest.mark.parametrize("value", [-5, 0, float("nan"), float("-inf"), True, "lots", "-3M", "1e400", "x" * 500],
+@pytest.mark.parametrize("value", [-5, 0, 0.5, "0.4", float("nan"), float("-inf"), True, "lots", "-3M", "1e400",
+                                   "x" * 500],
                          ids=lambda v: repr(v)[:16])
 def test_unreadable_max_params_get_a_message(app, value):
     message = _assert_failed(app.rank("dtd", 5, value))
