@@ -1,16 +1,23 @@
 """fennec_hub Space: name an image dataset, get the Hub checkpoints worth fine-tuning, ranked.
 
-Run it locally with ``python spaces_app/app.py`` and open http://127.0.0.1:7860.
+Run it locally with ``python spaces_app/app.py`` and open http://127.0.0.1:7860; deploy it with
+``fennec-hub deploy-space REPO_ID`` (fennec_hub.deploy), which puts a copy of the package next to
+this file.
 
-Environment:
+Environment (the Space card, README.md, documents each):
     FENNEC_ZOO               Hub dataset repo id of a published zoo (default: the zoo embedded in
                              fennec_hub, which works offline).
     FENNEC_DATASET_PICKER    ``hub`` (Hub search box), ``dropdown`` (the built-in dataset registry,
                              works offline) or ``textbox``. Default: ``hub`` when its package is
                              installed and the Hub is not in offline mode, else ``dropdown``.
+    FENNEC_SPACE_CONCURRENCY, FENNEC_SPACE_QUEUE_SIZE, FENNEC_SPACE_RANK_CACHE
+                             how many rankings run at once, wait, and are kept for reuse.
+    FENNEC_SPACE_ZOO_ALLOW, FENNEC_SPACE_ZOO_DENY, FENNEC_SPACE_ZOO_LOADS,
+    FENNEC_SPACE_ZOO_LOAD_EVERY_S, FENNEC_SPACE_MAX_ZOO_BYTES, FENNEC_SPACE_PROXY_HOPS
+                             which zoo repos visitors may make the Space download, how many, how big.
 
-The ranking handler :func:`rank` is importable and never raises: every problem comes back as a
-readable message, so visitors never see a traceback.
+The handlers :func:`rank` and :func:`ranking_csv` are importable and never raise: every problem
+comes back as a readable message, so visitors never see a traceback.
 """
 
 from __future__ import annotations
