@@ -349,7 +349,7 @@ _MAX_LIST_ITEMS = 50
 def _max_params_arg(value: Any) -> int | None:
     """Max parameters as an int, or None for no limit (empty, "any", "inf", or beyond any checkpoint)."""
     bad = ValueError(f"Max parameters must be a positive parameter count such as `50M`, `1.5B` or "
-                     f"`25000000` (or `any`); got `{md_escape(str(value)[:40])}`.")
+                     f"`25000000` (or `any`); got {md_escape(' '.join(str(value)[:40].split())) or 'nothing'}.")
     if value is None:
         return None
     if isinstance(value, bool):
