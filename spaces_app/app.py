@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import html
 import json
 import logging
 import math
@@ -505,7 +506,9 @@ def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str) -> dict[
     ok = np.isfinite(params) & (params > 0) & np.isfinite(scores)
     if not ok.any():
         return None
-    ids = ranked["model_id"].astype(str).to_numpy()[ok]
+    # Plotly reads a few HTML tags in text: names from a zoo or the Hub are shown as they are, inert.
+    ids = np.asarray([html.escape(m, quote=False) for m in ranked["model_id"].astype(str).to_numpy()[ok]],
+                     dtype=object)
     ranks = ranked["rank"].to_numpy(dtype=np.int64)[ok]
     p, s = np.round(params[ok] / 1e6, 3), np.round(scores[ok], 2)
     in_top = ranks <= top_k
@@ -531,7 +534,8 @@ def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str) -> dict[
         ],
         "layout": {
             "height": 460, "margin": {"l": 60, "r": 16, "t": 44, "b": 70},
-            "title": {"text": f"Predicted transfer vs size — {dataset_label}", "font": {"size": 15}},
+            "title": {"text": f"Predicted transfer vs size — {html.escape(dataset_label, quote=False)}",
+                      "font": {"size": 15}},
             "xaxis": {"type": "log", "title": {"text": f"parameters (millions, log scale){unknown}"}, **_AXIS},
             "yaxis": {"title": {"text": "predicted transfer score"}, **_AXIS},
             "legend": {"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.2},

@@ -148,6 +148,17 @@ def test_rank_matches_recommend(app, dataset):
     assert Path(csv_path).name.startswith("fennec_hub_") and csv_path.endswith(".csv")
 
 
+def test_plot_shows_names_from_a_zoo_as_text_not_markup(app):
+    ranked = pd.DataFrame({"rank": [1, 2, 3], "model_id": ["acme/<a href='javascript:alert(1)'>x</a>", "acme/ok",
+                                                           "acme/<b>bold</b>"],
+                           "score": [100.0, 50.0, 0.0], "params": pd.array([10**6, 2 * 10**6, None], dtype="Int64")})
+    spec = app.transfer_plot(ranked, 2, "<img src=x onerror=alert(1)>")
+    texts = [t for trace in spec["data"] for t in trace["text"]]
+    assert "acme/&lt;a href='javascript:alert(1)'&gt;x&lt;/a&gt;" in texts and "acme/ok" in texts
+    assert not any("<" in t for t in texts) and "<img" not in spec["layout"]["title"]["text"]
+    assert "1 of unknown size not shown" in spec["layout"]["xaxis"]["title"]["text"]
+
+
 def test_a_ranking_is_reused_for_another_top_k_but_not_for_other_filters(app, monkeypatch):
     calls = []
     real = fennec_hub.recommend
