@@ -399,6 +399,34 @@ def _run_bench(args) -> int:
     return 0
 
 
+# --- deploy-space -------------------------------------------------------------------------------
+
+def _add_deploy_space(sub) -> None:
+    p = sub.add_parser(
+        "deploy-space",
+        help="deploy the Gradio Space (with the package and its default zoo) to a Hub Space repo",
+        description="Assemble the Space (spaces_app/ plus a copy of the fennec_hub package with its embedded "
+        "default zoo, so the Space installs without fennec_hub on the package index and without torch) and "
+        "upload it in one commit to the Space repo REPO_ID, creating it (Gradio SDK) if needed.",
+    )
+    p.add_argument("repo_id", metavar="REPO_ID", help="the Space repo, e.g. my-org/fennec-hub")
+    p.add_argument("--private", action="store_true", help="create the Space private")
+    p.add_argument("--app-dir", help="folder with app.py, README.md and requirements.txt (default: spaces_app/)")
+    p.add_argument("--out", help="only assemble the Space folder here; upload nothing")
+    p.add_argument("--token", help="Hub token with write access (default: HF_TOKEN or the stored login)")
+
+
+def _run_deploy_space(args) -> int:
+    from .deploy import assemble_space, deploy_space
+
+    if args.out:
+        print(f"Space folder assembled in {assemble_space(args.out, app_dir=args.app_dir)}")
+        return 0
+    commit = deploy_space(args.repo_id, private=args.private or None, app_dir=args.app_dir, token=args.token)
+    print(f"deployed {args.repo_id}: {commit}")
+    return 0
+
+
 # --- registry -----------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[Callable, Callable]] = {
@@ -408,6 +436,7 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "push": (_add_push, _run_push),
     "crawl": (_add_crawl, _run_crawl),
     "bench": (_add_bench, _run_bench),
+    "deploy-space": (_add_deploy_space, _run_deploy_space),
 }
 
 

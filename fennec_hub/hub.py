@@ -48,6 +48,7 @@ __all__ = [
     "download",
     "snapshot",
     "push_files",
+    "upload_folder",
     "with_retries",
     "whoami",
 ]
@@ -470,6 +471,33 @@ def push_files(repo_id: str, files: Mapping[str, bytes | str | Path], *, repo_ty
             return client.create_commit(full_id, operations=operations, commit_message=commit_message,
                                         commit_description=commit_description, repo_type=repo_type,
                                         revision=revision)
+
+    return with_retries(commit, attempts=attempts)
+
+
+def upload_folder(repo_id: str, folder: str | Path, *, repo_type: str = "space", space_sdk: str | None = None,
+                  private: bool | None = None, commit_message: str = "Upload with fennec_hub",
+                  delete_patterns: str | list[str] | None = None, attempts: int = 3,
+                  endpoint: str | None = None, token: str | bool | None = None) -> CommitInfo:
+    """Create the repo if needed and commit every file under ``folder`` in ONE commit.
+
+    ``space_sdk`` (e.g. ``"gradio"``) is required by the Hub to create a Space repo.
+    ``delete_patterns``: remote files matching these are removed unless ``folder`` holds them
+    (``"*"`` makes the repo mirror the folder; ``.gitattributes`` is always kept). Transient
+    failures are retried as in :func:`push_files`; returns huggingface_hub's ``CommitInfo``.
+    """
+    if not Path(folder).is_dir():
+        raise NotADirectoryError(f"upload_folder: {folder} is not a folder")
+    client = api(endpoint, token)
+    with _translated(repo_id, repo_type=repo_type, endpoint=endpoint):
+        repo_url = with_retries(lambda: client.create_repo(repo_id, repo_type=repo_type, private=private,
+                                                           space_sdk=space_sdk, exist_ok=True), attempts=attempts)
+    full_id = getattr(repo_url, "repo_id", None) or repo_id
+
+    def commit() -> CommitInfo:
+        with _translated(full_id, repo_type=repo_type, endpoint=endpoint):
+            return client.upload_folder(repo_id=full_id, folder_path=str(folder), repo_type=repo_type,
+                                        commit_message=commit_message, delete_patterns=delete_patterns)
 
     return with_retries(commit, attempts=attempts)
 

@@ -1,46 +1,60 @@
 """fennec_hub Space: name an image dataset, get the Hub checkpoints worth fine-tuning, ranked.
 
-Run it locally with ``python spaces_app/app.py`` and open http://127.0.0.1:7860.
+Run it locally with ``python spaces_app/app.py`` and open http://127.0.0.1:7860; deploy it with
+``fennec-hub deploy-space REPO_ID`` (fennec_hub.deploy), which puts a copy of the package next to
+this file.
 
-Environment:
+Environment (the Space card, README.md, documents each):
     FENNEC_ZOO               Hub dataset repo id of a published zoo (default: the zoo embedded in
                              fennec_hub, which works offline).
     FENNEC_DATASET_PICKER    ``hub`` (Hub search box), ``dropdown`` (the built-in dataset registry,
                              works offline) or ``textbox``. Default: ``hub`` when its package is
                              installed and the Hub is not in offline mode, else ``dropdown``.
+    FENNEC_SPACE_CONCURRENCY, FENNEC_SPACE_QUEUE_SIZE, FENNEC_SPACE_RANK_CACHE
+                             how many rankings run at once, wait, and are kept for reuse.
+    FENNEC_SPACE_ZOO_ALLOW, FENNEC_SPACE_ZOO_DENY, FENNEC_SPACE_ZOO_LOADS,
+    FENNEC_SPACE_ZOO_LOAD_EVERY_S, FENNEC_SPACE_MAX_ZOO_BYTES, FENNEC_SPACE_PROXY_HOPS
+                             which zoo repos visitors may make the Space download, how many, how big.
 
-The ranking handler :func:`rank` is importable and never raises: every problem comes back as a
-readable message, so visitors never see a traceback.
+The handlers :func:`rank` and :func:`ranking_csv` are importable and never raise: every problem
+comes back as a readable message, so visitors never see a traceback.
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
+import html
+import json
 import logging
 import math
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
-import sys
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from the Space
 
 import gradio as gr  # noqa: E402
 import numpy as np
 import pandas as pd
+from huggingface_hub.errors import HFValidationError
 
 try:
-    import fennec_hub
-except ImportError:  # `python spaces_app/app.py` from a checkout where the package is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import fennec_hub
+    import fennec_hub  # on a Space: the copy `fennec-hub deploy-space` puts next to this file
+except ImportError as exc:
+    raise ImportError("fennec_hub is not importable: deploy the Space with `fennec-hub deploy-space`, which "
+                      "copies the package next to app.py, or install it (`pip install -e .` in a checkout)") from exc
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
+from fennec_hub.recommend import parse_params
 
 log = logging.getLogger("fennec_hub.space")
 
@@ -105,13 +119,55 @@ def launch_options() -> dict[str, Any]:
     return {"theme": gr.themes.Soft(primary_hue="orange", secondary_hue="amber"), "css": CSS}
 
 
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    """A positive integer setting from the environment (``default`` when unset or unreadable)."""
+    try:
+        return max(minimum, int(os.environ.get(name, "").strip() or default))
+    except ValueError:
+        log.warning("ignoring %s=%r: not an integer", name, os.environ.get(name))
+        return default
+
+
+
+class VisitorMessage(Exception):
+    """A ranking that cannot be done as asked; ``str(exc)`` is the Markdown sentence the visitor sees."""
+
+
 # --------------------------------------------------------------------------------------------
 # Zoo and registry access
 
 
+class TokenBuckets:
+    """One token bucket per key: ``capacity`` tokens at most, one more every ``period_s`` seconds.
+
+    Bounds what one visitor can make the Space do (here: download zoo repos from the Hub). At
+    most ``max_keys`` buckets are kept; the least recently used go first.
+    """
+
+    def __init__(self, capacity: int, period_s: float, *, max_keys: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity, self.period_s, self.max_keys, self.clock = capacity, period_s, max_keys, clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Spend one of ``key``'s tokens: 0.0 when there was one, else seconds until there is."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (float(self.capacity), now))
+            tokens = min(float(self.capacity), tokens + (now - at) / self.period_s)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) * self.period_s
+            self._buckets[key] = (tokens - 1 if wait == 0.0 else tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        return wait
+
+
 _zoo_lock = threading.Lock()
 _zoos: dict[str, Any] = {}  # "" = the embedded/env default; Hub zoos in load order
+_zoo_loading: dict[str, threading.Lock] = {}  # one lock per repo being loaded
 _MAX_HUB_ZOOS = 4
+_zoo_loads: TokenBuckets | None = None
 
 
 def zoo_repo_from_env() -> str:
@@ -119,21 +175,101 @@ def zoo_repo_from_env() -> str:
     return os.environ.get("FENNEC_ZOO", "").strip()
 
 
-def load_zoo(zoo_repo: str | None = None) -> Any:
+def max_zoo_bytes() -> int:
+    """Largest Hub zoo the Space downloads, in bytes (``$FENNEC_SPACE_MAX_ZOO_BYTES``, default 200 MB)."""
+    return _env_int("FENNEC_SPACE_MAX_ZOO_BYTES", 200_000_000)
+
+
+def zoo_load_limiter() -> TokenBuckets:
+    """Each visitor's budget of Hub zoo loads: ``$FENNEC_SPACE_ZOO_LOADS`` at once (default 3), then
+    one more every ``$FENNEC_SPACE_ZOO_LOAD_EVERY_S`` seconds (default 600)."""
+    global _zoo_loads
+    capacity = _env_int("FENNEC_SPACE_ZOO_LOADS", 3)
+    period = _env_int("FENNEC_SPACE_ZOO_LOAD_EVERY_S", 600)
+    with _zoo_lock:
+        if _zoo_loads is None or (_zoo_loads.capacity, _zoo_loads.period_s) != (capacity, period):
+            _zoo_loads = TokenBuckets(capacity, period)
+        return _zoo_loads
+
+
+def _patterns(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+
+
+def check_zoo_allowed(repo: str) -> None:
+    """:class:`VisitorMessage` unless ``$FENNEC_SPACE_ZOO_ALLOW`` / ``$FENNEC_SPACE_ZOO_DENY`` let
+    visitors load ``repo``: comma-separated shell patterns (``my-org/*``); an empty allow list allows
+    every repo, and a repo that matches a deny pattern is refused even when allowed."""
+    allow, deny = _patterns("FENNEC_SPACE_ZOO_ALLOW"), _patterns("FENNEC_SPACE_ZOO_DENY")
+    shown = md_escape(repo[:100])
+    if any(fnmatch.fnmatchcase(repo, p) for p in deny) or (allow and not any(
+            fnmatch.fnmatchcase(repo, p) for p in allow)):
+        only = (" It loads only zoos matching " + ", ".join(f"`{md_escape(p)}`" for p in allow) + "."
+                if allow else "")
+        raise VisitorMessage(f"This Space is set not to load the zoo **{shown}**.{only} Clear the *Zoo* "
+                             "field to use the built-in zoo.")
+
+
+def visitor_of(request: Any) -> str:
+    """Who is asking, for per-visitor limits: the client address (behind ``$FENNEC_SPACE_PROXY_HOPS``
+    trusted proxies, default 1 on a Hugging Face Space and 0 elsewhere, the address the nearest one
+    saw, from ``X-Forwarded-For``), else the Gradio session."""
+    if request is None:
+        return "local"
+    hops = _env_int("FENNEC_SPACE_PROXY_HOPS", 1 if os.environ.get("SPACE_ID") else 0, minimum=0)
+    headers = getattr(request, "headers", None) or {}
+    if hops:
+        chain = [h.strip() for h in str(headers.get("x-forwarded-for", "")).split(",") if h.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    client = getattr(request, "client", None)
+    host = getattr(client, "host", None)
+    return str(host or getattr(request, "session_hash", None) or "unknown")
+
+
+def _load_hub_zoo(repo: str) -> Any:
+    """Download and load one zoo repo, no larger than :func:`max_zoo_bytes`."""
+    return fennec_hub.Zoo.from_hub(repo, max_bytes=max_zoo_bytes())
+
+
+def load_zoo(zoo_repo: str | None = None, visitor: str = "local") -> Any:
     """The zoo to rank with: the advanced field's repo, else ``$FENNEC_ZOO``, else the embedded one.
 
-    Loaded once per repo and shared by all visitors (loading is the only slow step).
+    Loaded once per repo and shared by all visitors. A repo typed by a visitor must pass
+    :func:`check_zoo_allowed` and costs one of the visitor's zoo loads (:func:`zoo_load_limiter`)
+    when it is not loaded yet; a refusal is a :class:`VisitorMessage`. Loading one repo does not
+    hold up rankings with the zoos already loaded.
     """
     repo = (zoo_repo or "").strip() or zoo_repo_from_env()
     if repo and not _REPO_ID.match(repo):
         raise ValueError(f"{repo[:100]} is not a Hub repo id (expected owner/name).")
     with _zoo_lock:
-        if repo not in _zoos:
-            hub_zoos = [key for key in _zoos if key]
-            if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
-                del _zoos[hub_zoos[0]]
-            _zoos[repo] = fennec_hub.Zoo.from_hub(repo) if repo else fennec_hub.Zoo.default()
-        return _zoos[repo]
+        if repo in _zoos:
+            return _zoos[repo]
+        loading = _zoo_loading.setdefault(repo, threading.Lock())
+    try:
+        with loading:  # one download per repo, however many visitors ask for it at once
+            with _zoo_lock:
+                if repo in _zoos:
+                    return _zoos[repo]
+            if repo and repo != zoo_repo_from_env():
+                check_zoo_allowed(repo)
+                wait = zoo_load_limiter().take(visitor)
+                if wait:
+                    raise VisitorMessage(
+                        f"This Space has loaded several zoos for you recently; it can load another in "
+                        f"about {max(1, math.ceil(wait / 60))} min. Zoos already loaded, and the built-in "
+                        "zoo (clear the *Zoo* field), work meanwhile.")
+            zoo = _load_hub_zoo(repo) if repo else fennec_hub.Zoo.default()
+            with _zoo_lock:
+                hub_zoos = [key for key in _zoos if key]
+                if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
+                    del _zoos[hub_zoos[0]]
+                _zoos[repo] = zoo
+            return zoo
+    finally:
+        with _zoo_lock:
+            _zoo_loading.pop(repo, None)
 
 
 def _zoo_column(zoo: Any, column: str) -> list[str]:
@@ -202,23 +338,76 @@ def dataset_id_from_text(text: str | None) -> str:
     return match.group(1) if match else name
 
 
-def _max_params_arg(value: Any) -> int | str | None:
+# Inputs. The /rank event runs without Gradio's preprocessing (preprocess=False), so each argument
+# arrives as whatever JSON the caller sent; these functions turn it into recommend()'s arguments or
+# raise ValueError with the sentence the visitor sees. The README's "Inputs" table documents them.
+_NO_LIMIT = {"", ANY, "none", "no limit", "unlimited", "inf", "+inf", "infinity"}
+#: A size limit at or above this many parameters filters nothing: it is treated as no limit.
+_NO_LIMIT_FROM = 10**15
+_MAX_LIST_ITEMS = 50
+
+
+def _max_params_arg(value: Any) -> int | None:
+    """Max parameters as an int, or None for no limit (empty, "any", "inf", or beyond any checkpoint)."""
+    bad = ValueError(f"Max parameters must be a positive parameter count such as `50M`, `1.5B` or "
+                     f"`25000000` (or `any`); got {md_escape(' '.join(str(value)[:40].split())) or 'nothing'}.")
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise bad
     if isinstance(value, (int, float)):
-        return None if value <= 0 or math.isnan(value) else int(value)
+        if isinstance(value, float) and math.isnan(value) or value < 1:
+            raise bad
+        return None if value >= _NO_LIMIT_FROM else int(value)
     text = str(value).strip()
-    if not text or text.lower() == ANY:
+    if text.lower() in _NO_LIMIT:
         return None
-    return text
+    try:
+        limit = parse_params(text)
+    except OverflowError:  # more digits than a float holds: beyond any checkpoint
+        return None
+    except ValueError:
+        raise bad from None
+    if limit is None or limit <= 0:
+        raise bad
+    return None if limit >= _NO_LIMIT_FROM else limit
+
+
+def _text_items(value: Any) -> list[str]:
+    """A multiselect value as stripped strings: a list, or one comma-separated string."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    out = [str(x).strip() for x in items if x is not None]
+    return [x for x in out if x and x.lower() != ANY][:_MAX_LIST_ITEMS]
+
+
+def _choice_arg(value: Any) -> str | None:
+    """A choice as one comma-separated string ("any" and empty parts dropped; None when nothing is left)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    parts = [part.strip() for item in items if item is not None for part in str(item).split(",")]
+    return ",".join(p for p in parts if p and p.lower() != ANY)[:200] or None
 
 
 def _top_k_arg(value: Any) -> int:
+    """How many rows to show: clamped to 1..TOP_K_MAX; 10 when the value is not a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, min(TOP_K_MAX, value))  # exact for integers too large for a float
     try:
-        k = int(value)
-    except (TypeError, ValueError):
-        k = 10
-    return max(1, min(TOP_K_MAX, k))
+        k = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        return 10
+    if math.isnan(k):
+        return 10
+    return int(max(1, min(TOP_K_MAX, k)))
+
+
+def _params_text(n: int) -> str:
+    """50000000 -> 50M; 1500000000 -> 1.5B."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.4g}{suffix}"
+    return str(n)
 
 
 def model_url(model_id: str) -> str | None:
@@ -298,62 +487,70 @@ def pareto_front(params: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
-def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str):
-    """Predicted transfer against size (log axis) for the whole filtered zoo, top-k and Pareto front marked."""
-    from matplotlib.figure import Figure  # no pyplot: figures stay thread-local
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+PLOT_COLORS = {"other": "#b8bec9", "top": "#2563eb", "front": "#f97316"}
+_HOVER = "<b>%{text}</b><br>%{x:.3~g}M parameters<br>score %{y:.1f} · rank %{customdata}<extra></extra>"
+_AXIS = {"gridcolor": "#e5e7eb", "zeroline": False, "showline": True, "linecolor": "#9ca3af", "ticks": "outside"}
 
-    params = pd.to_numeric(ranked["params"], errors="coerce").to_numpy(dtype=float)
+
+def transfer_plot(ranked: pd.DataFrame, top_k: int, dataset_label: str) -> dict[str, Any] | None:
+    """Predicted transfer against size (log axis) for the whole filtered zoo, as a Plotly figure spec.
+
+    The browser draws it with the plotly.js bundled in Gradio (hovering a point shows its model
+    id, size, score and rank); the server only writes the figure's JSON (plotly.js's documented
+    ``{"data": [traces], "layout": {...}}``), a millisecond for the whole zoo. Traces: the other
+    checkpoints, the Pareto front (a step line through the checkpoints that no smaller one beats)
+    and the top-k. None when no checkpoint has a known size.
+    """
+    params = pd.to_numeric(ranked["params"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     scores = ranked["score"].to_numpy(dtype=float)
     ok = np.isfinite(params) & (params > 0) & np.isfinite(scores)
-    if ok.sum() == 0:
+    if not ok.any():
         return None
-    ids = ranked["model_id"].astype(str).to_numpy()
-    in_top = ranked["rank"].to_numpy() <= top_k
-    p, s, ids_ok, top_ok = params[ok] / 1e6, scores[ok], ids[ok], in_top[ok]
-
-    # Fixed margins (one drawing pass; a layout engine costs several on every request).
-    fig = Figure(figsize=(8, 5.2), dpi=100)
-    fig.subplots_adjust(left=0.085, right=0.985, top=0.94, bottom=0.18)
-    ax = fig.add_subplot()
-    if (~top_ok).any():
-        ax.scatter(p[~top_ok], s[~top_ok], s=14, color="#b8bec9", alpha=0.7, label="other checkpoints", zorder=1)
-    if top_ok.any():
-        ax.scatter(p[top_ok], s[top_ok], s=34, color="#2563eb", label=f"your top {int(in_top.sum())}", zorder=3)
+    # Plotly reads a few HTML tags in text: names from a zoo or the Hub are shown as they are, inert.
+    ids = np.asarray([html.escape(m, quote=False) for m in ranked["model_id"].astype(str).to_numpy()[ok]],
+                     dtype=object)
+    ranks = ranked["rank"].to_numpy(dtype=np.int64)[ok]
+    p, s = np.round(params[ok] / 1e6, 3), np.round(scores[ok], 2)
+    in_top = ranks <= top_k
     front = pareto_front(p, s)
-    ax.plot(p[front], s[front], color="#f97316", lw=1.6, marker="o", ms=7, mfc="none", mew=1.6,
-            drawstyle="steps-post", label="Pareto front (smaller and better)", zorder=2)
-    ax.set_xscale("log")
-    ax.margins(x=0.06, y=0.1)
-    lo, hi = ax.get_xlim()
-    decades = math.log10(hi / lo)
-    if decades <= 3:  # few decades: label 1-2-5 steps so the axis can still be read
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    # Label a few front points (best first; none closer than ~12% of the axes to an earlier label)
-    # so the trade-off can be read off the plot; labels near the right edge go left of their point.
-    ylo, yhi = ax.get_ylim()
-    placed: list[tuple[float, float]] = []
-    for i in sorted(front, key=lambda i: -s[i]):
-        fx = (math.log10(p[i]) - math.log10(lo)) / max(decades, 1e-9)
-        fy = (s[i] - ylo) / max(yhi - ylo, 1e-9)
-        if len(placed) == 6 or any(abs(fx - a) < 0.22 and abs(fy - b) < 0.09 for a, b in placed):
-            continue
-        placed.append((fx, fy))
-        name = ids_ok[i].split("/", 1)[-1]
-        name = name if len(name) <= 30 else name[:29] + "…"
-        ax.annotate(name, (p[i], s[i]), xytext=(-6 if fx > 0.7 else 6, 5), textcoords="offset points",
-                    ha="right" if fx > 0.7 else "left", fontsize=7.5, color="#9a3412",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+
+    def points(rows: np.ndarray, name: str, **style: Any) -> dict[str, Any]:
+        return {"type": "scatter", "name": name, "x": p[rows].tolist(), "y": s[rows].tolist(),
+                "text": ids[rows].tolist(), "customdata": ranks[rows].tolist(), "hovertemplate": _HOVER,
+                **style}
+
     hidden = int((~ok).sum())
     unknown = f"; {hidden} of unknown size not shown" if hidden else ""
-    ax.set_xlabel(f"parameters (millions, log scale){unknown}")
-    ax.set_ylabel("predicted transfer score")
-    ax.set_title(f"Predicted transfer vs size — {dataset_label}", fontsize=11)
-    ax.grid(True, which="major", alpha=0.3)
-    fig.legend(loc="lower center", ncols=3, fontsize=8, frameon=False)
-    return fig
+    return {
+        "data": [
+            points(~in_top, "other checkpoints", mode="markers",
+                   marker={"color": PLOT_COLORS["other"], "size": 5, "opacity": 0.7}),
+            points(front, "Pareto front (smaller and better)", mode="lines+markers",
+                   line={"shape": "hv", "width": 2, "color": PLOT_COLORS["front"]},
+                   marker={"color": PLOT_COLORS["front"], "size": 10, "symbol": "circle-open",
+                           "line": {"width": 2}}),
+            points(in_top, f"your top {min(top_k, len(ranked))}", mode="markers",
+                   marker={"color": PLOT_COLORS["top"], "size": 8}),
+        ],
+        "layout": {
+            "height": 460, "margin": {"l": 60, "r": 16, "t": 44, "b": 70},
+            "title": {"text": f"Predicted transfer vs size — {html.escape(dataset_label, quote=False)}",
+                      "font": {"size": 15}},
+            "xaxis": {"type": "log", "title": {"text": f"parameters (millions, log scale){unknown}"}, **_AXIS},
+            "yaxis": {"title": {"text": "predicted transfer score"}, **_AXIS},
+            "legend": {"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.2},
+            "hovermode": "closest", "plot_bgcolor": "white", "paper_bgcolor": "white",
+        },
+    }
+
+
+def plot_value(spec: dict[str, Any] | None) -> Any:
+    """A Plotly figure spec as the value of a ``gr.Plot`` (None stays None: an empty plot)."""
+    if spec is None:
+        return None
+    from gradio.components.plot import PlotData
+
+    return PlotData(type="plotly", plot=json.dumps(spec, separators=(",", ":"), allow_nan=False))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
@@ -364,22 +561,22 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _error(message: str) -> tuple[pd.DataFrame, None, None, str]:
-    return empty_table(), None, None, message
+def _error(message: str) -> tuple[pd.DataFrame, None, str]:
+    return empty_table(), None, message
 
 
 def _suggestion_text(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _filters_text(max_params: Any, licenses: list[str] | None, library: str | None) -> str:
+def _filters_text(max_params: int | None, licenses: list[str] | None, library: str | None) -> str:
     parts = []
     if max_params is not None:
-        parts.append(f"≤ {max_params} parameters")
+        parts.append(f"≤ {_params_text(max_params)} parameters")
     if licenses:
-        parts.append("license " + " / ".join(licenses))
+        parts.append("license " + " / ".join(md_escape(x) for x in licenses))
     if library:
-        parts.append(f"library {library}")
+        parts.append(f"library {md_escape(library)}")
     return ", ".join(parts)
 
 
@@ -400,104 +597,205 @@ def _hub_dataset_message(shown: str, error: Exception, hints: list[str]) -> str:
             f"datasets still work, e.g. {try_these}.")
 
 
-def rank(
-    dataset: str | None,
-    top_k: int = 10,
-    max_params: Any = None,
-    licenses: list[str] | None = None,
-    library: str | None = None,
-    zoo_repo: str | None = None,
-    protocol: str | None = None,
-    progress: gr.Progress = gr.Progress(),
-) -> tuple[pd.DataFrame, Any, str | None, str]:
-    """Rank the zoo for ``dataset``: returns (table, plot figure, CSV path, Markdown message).
+@dataclass(frozen=True)
+class Query:
+    """One ranking request, read from the /rank inputs (see the README's "Inputs" table)."""
 
-    ``protocol``: one of the records' fine-tuning protocols (see ``PROTOCOL_CHOICES``); empty or
-    "any" uses them all.
+    dataset: str
+    top_k: int
+    max_params: int | None
+    licenses: list[str] | None
+    library: str | None
+    protocol: str | None
+    zoo_repo: str
 
-    Wraps :func:`fennec_hub.recommend`; never raises. On failure the table is empty, the plot and
-    CSV are None and the message says what went wrong and what to try instead.
-    """
+
+def read_query(dataset: Any, top_k: Any = 10, max_params: Any = None, licenses: Any = None, library: Any = None,
+               zoo_repo: Any = None, protocol: Any = None) -> Query:
+    """The /rank inputs as recommend() arguments; :class:`VisitorMessage` when one cannot be read."""
     name = dataset_id_from_text(dataset)
-    shown = md_escape(name[:_MAX_DATASET_CHARS])
     if not name:
-        return _error("Type a dataset name or a Hub dataset id (for example `cifar100` or "
-                      "`uoft-cs/cifar100`), or click one of the examples.")
+        raise VisitorMessage("Type a dataset name or a Hub dataset id (for example `cifar100` or "
+                             "`uoft-cs/cifar100`), or click one of the examples.")
     if len(name) > _MAX_DATASET_CHARS:
-        return _error("That dataset name is too long to be a dataset id.")
-    k = _top_k_arg(top_k)
-    mp = _max_params_arg(max_params)
-    lic = [str(x) for x in (licenses or []) if x and str(x) != ANY] or None
-    lib = None if not library or str(library) == ANY else str(library)
-    proto = None if not protocol or str(protocol) == ANY else str(protocol)
-
-    progress(0.1, desc="Loading the model zoo")
+        raise VisitorMessage("That dataset name is too long to be a dataset id.")
     try:
-        zoo = load_zoo(zoo_repo)
+        mp = _max_params_arg(max_params)
     except ValueError as exc:
-        return _error(md_escape(str(exc)))
-    except fh_hub.GatedRepo:
-        return _error(f"The zoo repo `{zoo_repo or zoo_repo_from_env()}` is gated: this Space has no access. "
-                      "Clear the *Zoo* field to use the built-in zoo.")
-    except fh_hub.RepoNotFound:
-        return _error(f"No zoo repo `{zoo_repo or zoo_repo_from_env()}` on the Hub (or it is private). "
-                      "Clear the *Zoo* field to use the built-in zoo.")
-    except fh_hub.HubError as exc:
-        return _error(f"Could not load the zoo from the Hub ({exc}). Clear the *Zoo* field to use "
-                      "the built-in zoo, which works offline.")
-    except Exception:
-        log.exception("loading zoo %r failed", zoo_repo)
-        return _error("The model zoo could not be loaded. This is a bug; please report it.")
+        raise VisitorMessage(str(exc)) from None
+    zoo_text = "" if zoo_repo is None else str(zoo_repo).strip()
+    return Query(dataset=name, top_k=_top_k_arg(top_k), max_params=mp, licenses=_text_items(licenses) or None,
+                 library=_choice_arg(library), protocol=_choice_arg(protocol), zoo_repo=zoo_text)
 
-    progress(0.5, desc=f"Ranking checkpoints for {name}")
+
+def _zoo_for(query: Query, visitor: str) -> Any:
+    """The zoo the query names, or :class:`VisitorMessage` saying why it cannot be used."""
+    shown = md_escape((query.zoo_repo or zoo_repo_from_env())[:100])
+    try:
+        return load_zoo(query.zoo_repo, visitor)
+    except VisitorMessage:
+        raise
+    except ValueError as exc:
+        raise VisitorMessage(md_escape(str(exc))) from None
+    except fh_hub.GatedRepo:
+        raise VisitorMessage(f"The zoo repo `{shown}` is gated: this Space has no access. "
+                             "Clear the *Zoo* field to use the built-in zoo.") from None
+    except fh_hub.RepoNotFound:
+        raise VisitorMessage(f"No zoo repo `{shown}` on the Hub (or it is private). "
+                             "Clear the *Zoo* field to use the built-in zoo.") from None
+    except fh_hub.HubError as exc:
+        raise VisitorMessage(f"Could not load the zoo from the Hub ({md_escape(str(exc)[:200])}). Clear the "
+                             "*Zoo* field to use the built-in zoo, which works offline.") from None
+    except Exception:
+        log.exception("loading zoo %r failed", query.zoo_repo)
+        raise VisitorMessage("The model zoo could not be loaded. This is a bug; please report it.") from None
+
+
+_rankings_lock = threading.Lock()
+_rankings: OrderedDict[tuple, tuple[pd.DataFrame, float]] = OrderedDict()
+
+
+def ranking_cache_size() -> int:
+    """How many full rankings to keep (``$FENNEC_SPACE_RANK_CACHE``, default 32; 0 keeps none).
+
+    A ranking depends on the zoo, the dataset, the filters and the protocol, not on top-k, so the
+    examples, the landing page and a changed top-k reuse it instead of ranking the zoo again.
+    """
+    return _env_int("FENNEC_SPACE_RANK_CACHE", 32, minimum=0)
+
+
+def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float]:
+    """Every checkpoint that passes the query's filters, best first, and the ranking time in ms.
+
+    The first ``query.top_k`` rows are exactly ``recommend(query.dataset, top_k=query.top_k, ...)``.
+    ``visitor`` (see :func:`visitor_of`) is charged for a zoo repo the Space has to download.
+    Raises :class:`VisitorMessage` for anything the visitor can fix. The frame is shared with
+    other requests (see :func:`ranking_cache_size`): read it, never change it.
+    """
+    zoo = _zoo_for(query, visitor)
+    key = (id(zoo), zoo.fingerprint, query.dataset, query.max_params, tuple(query.licenses or ()),
+           query.library, query.protocol)
+    with _rankings_lock:
+        hit = _rankings.get(key)
+        if hit is not None:
+            _rankings.move_to_end(key)
+            return hit
+    name, shown = query.dataset, md_escape(" ".join(query.dataset.split()))  # one line, Markdown-inert
     try:
         start = time.perf_counter()
-        # Every model that passes the filters: the plot shows them all, the table the first k
-        # (the same rows, in the same order, as recommend(name, top_k=k)).
-        ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=mp, licenses=lic, library=lib,
-                                      protocol=proto)
+        # Every model that passes the filters: the plot shows them all, the table the first k.
+        ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=query.max_params,
+                                      licenses=query.licenses, library=query.library, protocol=query.protocol)
         elapsed_ms = (time.perf_counter() - start) * 1e3
     except fh_datasets.UnknownDatasetError as exc:
         # recommend() reports a failed Hub lookup as UnknownDatasetError caused by the Hub error.
         cause = exc.__cause__
         hints = list(getattr(exc, "suggestions", None) or []) or suggest_datasets(name)
         if isinstance(cause, fh_hub.HubError):
-            return _error(_hub_dataset_message(shown, cause, hints))
-        return _error(f"I don't know a dataset called **{shown}**. Did you mean "
-                      f"{_suggestion_text(hints)}? Hub dataset ids (`owner/name`) work too.")
+            raise VisitorMessage(_hub_dataset_message(shown, cause, hints)) from None
+        raise VisitorMessage(f"I don't know a dataset called **{shown}**. Did you mean "
+                             f"{_suggestion_text(hints)}? Hub dataset ids (`owner/name`) work too.") from None
     except fh_hub.HubError as exc:
-        return _error(_hub_dataset_message(shown, exc, suggest_datasets(name)))
+        raise VisitorMessage(_hub_dataset_message(shown, exc, suggest_datasets(name))) from None
+    except HFValidationError as exc:  # looked like owner/name, but the Hub's rules for ids say no
+        raise VisitorMessage(f"That is not a Hub dataset id: {md_escape(str(exc))} Registered names such as "
+                             f"{_suggestion_text(suggest_datasets(name))} work too.") from None
     except ValueError as exc:  # bad filter values and similar input problems
-        return _error(md_escape(str(exc)))
+        raise VisitorMessage(md_escape(str(exc))) from None
     except Exception:
         log.exception("ranking %r failed", name)
-        return _error(f"Something went wrong while ranking **{shown}**. This is a bug; please report it.")
-
-    filters = _filters_text(mp, lic, lib)
+        raise VisitorMessage(f"Something went wrong while ranking **{shown}**. This is a bug; "
+                             "please report it.") from None
     if ranked.empty:
-        return _error(f"No checkpoint passes the filters ({filters}). Loosen them and rank again.")
+        raise VisitorMessage(f"No checkpoint passes the filters "
+                             f"({_filters_text(query.max_params, query.licenses, query.library)}). "
+                             "Loosen them and rank again.")
+    size = ranking_cache_size()
+    if size:
+        with _rankings_lock:
+            _rankings[key] = (ranked, elapsed_ms)
+            while len(_rankings) > size:
+                _rankings.popitem(last=False)
+    return ranked, elapsed_ms
 
-    progress(0.8, desc="Drawing")
-    top = ranked.head(k)
+
+def _message(query: Query, ranked: pd.DataFrame, elapsed_ms: float) -> str:
     attrs = ranked.attrs
-    dataset_id = str(attrs.get("dataset") or name)
-    try:
-        figure = transfer_plot(ranked, k, str(attrs.get("dataset_name") or dataset_id))
-    except Exception:  # a plot problem must not hide the table
-        log.exception("plot for %r failed", name)
-        figure = None
-    csv_path = write_csv(top, dataset_id)
+    dataset_id = str(attrs.get("dataset") or query.dataset)
+    filters = _filters_text(query.max_params, query.licenses, query.library)
     n_models = int(attrs.get("n_models") or len(ranked))
     scope = (f"**{len(ranked):,}** of {n_models:,} checkpoints pass the filters ({filters})" if filters
              else f"all **{n_models:,}** checkpoints of the zoo")
     message = (
-        f"{_describe_dataset(dataset_id)}: top **{len(top)}** shown; {scope} ranked in "
+        f"{_describe_dataset(dataset_id)}: top **{min(query.top_k, len(ranked))}** shown; {scope} ranked in "
         f"**{elapsed_ms:,.0f} ms**. {TASK_SOURCES.get(str(attrs.get('task_vector_source')), '')}"
     )
-    if proto:
-        label = dict((v, k) for k, v in PROTOCOL_CHOICES).get(proto, proto)
+    if query.protocol:
+        label = dict((v, k) for k, v in PROTOCOL_CHOICES).get(query.protocol, query.protocol)
         message += f" Ranked as under one fine-tuning protocol: *{md_escape(label)}*."
-    return results_table(top), figure, csv_path, message
+    return message
+
+
+def rank(
+    dataset: Any,
+    top_k: Any = 10,
+    max_params: Any = None,
+    licenses: Any = None,
+    library: Any = None,
+    zoo_repo: Any = None,
+    protocol: Any = None,
+    request: gr.Request = None,
+) -> tuple[pd.DataFrame, Any, str]:
+    """Rank the zoo for ``dataset``: returns (table, plot, Markdown message).
+
+    The plot is the ``gr.Plot`` value of :func:`transfer_plot`'s Plotly figure (``.plot`` holds its
+    JSON).
+
+    The arguments are the page's inputs as any caller may send them (the README's "Inputs" table
+    says how each is read). ``protocol``: one of the records' fine-tuning protocols (see
+    ``PROTOCOL_CHOICES``); empty or "any" uses them all.
+
+    ``request`` (filled in by Gradio) identifies the visitor for the zoo-load limit.
+
+    Wraps :func:`fennec_hub.recommend`; never raises. On failure the table is empty, the plot is
+    None and the message says what went wrong and what to try instead.
+    """
+    try:
+        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
+        ranked, elapsed_ms = run_query(query, visitor_of(request))
+    except VisitorMessage as exc:
+        return _error(str(exc))
+    attrs = ranked.attrs
+    try:
+        figure = plot_value(transfer_plot(ranked, query.top_k,
+                                          str(attrs.get("dataset_name") or attrs.get("dataset"))))
+    except Exception:  # a plot problem must not hide the table
+        log.exception("plot for %r failed", query.dataset)
+        figure = None
+    return results_table(ranked.head(query.top_k)), figure, _message(query, ranked, elapsed_ms)
+
+
+def ranking_csv(
+    dataset: Any,
+    top_k: Any = 10,
+    max_params: Any = None,
+    licenses: Any = None,
+    library: Any = None,
+    zoo_repo: Any = None,
+    protocol: Any = None,
+    request: gr.Request = None,
+) -> str | None:
+    """The ranked rows of the same inputs as :func:`rank`, written to a CSV file when asked for.
+
+    Returns the file's path, or None (with the reason shown as a warning) when nothing can be ranked.
+    """
+    try:
+        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
+        ranked, _ = run_query(query, visitor_of(request))
+    except VisitorMessage as exc:
+        gr.Warning(str(exc))
+        return None
+    return write_csv(ranked.head(query.top_k), str(ranked.attrs.get("dataset") or query.dataset))
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,6 +837,35 @@ def _dataset_box(kind: str, value: str) -> Any:
     return gr.Textbox(value=value, label=label, placeholder=placeholder, elem_id="fennec-dataset")
 
 
+def concurrency_limit() -> int:
+    """How many rankings run at once (``$FENNEC_SPACE_CONCURRENCY``, default 2).
+
+    A ranking is a few milliseconds of Python that holds the GIL, so more workers than cores only
+    interleave requests and make every one of them finish late; two let one visitor's slow Hub
+    lookup (a dataset outside the registry, a zoo repo) overlap with the others' rankings.
+    """
+    return _env_int("FENNEC_SPACE_CONCURRENCY", 2)
+
+
+def queue_size() -> int:
+    """Most requests waiting in the queue (``$FENNEC_SPACE_QUEUE_SIZE``, default 256); more are refused."""
+    return _env_int("FENNEC_SPACE_QUEUE_SIZE", 256)
+
+
+# Runs in the browser after /csv answers: saves the file the server just wrote.
+_SAVE_FILE_JS = """(file) => {
+  if (file && file.url) {
+    const a = document.createElement("a");
+    a.href = file.url;
+    a.download = file.orig_name || "fennec_hub.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+  return [];
+}"""
+
+
 def build_demo(picker: str | None = None) -> gr.Blocks:
     """The Space's Blocks. ``picker`` overrides ``$FENNEC_DATASET_PICKER`` (hub, dropdown, textbox)."""
     kind = dataset_picker_kind(picker)
@@ -550,7 +877,7 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
     except Exception:  # the page must still come up; rank() will explain the problem
         log.exception("could not load the default zoo at start-up")
         licenses_choices, library_choices, n_models = [], [], 0
-    initial = rank(DEFAULT_DATASET, 10)
+    initial_table, initial_plot, initial_message = rank(DEFAULT_DATASET, 10)
 
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(HEADER)
@@ -578,26 +905,36 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
                         info="A zoo published with `fennec-hub push`; leave empty for the built-in one.")
                 rank_button = gr.Button("Rank", variant="primary", elem_id="fennec-rank")
             with gr.Column(scale=3, min_width=420):
-                message = gr.Markdown(initial[3], elem_id="fennec-message")
-                plot = gr.Plot(initial[1], label="Predicted transfer vs size", show_label=False,
-                               format="png", elem_id="fennec-plot")
-        table = gr.Dataframe(initial[0], datatype=TABLE_DATATYPES, label="Ranked checkpoints",
+                message = gr.Markdown(initial_message, elem_id="fennec-message")
+                plot = gr.Plot(initial_plot, label="Predicted transfer vs size", show_label=False,
+                               elem_id="fennec-plot")
+        table = gr.Dataframe(initial_table, datatype=TABLE_DATATYPES, label="Ranked checkpoints",
                              interactive=False, wrap=True, max_height=1200, elem_id="fennec-table",
                              column_widths=["6%", "26%", "8%", "9%", "10%", "10%", "31%"],
                              buttons=["fullscreen", "copy"])
-        csv = gr.DownloadButton("Download CSV", value=initial[2], size="sm", elem_id="fennec-csv")
+        with gr.Row():
+            csv_button = gr.Button("Download CSV", size="sm", variant="secondary", elem_id="fennec-csv",
+                                   scale=0, min_width=160)
+        csv_file = gr.File(visible=False, elem_id="fennec-csv-file")
         gr.Markdown(FOOTER)
 
         inputs = [dataset, top_k, max_params, licenses, library, zoo_repo, protocol]
-        outputs = [table, plot, csv, message]
+        outputs = [table, plot, message]
         triggers = [rank_button.click]
         if hasattr(dataset, "submit"):
             triggers.append(dataset.submit)
-        # One concurrency group for every ranking event: at most 4 run at once, the rest queue.
-        gr.on(triggers, rank, inputs, outputs, api_name="rank", concurrency_limit=4, concurrency_id="rank")
+        # rank() reads the raw inputs itself (preprocess=False), so no input, whatever a caller
+        # sends, fails inside Gradio with a generic error. All ranking events share one
+        # concurrency group.
+        limits = {"concurrency_limit": concurrency_limit(), "concurrency_id": "rank", "preprocess": False}
+        gr.on(triggers, rank, inputs, outputs, api_name="rank", **limits)
         for button, name in example_buttons:
             button.click(lambda n=name: n, None, dataset, api_visibility="private", queue=False).then(
-                rank, inputs, outputs, api_visibility="private", concurrency_limit=4, concurrency_id="rank")
+                rank, inputs, outputs, api_visibility="private", **limits)
+        # The CSV is written only when asked for: the same ranking again (milliseconds), then a file.
+        csv_button.click(ranking_csv, inputs, csv_file, api_name="csv", **limits).success(
+            None, csv_file, None, js=_SAVE_FILE_JS, queue=False)
+    demo.queue(max_size=queue_size())
     return demo
 
 

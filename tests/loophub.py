@@ -78,6 +78,9 @@ _DATASET_INFO_FIELDS = (
     "likes", "tags", "cardData", "siblings", "createdAt", "usedStorage", "description",
     "citation", "paperswithcode_id",
 )
+# A Space's info adds its SDK (``SpaceInfo.sdk``), which the Hub requires when the Space is created.
+_SPACE_INFO_FIELDS = _DATASET_INFO_FIELDS + ("sdk",)
+_SPACE_SDKS = {"gradio", "docker", "static", "streamlit"}
 _SORT_KEYS = {"downloads", "likes", "createdAt", "lastModified", "trendingScore", "id"}
 
 
@@ -870,10 +873,16 @@ class _Handler(BaseHTTPRequestHandler):
         repo_id = f"{namespace}/{data['name']}"
         url = f"{self._base}/{_URL_PREFIX[repo_type]}{repo_id}"
         private = bool(data.get("private")) or data.get("visibility") == "private"
+        info: dict[str, Any] = {}
+        if repo_type == "space":
+            if data.get("sdk") not in _SPACE_SDKS:
+                raise _HTTPError(400, f"Invalid sdk {data.get('sdk')!r}: a Space needs one of "
+                                      f"{sorted(_SPACE_SDKS)}")
+            info["sdk"] = data["sdk"]
         with hub._lock:
             if (repo_type, repo_id) in hub.repos:
                 return self._json({"error": f"You already created this {repo_type} repo", "url": url}, 409)
-            repo = Repo(repo_type, repo_id, {}, private=private, uid=hub._uid())
+            repo = Repo(repo_type, repo_id, info, private=private, uid=hub._uid())
             hub.repos[(repo_type, repo_id)] = repo
             hub._commit(repo, None, {".gitattributes": b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"},
                         "initial commit", "", user)
@@ -969,7 +978,8 @@ class _Handler(BaseHTTPRequestHandler):
             if expand:
                 fields: tuple = tuple(expand)
             else:
-                fields = _MODEL_INFO_FIELDS if repo.repo_type == "model" else _DATASET_INFO_FIELDS
+                fields = {"model": _MODEL_INFO_FIELDS, "space": _SPACE_INFO_FIELDS}.get(repo.repo_type,
+                                                                                      _DATASET_INFO_FIELDS)
             view = hub._view(repo, commit, fields)
             if (query.get("blobs", [""])[-1].lower() == "true") and "siblings" in view:
                 view["siblings"] = [{"rfilename": p, "size": len(commit.files[p]),

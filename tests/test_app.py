@@ -7,9 +7,14 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import json
+import os
 import re
 import socket
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -93,37 +98,95 @@ def assert_table_matches(table_rows: list[list], expected: pd.DataFrame) -> None
         assert why == exp.why
 
 
+def plot_spec(plot) -> dict:
+    """The Plotly figure behind a /rank plot value: a gr.Plot value or the dict gradio_client returns."""
+    assert plot is not None
+    payload = plot if isinstance(plot, dict) else plot.model_dump()
+    assert payload["type"] == "plotly"
+    return json.loads(payload["plot"])
+
+
+def assert_plot_matches(spec: dict, ranked: pd.DataFrame, top_k: int) -> None:
+    """Every sized checkpoint of the ranking is a hoverable point; the top-k and the Pareto front are marked."""
+    assert spec["layout"]["xaxis"]["type"] == "log"
+    traces = {t["name"].split(" (")[0]: t for t in spec["data"]}
+    assert set(traces) == {"other checkpoints", "Pareto front", f"your top {min(top_k, len(ranked))}"}
+    sized = ranked[pd.to_numeric(ranked["params"], errors="coerce").gt(0)]
+    top, other, front = traces[f"your top {min(top_k, len(ranked))}"], traces["other checkpoints"], traces["Pareto front"]
+    assert top["text"] == [m for m in sized["model_id"] if m in set(ranked["model_id"].head(top_k))]
+    assert sorted(top["text"] + other["text"]) == sorted(sized["model_id"])
+    for trace in (top, other, front):
+        assert "%{text}" in trace["hovertemplate"]  # hovering a point names its model
+        by_id = sized.set_index("model_id")
+        assert trace["y"] == pytest.approx(by_id.loc[trace["text"], "score"].astype(float).tolist(), abs=0.01)
+        assert trace["x"] == pytest.approx((by_id.loc[trace["text"], "params"].astype(float) / 1e6).tolist(),
+                                           rel=1e-3)
+        assert trace["customdata"] == by_id.loc[trace["text"], "rank"].astype(int).tolist()
+    p = (sized["params"].astype(float) / 1e6).round(3).to_numpy()
+    expected_front = sized["model_id"].to_numpy()[load_app_module().pareto_front(p, sized["score"].to_numpy(float))]
+    assert front["text"] == expected_front.tolist() and front["line"]["shape"] == "hv"
+    assert np.all(np.diff(front["x"]) > 0) and np.all(np.diff(front["y"]) > 0)
+
+
 # ---------------------------------------------------------------------------- ranking handler
 @pytest.mark.parametrize("dataset", ["cifar100", "food101", "dtd", "eurosat"])
 def test_rank_matches_recommend(app, dataset):
-    table, figure, csv_path, message = app.rank(dataset, 7)
+    table, plot, message = app.rank(dataset, 7)
     expected = fennec_hub.recommend(dataset, top_k=7)
     assert list(table.columns) == app.TABLE_COLUMNS
     assert_table_matches(table.values.tolist(), expected)
     entry = resolve_dataset(dataset)
     assert entry.name in message and entry.id in message and "ms" in message
-    # The CSV holds the same rows with their raw columns and a link column.
+    # The plot: the whole zoo on a log size axis, the top-k and the Pareto front marked.
+    assert_plot_matches(plot_spec(plot), fennec_hub.recommend(dataset, top_k=None), 7)
+    # The CSV, written when asked for: the same rows with their raw columns and a link column.
+    csv_path = app.ranking_csv(dataset, 7)
     csv = pd.read_csv(csv_path)
     assert csv["model_id"].tolist() == expected["model_id"].tolist()
     assert csv["rank"].tolist() == expected["rank"].tolist()
     assert {"score", "params", "license", "why", "url"} <= set(csv.columns)
     assert Path(csv_path).name.startswith("fennec_hub_") and csv_path.endswith(".csv")
-    # The plot: the whole zoo on a log size axis, the top-k highlighted.
-    assert figure is not None
-    ax = figure.axes[0]
-    assert ax.get_xscale() == "log"
-    everything = fennec_hub.recommend(dataset, top_k=None)
-    n_sized = int(pd.to_numeric(everything["params"], errors="coerce").gt(0).sum())
-    plotted = sum(len(c.get_offsets()) for c in ax.collections)
-    assert plotted == n_sized
-    assert "Pareto front" in [t.get_text() for t in figure.legends[0].get_texts()][-1]
+
+
+def test_plot_shows_names_from_a_zoo_as_text_not_markup(app):
+    ranked = pd.DataFrame({"rank": [1, 2, 3], "model_id": ["acme/<a href='javascript:alert(1)'>x</a>", "acme/ok",
+                                                           "acme/<b>bold</b>"],
+                           "score": [100.0, 50.0, 0.0], "params": pd.array([10**6, 2 * 10**6, None], dtype="Int64")})
+    spec = app.transfer_plot(ranked, 2, "<img src=x onerror=alert(1)>")
+    texts = [t for trace in spec["data"] for t in trace["text"]]
+    assert "acme/&lt;a href='javascript:alert(1)'&gt;x&lt;/a&gt;" in texts and "acme/ok" in texts
+    assert not any("<" in t for t in texts) and "<img" not in spec["layout"]["title"]["text"]
+    assert "1 of unknown size not shown" in spec["layout"]["xaxis"]["title"]["text"]
+
+
+def test_a_ranking_is_reused_for_another_top_k_but_not_for_other_filters(app, monkeypatch):
+    calls = []
+    real = fennec_hub.recommend
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fennec_hub, "recommend", counting)
+    for k in (3, 12, 3):
+        table, plot, _ = app.rank("svhn", k, "50M")
+        assert_table_matches(table.values.tolist(), real("svhn", top_k=k, max_params="50M"))
+        assert_plot_matches(plot_spec(plot), real("svhn", top_k=None, max_params="50M"), k)
+    assert len(calls) <= 1  # at most the first call ranks (another test may have ranked it already)
+    table, *_ = app.rank("svhn", 5, "25M")
+    assert_table_matches(table.values.tolist(), real("svhn", top_k=5, max_params="25M"))
+    monkeypatch.setenv("FENNEC_SPACE_RANK_CACHE", "0")
+    calls.clear()
+    for _ in range(2):
+        app.rank("svhn", 4, "10M")
+    assert len(calls) == 2
 
 
 def test_rank_filters_match_recommend(app):
     zoo = fennec_hub.Zoo.default()
     library = zoo.models["library"].dropna().value_counts().index[0]
     licenses = zoo.models["license"].dropna().value_counts().index[:2].tolist()
-    table, figure, csv_path, message = app.rank("food101", 10, "100M", licenses, library)
+    table, plot, message = app.rank("food101", 10, "100M", licenses, library)
     expected = fennec_hub.recommend("food101", top_k=10, max_params="100M", licenses=licenses, library=library)
     assert_table_matches(table.values.tolist(), expected)
     assert (table["Params (M)"] <= 100).all()
@@ -133,7 +196,7 @@ def test_rank_filters_match_recommend(app):
 
 
 def test_rank_follows_a_fine_tuning_protocol(app):
-    table, _, csv_path, message = app.rank("eurosat", 8, protocol="vtab1k_hf")
+    table, _, message = app.rank("eurosat", 8, protocol="vtab1k_hf")
     expected = fennec_hub.recommend("eurosat", top_k=8, protocol="vtab1k_hf")
     assert_table_matches(table.values.tolist(), expected)
     assert expected["model_id"].tolist() != fennec_hub.recommend("eurosat", top_k=8)["model_id"].tolist()
@@ -167,12 +230,62 @@ def test_pareto_front_is_the_set_of_undominated_models(app):
     assert app.pareto_front(np.array([10.0, 10.0, 20.0]), np.array([50.0, 60.0, 55.0])).tolist() == [1]
 
 
+def test_old_csv_files_are_cleaned_up_and_ranking_goes_on(app):
+    """CSV folders older than an hour are removed by the next ranking, which still answers."""
+    first_csv = app.ranking_csv("dtd", 3)
+    folder = Path(first_csv).parent
+    two_hours_ago = time.time() - 2 * 3600
+    for path in [*folder.iterdir(), folder]:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    table, _, message = app.rank("dtd", 3)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=3))
+    csv_path = app.ranking_csv("dtd", 3)
+    assert pd.read_csv(csv_path)["model_id"].tolist() == fennec_hub.recommend("dtd", top_k=3)["model_id"].tolist()
+    assert not folder.exists()
+
+
+def test_licenses_as_text_are_license_ids_not_characters(app):
+    """The API may send the licenses as one comma-separated string instead of a list."""
+    licenses = fennec_hub.Zoo.default().models["license"].dropna().value_counts().index[:2].tolist()
+    expected = fennec_hub.recommend("food101", top_k=10, licenses=licenses)
+    for given in (", ".join(licenses), f" {licenses[0]} ,{licenses[1]},", licenses):
+        table, *_, message = app.rank("food101", 10, None, given)
+        assert_table_matches(table.values.tolist(), expected)
+        assert all(lic in message for lic in licenses)
+    table, *_ = app.rank("food101", 10, None, licenses[0])
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("food101", top_k=10, licenses=licenses[0]))
+
+
+@pytest.mark.parametrize("value", [10**400, float("inf"), "inf", "9" * 400, "10000T", "any", "", " ", None],
+                         ids=["10**400", "inf", "'inf'", "400 nines", "10000T", "any", "empty", "blank", "None"])
+def test_max_params_beyond_any_checkpoint_means_no_limit(app, value):
+    table, *_, message = app.rank("dtd", 5, value)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("dtd", top_k=5))
+    assert "filters" not in message
+
+
+@pytest.mark.parametrize("value", [-5, 0, 0.5, "0.4", float("nan"), float("-inf"), True, "lots", "-3M", "1e400",
+                                   "x" * 500],
+                         ids=lambda v: repr(v)[:16])
+def test_unreadable_max_params_get_a_message(app, value):
+    message = _assert_failed(app.rank("dtd", 5, value))
+    assert "Max parameters must be a positive parameter count" in message
+
+
+@pytest.mark.parametrize("value, rows", [(float("inf"), 100), (10**400, 100), (-(10**400), 1), (float("-inf"), 1),
+                                         (float("nan"), 10), ("7", 7), ("seven", 10), (None, 10), (3.9, 3),
+                                         ([], 10)], ids=lambda v: repr(v)[:16])
+def test_any_top_k_gives_a_table(app, value, rows):
+    table, *_ = app.rank("cifar100", value)
+    assert_table_matches(table.values.tolist(), fennec_hub.recommend("cifar100", top_k=rows))
+
+
 # ---------------------------------------------------------------------------- friendly messages
 def _assert_failed(result) -> str:
-    """A failed ranking: empty table with the usual columns, no plot, no CSV, a readable message."""
-    table, figure, csv_path, message = result
+    """A failed ranking: empty table with the usual columns, no plot, a readable message."""
+    table, figure, message = result
     assert table.empty and list(table.columns) == load_app_module().TABLE_COLUMNS
-    assert figure is None and csv_path is None
+    assert figure is None
     assert "Traceback" not in message and message.strip()
     return message
 
@@ -221,6 +334,9 @@ def test_hub_errors_become_messages(app, monkeypatch):
         assert words in _assert_failed(app.rank("someone/some-images", 5)).lower()
 
 
+@pytest.mark.skipif("max_bytes" not in inspect.signature(fennec_hub.Zoo.from_hub).parameters,
+                    reason="the Space downloads Hub zoos with Zoo.from_hub(..., max_bytes=cap), which this "
+                           "fennec_hub does not offer yet")
 def test_zoo_repo_from_the_hub(app, loophub, hub_token):
     """The advanced field ranks a published zoo; a missing one gets a message."""
     message = _assert_failed(app.rank("dtd", 5, zoo_repo="acme/no-such-zoo"))
@@ -228,9 +344,139 @@ def test_zoo_repo_from_the_hub(app, loophub, hub_token):
     zoo = fennec_hub.Zoo.default()
     repo = "fennec-tester/space-zoo"
     zoo.push_to_hub(repo, token=hub_token)
-    table, figure, csv_path, message = app.rank("dtd", 5, zoo_repo=repo)
+    table, plot, message = app.rank("dtd", 5, zoo_repo=repo)
     expected = fennec_hub.recommend("dtd", top_k=5, zoo=fennec_hub.Zoo.from_hub(repo))
     assert_table_matches(table.values.tolist(), expected)
+
+
+# ---------------------------------------------------------------------------- zoo loads from the Hub
+def test_token_buckets_refill_per_key():
+    app = load_app_module()
+    now = [1000.0]
+    buckets = app.TokenBuckets(2, 60.0, max_keys=3, clock=lambda: now[0])
+    assert buckets.take("a") == 0.0 and buckets.take("a") == 0.0
+    assert buckets.take("a") == pytest.approx(60.0)  # empty: the next token comes in a minute
+    assert buckets.take("b") == 0.0  # visitors do not share a bucket
+    now[0] += 30
+    assert buckets.take("a") == pytest.approx(30.0)  # half a token so far; a refusal costs nothing
+    now[0] += 30
+    assert buckets.take("a") == 0.0 and buckets.take("a") > 0
+    now[0] += 3600
+    assert buckets.take("a") == 0.0 and buckets.take("a") == 0.0 and buckets.take("a") > 0  # capped at 2
+    for key in ("c", "d", "e"):
+        buckets.take(key)
+    assert buckets.take("b") == 0.0 and len(buckets._buckets) == 3  # least recently used dropped
+
+
+class FakeHubZoos:
+    """Stands in for Zoo.from_hub: counts downloads; a repo named *missing* is not on the Hub."""
+
+    def __init__(self):
+        self.loaded: list[tuple[str, int]] = []
+
+    def __call__(self, repo_id, revision=None, token=None, *, max_bytes=None, **kwargs):
+        self.loaded.append((repo_id, max_bytes))
+        if "missing" in repo_id:
+            raise hub.RepoNotFound(f"{repo_id} not found")
+        return fennec_hub.Zoo.default()
+
+
+@pytest.fixture
+def hub_zoos(app, monkeypatch):
+    fake = FakeHubZoos()
+    monkeypatch.setattr(fennec_hub.Zoo, "from_hub", fake)
+    monkeypatch.setattr(app, "_zoos", {k: v for k, v in app._zoos.items() if not k})
+    for name in ("FENNEC_ZOO", "FENNEC_SPACE_ZOO_ALLOW", "FENNEC_SPACE_ZOO_DENY", "FENNEC_SPACE_PROXY_HOPS",
+                 "SPACE_ID", "FENNEC_SPACE_MAX_ZOO_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FENNEC_SPACE_ZOO_LOADS", "2")
+    monkeypatch.setenv("FENNEC_SPACE_ZOO_LOAD_EVERY_S", "3600")
+    monkeypatch.setattr(app, "_zoo_loads", None)
+    return fake
+
+
+def visitor(host: str, forwarded: str | None = None):
+    import gradio as gr
+
+    return gr.Request(client={"host": host}, headers={"x-forwarded-for": forwarded} if forwarded else {},
+                      session_hash=f"session-{host}")
+
+
+def test_each_visitor_may_load_only_a_few_zoos_from_the_hub(app, hub_zoos):
+    expected = fennec_hub.recommend("dtd", top_k=4)
+    for repo in ("acme/zoo-a", "acme/zoo-b"):
+        table, *_ = app.rank("dtd", 4, zoo_repo=repo, request=visitor("10.0.0.1"))
+        assert_table_matches(table.values.tolist(), expected)
+    message = _assert_failed(app.rank("dtd", 4, zoo_repo="acme/zoo-c", request=visitor("10.0.0.1")))
+    assert "loaded several zoos for you recently" in message and "60 min" in message
+    assert [repo for repo, _ in hub_zoos.loaded] == ["acme/zoo-a", "acme/zoo-b"]
+    # Zoos already loaded cost nothing, and the built-in zoo always works.
+    for repo in ("acme/zoo-a", "acme/zoo-b", "", None):
+        table, *_ = app.rank("dtd", 4, zoo_repo=repo, request=visitor("10.0.0.1"))
+        assert_table_matches(table.values.tolist(), expected)
+    # Another visitor has a budget of their own; a failed load (repo not found) spends it too.
+    assert "No zoo repo" in _assert_failed(app.rank("dtd", 4, zoo_repo="acme/missing-1", request=visitor("10.0.0.2")))
+    assert "No zoo repo" in _assert_failed(app.rank("dtd", 4, zoo_repo="acme/missing-2", request=visitor("10.0.0.2")))
+    assert "recently" in _assert_failed(app.rank("dtd", 4, zoo_repo="acme/zoo-c", request=visitor("10.0.0.2")))
+    assert len(hub_zoos.loaded) == 4
+    # The CSV endpoint goes through the same zoo loading.
+    assert app.ranking_csv("dtd", 4, zoo_repo="acme/zoo-c", request=visitor("10.0.0.2")) is None
+
+
+def test_behind_the_hub_proxy_the_forwarded_address_is_the_visitor(app, hub_zoos, monkeypatch):
+    monkeypatch.setenv("SPACE_ID", "someone/fennec")  # on a Space: one trusted proxy hop by default
+    proxy = "10.9.9.9"
+    assert app.visitor_of(visitor(proxy, "6.6.6.6, 203.0.113.7")) == "203.0.113.7"  # first entry is spoofable
+    for i in range(2):
+        app.rank("dtd", 3, zoo_repo=f"acme/a{i}", request=visitor(proxy, f"1.1.1.{i}, 203.0.113.7"))
+    assert "recently" in _assert_failed(app.rank("dtd", 3, zoo_repo="acme/a9", request=visitor(proxy, "203.0.113.7")))
+    table, *_ = app.rank("dtd", 3, zoo_repo="acme/b0", request=visitor(proxy, "198.51.100.4"))
+    assert not table.empty
+    monkeypatch.setenv("FENNEC_SPACE_PROXY_HOPS", "0")
+    assert app.visitor_of(visitor(proxy, "198.51.100.4")) == proxy
+
+
+def test_zoo_allow_and_deny_lists(app, hub_zoos, monkeypatch):
+    monkeypatch.setenv("FENNEC_SPACE_ZOO_ALLOW", "acme/*, fennec-hub/default-zoo")
+    monkeypatch.setenv("FENNEC_SPACE_ZOO_DENY", "acme/private-*")
+    message = _assert_failed(app.rank("dtd", 3, zoo_repo="mallory/huge-repo", request=visitor("10.0.0.3")))
+    assert "set not to load the zoo" in message and "mallory/huge-repo" in message and "acme/\\*" in message
+    assert "set not to load" in _assert_failed(app.rank("dtd", 3, zoo_repo="acme/private-zoo"))
+    for repo in ("acme/public-zoo", "fennec-hub/default-zoo"):
+        assert not app.rank("dtd", 3, zoo_repo=repo, request=visitor("10.0.0.3"))[0].empty
+    assert [r for r, _ in hub_zoos.loaded] == ["acme/public-zoo", "fennec-hub/default-zoo"]
+    # The Space's own zoo ($FENNEC_ZOO) is the owner's choice: no list and no budget applies to it.
+    monkeypatch.setenv("FENNEC_ZOO", "owner/zoo")
+    monkeypatch.setenv("FENNEC_SPACE_ZOO_ALLOW", "nothing/*")
+    assert not app.rank("dtd", 3, request=visitor("10.0.0.4"))[0].empty
+    assert hub_zoos.loaded[-1][0] == "owner/zoo"
+
+
+def test_hub_zoos_are_downloaded_with_a_size_cap(app, hub_zoos, monkeypatch):
+    app.rank("dtd", 3, zoo_repo="acme/zoo-x")
+    monkeypatch.setenv("FENNEC_SPACE_MAX_ZOO_BYTES", "12345678")
+    app.rank("dtd", 3, zoo_repo="acme/zoo-y")
+    assert hub_zoos.loaded == [("acme/zoo-x", 200_000_000), ("acme/zoo-y", 12_345_678)]
+
+
+def test_a_slow_zoo_download_does_not_hold_up_other_rankings(app, hub_zoos, monkeypatch):
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(repo_id, *args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return fennec_hub.Zoo.default()
+
+    monkeypatch.setattr(fennec_hub.Zoo, "from_hub", slow)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(app.rank, "dtd", 3, zoo_repo="acme/slow-zoo")
+        assert started.wait(30)
+        table, *_ = app.rank("food101", 3)  # the built-in zoo, while the download is under way
+        assert_table_matches(table.values.tolist(), fennec_hub.recommend("food101", top_k=3))
+        assert not pending.done()
+        release.set()
+        assert_table_matches(pending.result(timeout=30)[0].values.tolist(), fennec_hub.recommend("dtd", top_k=3))
 
 
 # ---------------------------------------------------------------------------- launched app
@@ -255,21 +501,50 @@ def test_launched_app_ranks_through_gradio_client(served):
     url, downloads = served
     client = _client(url, downloads)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert list(endpoints) == ["/rank"]
-    table, plot, csv_path, message = client.predict(
-        dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", protocol="any",
-        api_name="/rank")
+    assert sorted(endpoints) == ["/csv", "/rank"]
+    query = dict(dataset="eurosat", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="",
+                 protocol="any")
+    table, plot, message = client.predict(**query, api_name="/rank")
     expected = fennec_hub.recommend("eurosat", top_k=6)
     assert table["headers"] == [c for c in load_app_module().TABLE_COLUMNS]
     assert_table_matches(table["data"], expected)
-    assert pd.read_csv(csv_path)["model_id"].tolist() == expected["model_id"].tolist()
-    assert plot and "image/png" in str(plot)[:2000]
+    assert_plot_matches(plot_spec(plot), fennec_hub.recommend("eurosat", top_k=None), 6)
     assert "EuroSAT" in message
+    # The CSV only when asked for, from the same inputs.
+    csv_path = client.predict(**query, api_name="/csv")
+    assert pd.read_csv(csv_path)["model_id"].tolist() == expected["model_id"].tolist()
 
-    table, plot, csv_path, message = client.predict(
+    table, plot, message = client.predict(
         dataset="cifar1000", top_k=6, max_params="any", licenses=[], library="any", zoo_repo="", api_name="/rank")
     assert table["data"] == [] or table["data"] == [[]] or all(not any(r) for r in table["data"])
-    assert csv_path is None and "cifar1000" in message
+    assert plot is None and "cifar1000" in message
+
+
+def test_launched_app_answers_inputs_the_page_cannot_send(served):
+    """Out-of-range top-k, licenses as text, unknown choices: answers or messages, never a Gradio error."""
+    url, downloads = served
+    client = _client(url, downloads)
+    licenses = fennec_hub.Zoo.default().models["license"].dropna().value_counts().index[:2].tolist()
+    table, _, message = client.predict(dataset="dtd", top_k=500, max_params=10**400, licenses=",".join(licenses),
+                                       library=["any"], zoo_repo=None, protocol="any", api_name="/rank")
+    assert_table_matches(table["data"], fennec_hub.recommend("dtd", top_k=100, licenses=licenses))
+    table, _, message = client.predict(dataset="dtd", top_k=0, max_params="any", licenses=[], library="any",
+                                       zoo_repo="", protocol="no-such-protocol", api_name="/rank")
+    assert "unknown protocol" in message and not any(any(r) for r in table["data"])
+    table, _, message = client.predict(dataset="dtd", top_k=-3, max_params=-1, licenses=None, library=None,
+                                       zoo_repo="", protocol=None, api_name="/rank")
+    assert "Max parameters must be a positive parameter count" in message
+
+
+def test_launched_app_limits_zoo_loads_per_visitor(served, hub_zoos):
+    """Gradio hands rank() the request, so the zoo-load budget is per client address."""
+    url, downloads = served
+    client = _client(url, downloads)
+    messages = [client.predict(dataset="dtd", top_k=3, max_params="any", licenses=[], library="any",
+                               zoo_repo=f"acme/served-zoo-{i}", protocol="any", api_name="/rank")[2]
+                for i in range(3)]
+    assert "recently" not in messages[0] + messages[1] and "recently" in messages[2]
+    assert [r for r, _ in hub_zoos.loaded] == ["acme/served-zoo-0", "acme/served-zoo-1"]
 
 
 def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_ids):
@@ -279,7 +554,7 @@ def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_id
     def ask(job):
         dataset, k = job
         client = _client(url, downloads)
-        table, _plot, _csv, message = client.predict(
+        table, _plot, message = client.predict(
             dataset=dataset, top_k=k, max_params="any", licenses=[], library="any", zoo_repo="",
             api_name="/rank")
         return table["data"], message
@@ -289,6 +564,19 @@ def test_twenty_concurrent_clients_each_get_their_own_answer(served, registry_id
     for (dataset, k), (rows, message) in zip(jobs, answers):
         assert_table_matches(rows, fennec_hub.recommend(dataset, top_k=k))
         assert dataset in message
+
+
+def test_concurrency_and_queue_settings_come_from_the_environment(app, monkeypatch):
+    monkeypatch.setenv("FENNEC_SPACE_CONCURRENCY", "3")
+    monkeypatch.setenv("FENNEC_SPACE_QUEUE_SIZE", "40")
+    demo = app.build_demo(picker="textbox")
+    ranking = [fn for fn in demo.fns.values() if fn.fn in (app.rank, app.ranking_csv)]
+    assert len(ranking) == 2 + len(app.EXAMPLES)  # /rank, /csv and one per example button
+    assert {fn.concurrency_limit for fn in ranking} == {3} and {fn.concurrency_id for fn in ranking} == {"rank"}
+    assert not any(fn.preprocess for fn in ranking)  # the handlers read raw inputs themselves
+    assert demo._queue.max_size == 40
+    monkeypatch.setenv("FENNEC_SPACE_CONCURRENCY", "lots")
+    assert app.concurrency_limit() == 2
 
 
 # ---------------------------------------------------------------------------- Space files
@@ -301,7 +589,13 @@ def test_space_card_and_requirements():
     assert card.title and card.license and 0 < len(card.to_dict()["short_description"]) <= 60
     assert card.datasets and all(resolve_dataset(d).id == d for d in card.datasets)
     requirements = (REPO_ROOT / "spaces_app" / "requirements.txt").read_text().splitlines()
-    names = [re.split(r"[<>=\[ ]", line.strip())[0].lower() for line in requirements
+    names = [re.split(r"[<>=\[ ;]", line.strip())[0].lower().replace("_", "-") for line in requirements
              if line.strip() and not line.startswith("#")]
-    assert "fennec_hub" in names and "gradio" in names
+    # gradio comes from the card's sdk_version, fennec_hub is vendored next to app.py by deploy-space,
+    # and the Space never needs torch.
+    assert "gradio" not in names and "fennec-hub" not in names and "torch" not in names
+    assert {"numpy", "pandas", "pyarrow", "safetensors", "huggingface-hub"} <= set(names)
+    import gradio
+
+    assert str(card.sdk_version) == gradio.__version__, "keep the card's sdk_version at the tested gradio"
     assert "python spaces_app/app.py" in (REPO_ROOT / "spaces_app" / "README.md").read_text()

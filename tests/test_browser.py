@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
 import fennec_hub
@@ -102,10 +103,50 @@ def _assert_rows_match(page, expected) -> None:
     assert links.first.get_attribute("href") == f"https://huggingface.co/{expected.iloc[0].model_id}"
 
 
-def _wait_for_plot(page) -> None:
+def _wait_for_plot(page, top_ids: list[str]) -> None:
+    """Plotly has drawn the figure in the browser, with the top-k trace holding ``top_ids``."""
     page.wait_for_function(
-        "() => { const img = document.querySelector('#fennec-plot img');"
-        " return img && img.complete && img.naturalWidth > 200; }")
+        """(ids) => {
+            const gd = document.querySelector('#fennec-plot .js-plotly-plot');
+            if (!gd || !gd.data || gd.querySelectorAll('path.point').length < 50) return false;
+            const top = gd.data.find(t => t.name.startsWith('your top'));
+            return top && JSON.stringify(top.text) === JSON.stringify(ids);
+        }""",
+        arg=top_ids,
+    )
+
+
+# The most isolated point of the top-k trace (so hovering it cannot pick a neighbour): its centre on
+# the page and the model id the figure holds for it.
+_ISOLATED_TOP_POINT = """() => {
+    const gd = document.querySelector('#fennec-plot .js-plotly-plot');
+    const layers = gd.querySelectorAll('g.trace.scatter');
+    const points = [];
+    gd.data.forEach((trace, t) => layers[t].querySelectorAll('path.point').forEach((el, j) => {
+        const r = el.getBoundingClientRect();
+        points.push({x: r.x + r.width / 2, y: r.y + r.height / 2, id: trace.text[j],
+                     top: trace.name.startsWith('your top')});
+    }));
+    let best = null, bestGap = -1;
+    for (const p of points.filter(p => p.top)) {
+        const gap = Math.min(...points.filter(q => q.id !== p.id).map(q => Math.hypot(q.x - p.x, q.y - p.y)));
+        if (gap > bestGap) { best = p; bestGap = gap; }
+    }
+    return best;
+}"""
+
+
+def _assert_hover_names_the_model(page) -> str:
+    page.locator("#fennec-plot").scroll_into_view_if_needed()
+    point = page.evaluate(_ISOLATED_TOP_POINT)
+    page.mouse.move(point["x"] - 30, point["y"] - 30)
+    page.mouse.move(point["x"], point["y"], steps=5)
+    page.wait_for_function(
+        "(id) => [...document.querySelectorAll('#fennec-plot .hoverlayer .hovertext')]"
+        ".some(el => el.textContent.includes(id))", arg=point["id"])
+    hover = page.locator("#fennec-plot .hoverlayer .hovertext").first.text_content()
+    assert "parameters" in hover and "score" in hover
+    return point["id"]
 
 
 @pytest.mark.parametrize("picker", ["dropdown", "hub"])
@@ -131,8 +172,18 @@ def test_rank_in_the_browser(page, picker):
         page.wait_for_function("(name) => document.querySelector('#fennec-message').innerText.includes(name)",
                                arg=resolve_dataset(dataset).name)
         _assert_rows_match(page, expected)
-        _wait_for_plot(page)
-        assert page.get_by_role("button", name="Download CSV").is_visible()
+        # The plot is drawn in the browser from the ranking: every sized checkpoint, top-k marked.
+        everything = fennec_hub.recommend(dataset, top_k=None)
+        sized = everything[everything["params"].notna() & everything["params"].gt(0)]
+        _wait_for_plot(page, [m for m in sized["model_id"] if m in set(expected["model_id"])])
+        hovered = _assert_hover_names_the_model(page)
+        assert hovered in set(expected["model_id"])
+        # The CSV is written when the button is clicked, and the browser saves it.
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CSV").click()
+        assert download.value.suggested_filename.endswith(".csv")
+        saved = pd.read_csv(download.value.path())
+        assert saved["model_id"].tolist() == expected["model_id"].tolist()
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / ("space.png" if picker == "dropdown" else f"space-{picker}-search.png")
