@@ -16,7 +16,7 @@ EXTRAS: dict[str, str] = {
     "fit": "TransferSpace.fit and fennec-hub bench (scipy, scikit-learn)",
     "text": "the MiniLM text proxy for Hub datasets outside the registry (sentence-transformers)",
     "images": "the image proxy, recommend(images=N) (torch, transformers, Pillow)",
-    "space": "the Gradio Space in spaces_app/ (gradio, matplotlib, the text proxy)",
+    "space": "the Gradio Space in spaces_app/ (gradio and its Hub search box)",
 }
 
 

@@ -83,13 +83,16 @@ class FilterWarning(UserWarning):
     or no model passes the filters together. The ranking is still returned (possibly empty)."""
 
 
-def parse_params(value: int | float | str | None) -> int | None:
+def parse_params(value: int | float | str | None, *, beyond_any_model: str = "raise") -> int | None:
     """Parameter count from an int or a string like "50M", "1.5B", "800k" (None passes through).
 
-    Accepts 1 to `MAX_PARAMS` parameters (fractions are rounded down). Raises
-    `RecommendArgumentError` for anything else (0.5, -3, inf, "lots") and `RecommendTypeError`
-    for a value that is neither a number nor a string.
+    Accepts 1 to `MAX_PARAMS` parameters (fractions are rounded down). A larger count raises
+    (``beyond_any_model="raise"``) or reads as no limit, None (``"no limit"``, for forms where a
+    visitor types a huge number). Raises `RecommendArgumentError` for anything else (0.5, -3,
+    "lots") and `RecommendTypeError` for a value that is neither a number nor a string.
     """
+    if beyond_any_model not in ("raise", "no limit"):
+        raise ValueError(f"beyond_any_model must be 'raise' or 'no limit', got {beyond_any_model!r}")
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -114,6 +117,8 @@ def parse_params(value: int | float | str | None) -> int | None:
     if n < 1:
         raise RecommendArgumentError("max_params", f"max_params must be at least 1 parameter, got {shown}; "
                                      + _PARAMS_HINT)
+    if n > MAX_PARAMS and beyond_any_model == "no limit":
+        return None
     if n > MAX_PARAMS:
         raise RecommendArgumentError("max_params", f"max_params {shown} is beyond any model (the most accepted is "
                                      f"{MAX_PARAMS:.0e}); leave max_params out for no size limit")

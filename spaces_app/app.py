@@ -363,12 +363,12 @@ def _max_params_arg(value: Any) -> int | None:
     if text.lower() in _NO_LIMIT:
         return None
     try:
-        limit = parse_params(text)
-    except OverflowError:  # more digits than a float holds: beyond any checkpoint
-        return None
+        limit = parse_params(text, beyond_any_model="no limit")
     except ValueError:
         raise bad from None
-    if limit is None or limit <= 0:
+    if limit is None:  # beyond any checkpoint
+        return None
+    if limit <= 0:
         raise bad
     return None if limit >= _NO_LIMIT_FROM else limit
 

@@ -36,6 +36,7 @@ DOCUMENTED_MESSAGES = [
     r"^That is not a Hub dataset id:",
     r"^Max parameters must be a positive parameter count",
     r"^No checkpoint passes the filters",
+    r"^no model in this zoo has (library|license)",
     r"^unknown protocol",
     r"is not a Hub repo id \(expected owner/name\)",
     r"^No zoo repo `.*` on the Hub|^The zoo repo `.*` is gated|^Could not load the zoo from the Hub",

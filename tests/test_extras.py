@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # What the core install does not have: every package of the extras (and what they pull in).
 HEAVY = ("torch", "torchvision", "transformers", "timm", "pytorchcv", "scipy", "sklearn",
-         "sentence_transformers", "gradio", "matplotlib", "PIL")
+         "sentence_transformers", "gradio", "PIL")
 
 
 # ---------------------------------------------------------------------------- the error
@@ -136,7 +136,7 @@ print("RESULT " + json.dumps(out))
 def test_core_ranks_without_any_extra(loophub, hub_token, unique_repo_id, tmp_path):
     """recommend() on the embedded zoo, a Hub zoo and a new Hub dataset, TransferSpace.load + score and
     the CLI, in a process where torch, transformers, timm, scipy, scikit-learn, sentence-transformers,
-    gradio, matplotlib and Pillow cannot be imported: same rankings as with everything installed."""
+    gradio and Pillow cannot be imported: same rankings as with everything installed."""
     from fennec_hub import Zoo, recommend
 
     from test_zoo import make_small_zoo
