@@ -282,10 +282,14 @@ def test_mixing_weights_follow_cv_gain_and_drop_useless_proxies():
 # ------------------------------------------------------------------------------ end to end
 
 
+TINY_CLIP_REPO = "local-user/tiny-clip-proxy"
+
+
 @pytest.fixture(scope="module")
-def proxy_zoo(tmp_path_factory, digits_repo, tiny_clip, tiny_bert):
+def proxy_zoo(tmp_path_factory, loophub, digits_repo, tiny_clip, tiny_bert):
     """A real small zoo (TransferGraph records) carrying metadata, text and image regressors fitted on
-    its historical tasks; the image regressor uses a tiny random CLIP saved as a local model dir."""
+    its historical tasks; the image regressor uses a tiny random CLIP, published on the loopback Hub
+    as TINY_CLIP_REPO (tests that run it add that id to tasks.IMAGE_ENCODERS)."""
     from test_zoo import make_small_zoo
 
     from fennec_hub.zoo import Zoo
@@ -293,20 +297,23 @@ def proxy_zoo(tmp_path_factory, digits_repo, tiny_clip, tiny_bert):
     root = tmp_path_factory.mktemp("proxy-zoo")
     clip_dir = root / "clip"
     tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    loophub.add_repo("model", TINY_CLIP_REPO, {f: clip_dir / f for f in ("config.json", "model.safetensors")})
     zoo = Zoo.load(make_small_zoo().save(root / "zoo"))  # own copy: the shared test zoo stays proxy-free
     known = list(zoo.space.known_tasks)
     image_emb = {t: tasks.image_proxy_embedding(digits_repo, 10, str(clip_dir), seed=i, progress=False)
                  for i, t in enumerate(known)}
     regs = tasks.fit_task_proxies(zoo.space, proxies=("metadata", "text", "image"), text_model=tiny_bert,
-                                  image_embeddings=image_emb, image_meta={"encoder": str(clip_dir)})
+                                  image_embeddings=image_emb, image_meta={"encoder": TINY_CLIP_REPO})
     assert set(regs) == {"metadata", "text", "image"}
     assert regs["text"].meta["tasks"] == known and regs["text"].quality is not None
     zoo.proxies = regs
     return Zoo.load(zoo.save(root / "zoo-proxies"))  # proxies travel with the zoo (safetensors + json)
 
 
-def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo):
+def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo, monkeypatch):
     from fennec_hub import recommend
+
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {TINY_CLIP_REPO})
 
     assert tasks.supported_proxies(proxy_zoo) == ("metadata", "text", "image")
     out = recommend(digits_repo, top_k=5, zoo=proxy_zoo)
@@ -353,10 +360,11 @@ def test_sample_images_reads_only_needed_row_groups_and_skips_null_labels(loophu
     assert 0 < len(set(read)) < 8  # 60 rows in 8 row groups: not all of them were read
 
 
-def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tmp_path, capsys):
+def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tmp_path, capsys, monkeypatch):
     """scripts/build_image_proxy.py (the documented build for a machine that reaches the Hub) run
     against the loopback Hub: a tiny CLIP model repo, and image datasets at the registry's Hub ids of
     four of the zoo's recorded tasks (the others have no copy there and are skipped)."""
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {"local-user/tiny-clip"})
     import importlib.util
     from pathlib import Path
 
