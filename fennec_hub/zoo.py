@@ -329,7 +329,7 @@ class Zoo:
         revision: str | None = None,
         source: str = "memory",
         a2v_pca: Mapping[str, np.ndarray] | None = None,
-        _space_dir: Path | None = None,
+        proxies: Mapping[str, Any] | None = None,
     ) -> None:
         import pandas as pd
 
@@ -353,8 +353,7 @@ class Zoo:
             history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
         self._history = history
         self._space = space
-        self._space_dir = _space_dir
-        self._proxies: dict[str, Any] | None = None
+        self._proxies: dict[str, Any] = dict(proxies or {})
         #: The archi2vec PCA ({"mean", "components"}) behind the space's a2v_* features, if any:
         #: Zoo.build uses it so that new models get the same features the space was fitted on.
         self.a2v_pca = None if a2v_pca is None else {k: np.asarray(v, dtype=np.float64) for k, v in a2v_pca.items()}
@@ -414,32 +413,14 @@ class Zoo:
 
     @property
     def space(self) -> "TransferSpace":
-        """The TransferSpace used to encode new tasks and models (loaded lazily)."""
+        """The TransferSpace used to encode new tasks and models."""
         if self._space is None:
-            if self._space_dir is None or not (self._space_dir).exists():
-                raise ZooFormatError(f"zoo {self.source!r} carries no transfer space; new tasks cannot be encoded")
-            from .space import TransferSpace
-
-            try:
-                self._space = TransferSpace.load(self._space_dir)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ZooFormatError(f"zoo {self.source!r}: cannot load its transfer space: {exc}") from exc
+            raise ZooFormatError(f"zoo {self.source!r} carries no transfer space; new tasks cannot be encoded")
         return self._space
 
     @property
     def proxies(self) -> dict[str, Any]:
         """Task-proxy regressors (name -> fennec_hub.tasks.ProxyRegressor) shipped with the zoo, if any."""
-        if self._proxies is None:
-            d = self._proxies_dir
-            if d is not None and d.exists():
-                from .tasks import load_proxies
-
-                try:
-                    self._proxies = dict(load_proxies(d))
-                except (OSError, ValueError, KeyError) as exc:
-                    raise ZooFormatError(f"zoo {self.source!r}: cannot load its task proxies: {exc}") from exc
-            else:
-                self._proxies = {}
         return self._proxies
 
     @proxies.setter
@@ -447,12 +428,8 @@ class Zoo:
         self._proxies = dict(value or {})
 
     @property
-    def _proxies_dir(self) -> Path | None:
-        return None if self._space_dir is None else self._space_dir.parent / PROXIES_DIR
-
-    @property
     def has_space(self) -> bool:
-        return self._space is not None or (self._space_dir is not None and self._space_dir.exists())
+        return self._space is not None
 
     def model_index(self, model_id: str) -> int:
         """Row of `model_id` in `models` / `model_vectors` (KeyError if absent)."""
@@ -531,7 +508,6 @@ class Zoo:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        self._space_dir = target / SPACE_DIR if (target / SPACE_DIR).exists() else None
         return target
 
     def _write(self, root: Path, *, repo_id: str | None = None) -> None:
@@ -554,19 +530,12 @@ class Zoo:
             arrays["a2v_pca_mean"] = np.ascontiguousarray(self.a2v_pca["mean"], dtype=np.float64).reshape(1, -1)
             arrays["a2v_pca_components"] = np.ascontiguousarray(self.a2v_pca["components"], dtype=np.float64)
         save_file(arrays, str(root / VECTORS_FILE), metadata={"format": FORMAT_NAME})
-        stored = [self._space_dir / n for n in SPACE_FILES] if self._space_dir is not None else []
-        if stored and all(f.is_file() for f in stored):  # the space's own files, byte for byte
-            (root / SPACE_DIR).mkdir()
-            for f in stored:
-                shutil.copyfile(f, root / SPACE_DIR / f.name)
-        elif self._space is not None:
+        if self._space is not None:
             self._space.save(root / SPACE_DIR)
         if self._proxies:
             from .tasks import save_proxies
 
             save_proxies(self._proxies, root / PROXIES_DIR)
-        elif self._proxies is None and self._proxies_dir is not None and self._proxies_dir.exists():
-            shutil.copytree(self._proxies_dir, root / PROXIES_DIR)
         info = {k: v for k, v in self.info.items()
                 if k not in ("files", "counts", "dims", "schema_version", "format", "fingerprint")}
         manifest: dict[str, Any] = {
@@ -640,12 +609,8 @@ class Zoo:
         space = _load_space(root, listed, mv.shape[1])
         proxies = _load_proxies(root, listed, mv.shape[1])
         info = {k: v for k, v in manifest.items() if k not in ("files",)}
-        space_dir = root / SPACE_DIR
-        zoo = cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-                  revision=revision, source=source or str(root), a2v_pca=pca,
-                  _space_dir=space_dir if space is not None else None)
-        zoo._proxies = proxies
-        return zoo
+        return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
+                   revision=revision, source=source or str(root), a2v_pca=pca, proxies=proxies)
 
     @classmethod
     def default(cls) -> "Zoo":
@@ -745,12 +710,8 @@ class Zoo:
         from . import hub
 
         repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id")
-        source_dir = self._space_dir  # the files this zoo still reads lazily (space, proxies)
         with tempfile.TemporaryDirectory(prefix="fennec-zoo-push-") as tmp:
-            try:
-                root = self.save(Path(tmp) / "zoo", repo_id=repo_id)
-            finally:  # keep reading from where the zoo came from, not from the temporary copy
-                self._space_dir = source_dir
+            root = self.save(Path(tmp) / "zoo", repo_id=repo_id)
             c = self._counts()
             msg = commit_message or (f"fennec_hub zoo: {c['models']} models, {c['tasks']} tasks "
                                      f"(schema {SCHEMA_VERSION})")

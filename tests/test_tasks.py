@@ -128,6 +128,21 @@ def test_invalid_id_is_rejected_before_any_request(loophub):
     assert loophub.calls() == []
 
 
+def test_hub_ids_the_hub_rejects_are_refused_before_any_request(loophub, digits_repo):
+    from fennec_hub import hub
+
+    loophub.clear_log()
+    for bad in ("foo/bar--baz", "foo/a..b", "a/b/c"):
+        with pytest.raises(hub.InvalidRepoId, match=r"^dataset="):
+            tasks.resolve_hub_dataset(bad)
+        with pytest.raises(hub.InvalidRepoId, match=r"^repo_id="):
+            tasks.hub_image_schema(bad)
+    assert loophub.calls() == []
+    # the other spellings of a Hub dataset resolve to its id
+    assert tasks.resolve_hub_dataset(f"hf://datasets/{digits_repo}").id == digits_repo
+    assert tasks.resolve_hub_dataset(f"https://huggingface.co/datasets/{digits_repo}").id == digits_repo
+
+
 # ------------------------------------------------------------------------------ sampling
 
 
@@ -442,3 +457,52 @@ def test_new_hub_dataset_without_a_text_encoder_falls_back_to_metadata(loophub, 
     assert len(ranked) == 5 and ranked.attrs["task_vector_source"] == "metadata"
     with pytest.raises(ValueError, match="text proxy cannot run here"):
         tasks.task_vector_from_proxies(entry, zoo, use=["metadata", "text"], progress=False)
+
+
+# ------------------------------------------------------------------------------ bounded downloads
+
+
+def test_shards_over_the_bound_are_refused_before_download(loophub, unique_repo_id):
+    from fennec_hub import hub
+
+    imgs, labels = _digit_images(2)
+    loophub.add_image_dataset(unique_repo_id, imgs, labels, [str(i) for i in range(10)])
+    loophub.clear_log()
+    with pytest.raises(hub.DownloadTooLarge, match=r"data/train-00000-of-00001.parquet.*over the 100-byte bound"):
+        tasks.sample_images(unique_repo_id, 10, max_bytes=100, progress=False)
+    assert not loophub.calls("GET", r"\.parquet$")  # its size came from a HEAD request; no byte of it moved
+    images, _ = tasks.sample_images(unique_repo_id, 10, progress=False)  # within the default bound
+    assert len(images) == 10
+
+
+def test_image_encoder_weights_come_only_from_allowed_repos(loophub, digits_repo, tiny_clip, tmp_path, monkeypatch):
+    from fennec_hub import hub
+
+    clip_dir = tmp_path / "clip"
+    tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    files = {f: clip_dir / f for f in ("config.json", "model.safetensors")}
+    loophub.add_repo("model", "someone/encoder", files)
+    loophub.clear_log()
+    with pytest.raises(ValueError, match="'someone/encoder' is neither a local model directory nor one of the Hub"):
+        tasks.load_image_encoder("someone/encoder")
+    # a zoo cannot extend the list: its image regressor naming another encoder is refused
+    rng = np.random.default_rng(0)
+    img_reg = tasks.ProxyRegressor.fit(rng.normal(size=(6, 16)), rng.normal(size=(6, 4)), name="image",
+                                       meta={"encoder": "someone/encoder"})
+    zoo = SimpleNamespace(space=SimpleNamespace(task_vector=lambda entry: np.ones(4, np.float32)),
+                          proxies={"image": img_reg})
+    entry = tasks.resolve_hub_dataset(digits_repo)
+    loophub.clear_log()
+    with pytest.raises(ValueError, match="this zoo's image proxy names the encoder 'someone/encoder'"):
+        tasks.task_vector_from_proxies(entry, zoo, images=5, progress=False)
+    for local in (str(clip_dir), "/etc"):  # nor can it name a local directory
+        img_reg.meta["encoder"] = local
+        with pytest.raises(ValueError, match="not one of the Hub encoders"):
+            tasks.task_vector_from_proxies(entry, zoo, images=5, progress=False)
+    assert not loophub.calls(path_regex="someone/encoder")
+    # an allowed repo still has its sizes checked before the weights move
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {"someone/encoder"})
+    monkeypatch.setattr(tasks, "_MAX_ENCODER_BYTES", 1000)
+    with pytest.raises(hub.DownloadTooLarge, match="model.safetensors"):
+        tasks.load_image_encoder("someone/encoder")
+    assert not loophub.calls("GET", r"someone/encoder/resolve/")
