@@ -276,11 +276,13 @@ def _translated(repo_id: str | None = None, *, repo_type: str | None = "model", 
         yield
     except Exception as err:  # noqa: BLE001 - translated or re-raised below
         E = _errors()
-        timed_out = _in_chain(err, E.HubTimeout)
-        if timed_out is not None:  # wherever huggingface_hub caught and re-raised it
-            raise _timeout_error(timed_out, call=call, what=_describe(repo_type, repo_id)) from err
+        if isinstance(err, E.HubTimeout) and err.call is None:  # straight from the client: say which call
+            raise _timeout_error(err, call=call, what=_describe(repo_type, repo_id)) from err
         if isinstance(err, HubError):
             raise
+        timed_out = _in_chain(err, E.HubTimeout)
+        if timed_out is not None:  # huggingface_hub caught it and raised something else
+            raise _timeout_error(timed_out, call=call, what=_describe(repo_type, repo_id)) from err
         translated = _translate(err, repo_id, repo_type=repo_type, endpoint=endpoint, revision=revision,
                                 filename=filename, local_only=local_only)
         if translated is None:

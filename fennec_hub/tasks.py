@@ -941,8 +941,9 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
             if enc is None:  # the encoder the zoo's regressor was fitted with: only an allowed Hub id
                 enc = regs["image"].meta.get("encoder", DEFAULT_IMAGE_ENCODER)
                 if enc not in IMAGE_ENCODERS:
+                    allowed = ", ".join(sorted(IMAGE_ENCODERS))
                     raise ValueError(f"this zoo's image proxy names the encoder {str(enc)[:100]!r}, which is not "
-                                     f"one of the Hub encoders fennec_hub downloads ({', '.join(sorted(IMAGE_ENCODERS))}); "
+                                     f"one of the Hub encoders fennec_hub downloads ({allowed}); "
                                      "pass image_encoder= (e.g. a local directory) to use another")
             emb = image_proxy_embedding(hub_id, n=int(images or DEFAULT_IMAGES), encoder=enc, split=split,
                                         seed=seed, token=token, endpoint=endpoint, progress=progress)

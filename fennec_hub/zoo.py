@@ -950,7 +950,8 @@ def _load_proxies(root: Path, listed: Mapping[str, Any], dim: int) -> dict[str, 
         try:
             reg = ProxyRegressor.load(root / PROXIES_DIR / name)
         except Exception as exc:  # safetensors, JSON and field errors alike
-            raise ZooFormatError(f"cannot load the {name!r} task proxy ({rels[0]}): {type(exc).__name__}: {exc}") from exc
+            raise ZooFormatError(f"cannot load the {name!r} task proxy ({rels[0]}): "
+                                 f"{type(exc).__name__}: {exc}") from exc
         coef, icpt = reg.coef, reg.intercept
         if (not isinstance(coef, np.ndarray) or coef.ndim != 2 or coef.shape[0] != dim
                 or not isinstance(icpt, np.ndarray) or icpt.shape != (dim,)):

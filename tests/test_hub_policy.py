@@ -59,9 +59,11 @@ class StallingServer:
 @pytest.fixture
 def stalling(monkeypatch):
     """A stalling Hub: HF_ENDPOINT points at it and FENNEC_HUB_TIMEOUT is 1 s."""
+    import huggingface_hub.constants  # noqa: F401  (reads HF_ENDPOINT now, while it names the loopback Hub)
+
     server = StallingServer()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv(hub.TIMEOUT_ENV, STALL_TIMEOUT)
+    monkeypatch.setenv("FENNEC_HUB_TIMEOUT", STALL_TIMEOUT)
     yield server
     server.close()
 

@@ -90,7 +90,8 @@ def test_a_dataset_repo_that_is_not_a_zoo_is_refused_without_downloading(loophub
 def test_listed_files_over_the_bounds_are_refused_before_download(loophub, small_zoo, unique_repo_id, hub_token):
     small_zoo.push_to_hub(unique_repo_id, token=hub_token)
     loophub.clear_log()
-    with pytest.raises(hub.DownloadTooLarge, match=r"refusing to download \S+ of dataset repo .*over the 10,000-byte bound \(max_file_bytes\)"):
+    too_big = r"refusing to download \S+ of dataset repo .*over the 10,000-byte bound \(max_file_bytes\)"
+    with pytest.raises(hub.DownloadTooLarge, match=too_big):
         Zoo.from_hub(unique_repo_id, token=hub_token, max_file_bytes=10_000)
     with pytest.raises(hub.DownloadTooLarge, match=r"bytes together, over the 50,000-byte bound \(max_bytes\)"):
         Zoo.from_hub(unique_repo_id, token=hub_token, max_bytes=50_000)
