@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import fnmatch
 import importlib
 import math
 import os
@@ -149,6 +148,19 @@ class HubError(OSError):
 class DownloadTooLarge(ValueError):
     """A download was refused before it started: a file (or the total) is over its size bound,
     or the Hub did not say how large it is."""
+
+
+if TYPE_CHECKING:  # pragma: no cover - the real classes are built on first use (_make_error_classes)
+    from huggingface_hub import errors as _hf
+
+    class RepoNotFound(HubError, _hf.RepositoryNotFoundError): ...
+    class GatedRepo(HubError, _hf.GatedRepoError): ...
+    class RevisionNotFound(HubError, _hf.RevisionNotFoundError): ...
+    class EntryNotFound(HubError, _hf.RemoteEntryNotFoundError): ...
+    class HubOffline(HubError, _hf.OfflineModeIsEnabled): ...
+    class NotCached(HubOffline, _hf.LocalEntryNotFoundError): ...
+    class HubTimeout(HubOffline, TimeoutError): ...
+    class InvalidRepoId(_hf.HFValidationError): ...
 
 
 _LAZY_ERRORS = ("RepoNotFound", "GatedRepo", "RevisionNotFound", "EntryNotFound", "HubOffline", "NotCached",
