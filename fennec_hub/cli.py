@@ -274,10 +274,12 @@ def _add_push(sub) -> None:
         sub, "push",
         help="publish a zoo directory as a Hub dataset repo (one commit)",
         description="Upload a zoo directory (written by build-zoo or Zoo.save) to a Hub dataset repo in one "
-        "atomic commit, creating the repo if needed. Prints the commit URL.",
+        "atomic commit, creating the repo if needed; the repo then holds exactly this zoo (files of an "
+        "earlier zoo are deleted in the same commit). Prints the commit URL (or the pull request's).",
         examples="""\
   fennec-hub push my-zoo/ my-org/my-zoo                  publish (or update) a zoo
   fennec-hub push my-zoo/ my-org/my-zoo --private --message "zoo of 2026-11"
+  fennec-hub push my-zoo/ my-org/my-zoo --create-pr      propose the update as a pull request
   fennec-hub push default my-org/fennec-default-zoo      the zoo embedded in the package
 """,
     )
@@ -285,16 +287,18 @@ def _add_push(sub) -> None:
     p.add_argument("repo_id", metavar="REPO_ID", help="target dataset repo, e.g. my-org/my-zoo")
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--token", help="Hub token with write access (default: your HF login)")
-    p.add_argument("--message", help="commit message")
+    p.add_argument("--revision", help="branch to push to (created if needed; default: main)")
+    p.add_argument("--create-pr", action="store_true", help="open a pull request against main instead of committing")
+    p.add_argument("--commit-message", "--message", dest="message", help="commit message")
 
 
 def _run_push(args) -> int:
     from .zoo import Zoo
 
     zoo = Zoo.default() if args.zoo_dir == "default" else Zoo.load(args.zoo_dir)
-    url = zoo.push_to_hub(args.repo_id, private=True if args.private else None, token=args.token,
-                          commit_message=args.message)
-    print(str(url))
+    info = zoo.push_to_hub(args.repo_id, private=True if args.private else None, token=args.token,
+                           revision=args.revision, create_pr=args.create_pr, commit_message=args.message)
+    print(getattr(info, "pr_url", None) or str(info))
     return 0
 
 

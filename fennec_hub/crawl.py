@@ -92,7 +92,6 @@ RECORD_SOURCE = "hub:model-cards"
 _TRAINER_BASE_RE = re.compile(
     r"fine-tuned version of \[([A-Za-z0-9][\w.\-]*/[\w.\-]+)\]\(https?://huggingface\.co/[^)\s]*\)"
 )
-_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -176,10 +175,16 @@ def base_models_of(card: dict, tags: Iterable[str] | None, base_models: Any, bod
         m = _TRAINER_BASE_RE.search(body[:20_000])
         if m:
             found.append(m.group(1))
+    from . import hub
+
     out: list[str] = []
     for b in found:
-        if _REPO_ID_RE.match(b) and b not in out:
-            out.append(b)
+        try:  # ids the Hub would reject (foo/bar--baz, ../x) are dropped
+            repo_id = hub.parse_repo_id(b, repo_type="model", argument="base_model")
+        except ValueError:
+            continue
+        if repo_id not in out:
+            out.append(repo_id)
     return out
 
 

@@ -85,6 +85,6 @@ def deploy_space(repo_id: str, *, private: bool | None = None, app_dir: str | Pa
 
     with tempfile.TemporaryDirectory(prefix="fennec-space-") as tmp:
         folder = assemble_space(Path(tmp) / "space", app_dir=app_dir)
-        return hub.upload_folder(repo_id, folder, repo_type="space", space_sdk="gradio", private=private,
-                                 commit_message=commit_message or f"Deploy the fennec_hub {__version__} Space",
-                                 delete_patterns="*", endpoint=endpoint, token=token)
+        return hub.push_folder(repo_id, folder, repo_type="space", space_sdk="gradio", private=private,
+                               commit_message=commit_message or f"Deploy the fennec_hub {__version__} Space",
+                               endpoint=endpoint, token=token)

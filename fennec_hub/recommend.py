@@ -273,27 +273,38 @@ def _check_filter(wanted: set[str] | None, known: list[str], what: str, noun: st
 # zoo and task resolution
 # --------------------------------------------------------------------------------------------
 
-def _get_zoo(zoo: "Zoo | str | None", token: str | bool | None) -> "Zoo":
+def _get_zoo(zoo: "Zoo | str | None", token: str | bool | None, revision: str | None = None) -> "Zoo":
     from .zoo import Zoo
 
+    if revision is not None and not isinstance(zoo, str):
+        raise ValueError("revision= selects a commit of a zoo given as a Hub repo id (zoo='owner/name')")
     if zoo is None:
         return Zoo.default()
     if isinstance(zoo, Zoo):
         return zoo
     if isinstance(zoo, str):
-        key = (zoo, token if isinstance(token, str) else None)
+        from . import hub
+
+        repo_id = hub.parse_repo_id(zoo, repo_type="dataset", argument="zoo")
+        key = (repo_id, revision, token if isinstance(token, str) else None)
         with _LOCK:
             cached = _HUB_ZOOS.get(key)
         if cached is None:
-            cached = Zoo.from_hub(zoo, token=token)
+            cached = Zoo.from_hub(repo_id, revision=revision, token=token)
             with _LOCK:
                 _HUB_ZOOS[key] = cached
         return cached
     raise RecommendTypeError("zoo", f"zoo must be None, a Zoo or a Hub dataset repo id, got {type(zoo).__name__}")
 
 
-def _looks_like_hub_id(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}", name.strip()))
+def _hub_dataset_id(name: str) -> str | None:
+    """The Hub dataset id ``name`` spells (``owner/name``, ``hf://datasets/...``, a Hub URL), or None."""
+    from . import hub
+
+    try:
+        return hub.parse_repo_id(name, repo_type="dataset", argument="dataset")
+    except ValueError:
+        return None
 
 
 def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "DatasetEntry":
@@ -303,7 +314,8 @@ def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "
     try:
         return resolve_dataset(dataset)
     except UnknownDatasetError as exc:
-        if not (isinstance(dataset, str) and _looks_like_hub_id(dataset)):
+        hub_id = _hub_dataset_id(dataset) if isinstance(dataset, str) else None
+        if hub_id is None:
             raise
         try:
             from . import tasks
@@ -314,9 +326,9 @@ def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "
             raise
         try:
             try:
-                entry = resolver(dataset, token=token)
+                entry = resolver(hub_id, token=token)
             except TypeError:
-                entry = resolver(dataset)
+                entry = resolver(hub_id)
         except OSError as hub_exc:  # fennec_hub.hub errors (not found, gated, offline) are OSErrors
             raise UnknownDatasetError(
                 dataset, exc.suggestions,
@@ -655,12 +667,14 @@ def recommend(
     token: str | bool | None = None,
     max_per_family: int | None = None,
     protocol: str | None = None,
+    revision: str | None = None,
 ) -> "pd.DataFrame":
     """Rank the zoo's checkpoints for fine-tuning on `dataset`, best first.
 
     `dataset`: an alias ("cifar100"), a Hub dataset id ("uoft-cs/cifar100") or a registered name;
     an unknown name raises `UnknownDatasetError` listing the closest names. `zoo`: None (the
-    embedded default, no network), a `Zoo`, or a Hub dataset repo id. Filters: `max_params` (int or
+    embedded default, no network), a `Zoo`, or a Hub dataset repo id (`revision`: its branch, tag or
+    commit; see `Zoo.from_hub`). Filters: `max_params` (int or
     "50M"), `licenses` (one or several license ids, e.g. "apache-2.0"), `library` ("timm" or
     "transformers"); models whose size or license is unknown do not pass a size or license filter.
     A license or library that no model of the zoo has is refused (the error lists the zoo's own);
@@ -698,7 +712,7 @@ def recommend(
     lic = _as_set(licenses, "licenses")
     lib = _as_set(library, "library")
 
-    z = _get_zoo(zoo, token)
+    z = _get_zoo(zoo, token, revision)
     cols = z.columns()
     _check_filter(lib, _known_values(z, cols, "library_lc"), "library", "library", "libraries")
     _check_filter(lic, _known_values(z, cols, "license_lc"), "licenses", "license", "licenses")

@@ -37,6 +37,13 @@ from ._extras import needs
 TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT_DIM = 384
 DEFAULT_IMAGE_ENCODER = "openai/clip-vit-base-patch32"
+#: The only Hub repos image-encoder weights are downloaded from (a zoo cannot add to it; other
+#: encoders load from a local directory the user provides).
+IMAGE_ENCODERS = frozenset({
+    "openai/clip-vit-base-patch32", "openai/clip-vit-base-patch16", "openai/clip-vit-large-patch14",
+})
+_ENCODER_FILES = ("config.json", "preprocessor_config.json", "model.safetensors")
+_MAX_ENCODER_BYTES = 2 * 1024**3  # clip-vit-large-patch14's model.safetensors is 1.7 GB
 DEFAULT_IMAGES = 100
 PROXY_NAMES = ("metadata", "text", "image")
 
@@ -111,8 +118,9 @@ def resolve_hub_dataset(repo_id: str, *, token: str | bool | None = None,
         return registry.resolve_dataset(repo_id)
     except (KeyError, ValueError, NotImplementedError):
         pass
-    repo_id = re.sub(r"^(?:https?://)?(?:www\.)?huggingface\.co/datasets/", "", repo_id.strip()).strip("/")
-    _check_repo_id(repo_id)
+    from . import hub
+
+    repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="dataset", require_namespace=False)
     schema, card = _hub_schema(repo_id, token=token, endpoint=endpoint)
     names = schema.class_names
     text = " ".join([repo_id, card.get("pretty_name") or "", " ".join(card.get("tags") or []),
@@ -143,14 +151,10 @@ def infer_domain(text: str) -> str:
 def hub_image_schema(repo_id: str, *, token: str | bool | None = None,
                      endpoint: str | None = None) -> HubImageSchema:
     """Image/label columns, class names, split sizes and parquet shards of a Hub image dataset."""
-    _check_repo_id(repo_id)
+    from . import hub
+
+    repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id", require_namespace=False)
     return _hub_schema(repo_id, token=token, endpoint=endpoint)[0]
-
-
-def _check_repo_id(repo_id: str) -> None:
-    if not isinstance(repo_id, str) or not re.fullmatch(r"[A-Za-z0-9][\w.\-]{0,95}(/[\w.\-]{1,96})?", repo_id):
-        raise ValueError(f"{repo_id!r} is neither a registered dataset name nor a valid Hub dataset id "
-                         "('owner/name').")
 
 
 def _hub_schema(repo_id: str, *, token, endpoint) -> tuple[HubImageSchema, dict]:
@@ -177,7 +181,7 @@ def _hub_schema(repo_id: str, *, token, endpoint) -> tuple[HubImageSchema, dict]
     if features is None and parquet:
         split = "train" if "train" in parquet else sorted(parquet)[0]
         path = hub.download(repo_id, parquet[split][0], repo_type="dataset", revision=revision,
-                            token=token, endpoint=endpoint)
+                            max_bytes=_MAX_SHARD_BYTES, token=token, endpoint=endpoint)
         features, rows = _parquet_features(path)
         if len(parquet[split]) == 1 and rows is not None:
             splits.setdefault(split, rows)
@@ -467,14 +471,16 @@ def balanced_indices(labels: np.ndarray | None, n: int, *, seed: int = 0, num_ro
 
 
 def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train", seed: int = 0,
-                  max_shards: int = 1, token: str | bool | None = None, endpoint: str | None = None,
-                  progress: bool = True) -> tuple[list[Any], np.ndarray | None]:
+                  max_shards: int = 1, max_bytes: int = _MAX_SHARD_BYTES, token: str | bool | None = None,
+                  endpoint: str | None = None, progress: bool = True) -> tuple[list[Any], np.ndarray | None]:
     """``n`` class-balanced images (PIL, RGB) and their labels from a Hub image dataset.
 
     Reads at most ``max_shards`` parquet shards of the split (chosen by ``seed``), never the whole
     dataset: only the label column is read first, then only the row groups holding the chosen rows
     (image column only), and only the chosen images are decoded. Rows with a null label are skipped.
-    Labels are ``None`` when the dataset has no ClassLabel column.
+    Labels are ``None`` when the dataset has no ClassLabel column. Every shard's size is known
+    before it is fetched: shards over ``max_bytes`` together raise ``hub.DownloadTooLarge`` (a
+    ``ValueError``) without downloading them.
     """
     if not 1 <= n <= _MAX_IMAGES:
         raise ValueError(f"n must be between 1 and {_MAX_IMAGES}, got {n}.")
@@ -488,11 +494,11 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
     files = list(_split_files(schema, split))
     order = np.random.default_rng(seed).permutation(len(files))[: max(1, max_shards)]
     tables, labels = [], []
+    budget = int(max_bytes)
     for i in order:
         path = hub.download(repo_id, files[i], repo_type="dataset", revision=schema.revision,
-                            token=token, endpoint=endpoint)
-        if os.path.getsize(path) > _MAX_SHARD_BYTES:
-            raise ValueError(f"Parquet shard {files[i]!r} of {repo_id!r} is larger than {_MAX_SHARD_BYTES} bytes.")
+                            max_bytes=budget, token=token, endpoint=endpoint)
+        budget -= os.path.getsize(path)
         pf = pq.ParquetFile(path)
         tables.append(pf)
         if schema.label_column:
@@ -542,9 +548,11 @@ def load_image_encoder(encoder: Any = DEFAULT_IMAGE_ENCODER, *, token: str | boo
                        endpoint: str | None = None) -> tuple[Any, Any]:
     """(vision model in eval mode, image processor) for a CLIP-like encoder.
 
-    ``encoder``: a Hub model id (config + safetensors weights through the HF cache), a local model
-    directory, a ``CLIPConfig``/``CLIPVisionConfig`` (random init: same compute as real weights;
-    used by tests and benchmarks), or an already built ``(model, processor)`` pair.
+    ``encoder``: a Hub model id from :data:`IMAGE_ENCODERS` (config + safetensors weights through
+    the HF cache, sizes checked before the download), a local model directory, a
+    ``CLIPConfig``/``CLIPVisionConfig`` (random init: same compute as real weights; used by tests
+    and benchmarks), or an already built ``(model, processor)`` pair. Another Hub id raises
+    ``ValueError``.
     """
     with needs("images", "the image proxy"):
         import torch
@@ -567,8 +575,12 @@ def load_image_encoder(encoder: Any = DEFAULT_IMAGE_ENCODER, *, token: str | boo
     if not path.is_dir():
         from . import hub
 
+        if key not in IMAGE_ENCODERS:
+            raise ValueError(f"image encoder {key!r} is neither a local model directory nor one of the Hub "
+                             f"encoders fennec_hub downloads ({', '.join(sorted(IMAGE_ENCODERS))}).")
         local, _ = hub.snapshot(key, repo_type="model", token=token, endpoint=endpoint,
-                                allow_patterns=["config.json", "preprocessor_config.json", "model.safetensors"])
+                                allow_patterns=list(_ENCODER_FILES), max_file_bytes=_MAX_ENCODER_BYTES,
+                                max_bytes=_MAX_ENCODER_BYTES + 8 * 1024**2)
         path = Path(local)
     cfg_file = path / "config.json"
     if not cfg_file.is_file() or cfg_file.stat().st_size > 1_000_000:
@@ -933,7 +945,14 @@ def task_vector_from_proxies(entry: Any, space_or_zoo: Any, *, images: int | Non
             if "image" not in regs:
                 continue
             hub_id = getattr(entry, "hub_id", None) or getattr(entry, "id", entry)
-            enc = image_encoder or regs["image"].meta.get("encoder", DEFAULT_IMAGE_ENCODER)
+            enc = image_encoder
+            if enc is None:  # the encoder the zoo's regressor was fitted with: only an allowed Hub id
+                enc = regs["image"].meta.get("encoder", DEFAULT_IMAGE_ENCODER)
+                if enc not in IMAGE_ENCODERS:
+                    allowed = ", ".join(sorted(IMAGE_ENCODERS))
+                    raise ValueError(f"this zoo's image proxy names the encoder {str(enc)[:100]!r}, which is not "
+                                     f"one of the Hub encoders fennec_hub downloads ({allowed}); "
+                                     "pass image_encoder= (e.g. a local directory) to use another")
             emb = image_proxy_embedding(hub_id, n=int(images or DEFAULT_IMAGES), encoder=enc, split=split,
                                         seed=seed, token=token, endpoint=endpoint, progress=progress)
             vec = regs["image"].predict(emb)

@@ -18,8 +18,11 @@ without a script:
     space/                               the TransferSpace (safetensors + JSON)
 
 No pickle anywhere. Loading verifies the size and sha256 of every file listed in `zoo.json` before
-parsing anything, so a corrupt or truncated zoo is rejected with a clear error and nothing is
-half-loaded.
+parsing anything, then parses and checks every table and array (column types, shapes, dtypes,
+finite values, the transfer space and task proxies), so a corrupt, truncated or malformed zoo is
+rejected at load with a `ZooFormatError` naming the file, and nothing is half-loaded.
+`Zoo.from_hub` reads `zoo.json` first and then fetches only the files it lists, each checked
+against the repo's file sizes and the byte bounds before any download.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -53,6 +57,7 @@ TASKS_FILE = "data/tasks-00000-of-00001.parquet"
 HISTORY_FILE = "data/history-00000-of-00001.parquet"
 VECTORS_FILE = "vectors.safetensors"
 SPACE_DIR = "space"
+SPACE_FILES = ("space.json", "space.safetensors")  # what TransferSpace.save writes
 PROXIES_DIR = "proxies"
 CARD_FILE = "README.md"
 DEFAULT_ZOO_DIR = Path(__file__).resolve().parent / "data" / "zoo"
@@ -60,7 +65,11 @@ DEFAULT_ZOO_DIR = Path(__file__).resolve().parent / "data" / "zoo"
 # Bounds for untrusted zoos downloaded from the Hub.
 MAX_MANIFEST_BYTES = 4 << 20
 MAX_FILE_BYTES = 2 << 30
+#: Default bound of all the files of one zoo fetched by `Zoo.from_hub` (its `max_bytes`).
+MAX_ZOO_BYTES = 4 << 30
 MAX_FILES = 256
+#: Repo files a zoo repo may hold besides the ones zoo.json lists (never read).
+_REPO_HOUSEKEEPING = (".gitattributes", MANIFEST)
 
 #: Metadata columns of the models table, in order (the vector columns follow in the parquet file).
 MODEL_COLUMNS = (
@@ -167,20 +176,66 @@ def _table_from_frame(df: "pd.DataFrame", columns: Sequence[str], vectors: Mappi
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _read_table(path: Path, columns: Sequence[str]) -> "pd.DataFrame":
+#: Columns a table cannot do without (the others may be absent and read as empty).
+_REQUIRED = {MODELS_FILE: ("model_id",), TASKS_FILE: ("task_id",),
+             HISTORY_FILE: ("model_id", "dataset", "metric", "value")}
+_VECTOR_COLUMNS = ("vector", "archi2vec")
+
+
+def _column_kind_ok(name: str, typ: Any) -> tuple[bool, str]:
+    """Whether a parquet column type fits the zoo schema, and what was expected."""
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_null(typ):
+        return True, ""
+    if name in _INT_COLUMNS:
+        return t.is_integer(typ), "integers"
+    if name in _FLOAT_COLUMNS:
+        return t.is_floating(typ) or t.is_integer(typ), "numbers"
+    if name in _VECTOR_COLUMNS:
+        ok = (t.is_list(typ) or t.is_large_list(typ) or t.is_fixed_size_list(typ)) and t.is_floating(typ.value_type)
+        return ok, "lists of floats"
+    return t.is_string(typ) or t.is_large_string(typ), "strings"
+
+
+def _read_table(root: Path, rel: str, columns: Sequence[str]) -> "pd.DataFrame":
+    """One zoo table, its schema checked (column types, required columns) before it is used."""
     import pyarrow.parquet as pq
 
+    path = root / rel
     try:
         schema = pq.read_schema(path)
-        present = [c for c in columns if c in schema.names]
-        table = pq.read_table(path, columns=present)
     except Exception as exc:  # pyarrow raises several types for damaged files
-        raise ZooFormatError(f"cannot read {path.name}: {exc}") from exc
+        raise ZooFormatError(f"cannot read {rel}: {exc}") from exc
+    for name in _REQUIRED.get(rel, ()):
+        if name not in schema.names:
+            raise ZooFormatError(f"{rel} has no {name!r} column")
+    for name in [*columns, *_VECTOR_COLUMNS]:
+        if name in schema.names:
+            ok, expected = _column_kind_ok(name, schema.field(name).type)
+            if not ok:
+                raise ZooFormatError(f"{rel}: column {name!r} holds {schema.field(name).type}, expected {expected}")
+    try:
+        table = pq.read_table(path, columns=[c for c in columns if c in schema.names])
+    except Exception as exc:
+        raise ZooFormatError(f"cannot read {rel}: {exc}") from exc
     df = table.to_pandas()
     for c in columns:
         if c not in df.columns:
             df[c] = None
     return df[list(columns)]
+
+
+def _check_history(df: "pd.DataFrame") -> "pd.DataFrame":
+    """The history table with every record complete: ids present, a finite value."""
+    for c in ("model_id", "dataset", "metric"):
+        if df[c].isna().any():
+            raise ZooFormatError(f"{HISTORY_FILE}: a record has no {c}")
+    values = df["value"].to_numpy(dtype="float64", na_value=np.nan)
+    if not np.isfinite(values).all():
+        raise ZooFormatError(f"{HISTORY_FILE}: a record's value is missing, NaN or infinite")
+    return df
 
 
 def _int_column(col: "pd.Series") -> "pd.Series":
@@ -239,9 +294,13 @@ def _coerce_tasks(df: "pd.DataFrame") -> "pd.DataFrame":
     return df.reset_index(drop=True)
 
 
-def _check_matrix(name: str, mat: Any, rows: int, cols: int | None = None) -> np.ndarray:
+def _check_matrix(name: str, mat: Any, rows: int, cols: int | None = None, *, stored: bool = False) -> np.ndarray:
+    """``mat`` as a finite float32 [rows, cols] array. ``stored``: read from a file, so it must
+    already hold floats (no silent conversion of a wrong dtype)."""
     if not isinstance(mat, np.ndarray) or mat.ndim != 2:
         raise ZooFormatError(f"{VECTORS_FILE}: {name} must be a 2-d array")
+    if stored and not np.issubdtype(mat.dtype, np.floating):
+        raise ZooFormatError(f"{VECTORS_FILE}: {name} holds {mat.dtype}, expected floats")
     if mat.shape[0] != rows or (cols is not None and mat.shape[1] != cols):
         raise ZooFormatError(f"{VECTORS_FILE}: {name} has shape {mat.shape}, expected ({rows}, {cols if cols is not None else 'd'})")
     mat = np.ascontiguousarray(mat, dtype=np.float32)
@@ -276,7 +335,7 @@ class Zoo:
         revision: str | None = None,
         source: str = "memory",
         a2v_pca: Mapping[str, np.ndarray] | None = None,
-        _space_dir: Path | None = None,
+        proxies: Mapping[str, Any] | None = None,
     ) -> None:
         import pandas as pd
 
@@ -300,8 +359,7 @@ class Zoo:
             history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
         self._history = history
         self._space = space
-        self._space_dir = _space_dir
-        self._proxies: dict[str, Any] | None = None
+        self._proxies: dict[str, Any] = dict(proxies or {})
         #: The archi2vec PCA ({"mean", "components"}) behind the space's a2v_* features, if any:
         #: Zoo.build uses it so that new models get the same features the space was fitted on.
         self.a2v_pca = None if a2v_pca is None else {k: np.asarray(v, dtype=np.float64) for k, v in a2v_pca.items()}
@@ -361,32 +419,14 @@ class Zoo:
 
     @property
     def space(self) -> "TransferSpace":
-        """The TransferSpace used to encode new tasks and models (loaded lazily)."""
+        """The TransferSpace used to encode new tasks and models."""
         if self._space is None:
-            if self._space_dir is None or not (self._space_dir).exists():
-                raise ZooFormatError(f"zoo {self.source!r} carries no transfer space; new tasks cannot be encoded")
-            from .space import TransferSpace
-
-            try:
-                self._space = TransferSpace.load(self._space_dir)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ZooFormatError(f"zoo {self.source!r}: cannot load its transfer space: {exc}") from exc
+            raise ZooFormatError(f"zoo {self.source!r} carries no transfer space; new tasks cannot be encoded")
         return self._space
 
     @property
     def proxies(self) -> dict[str, Any]:
         """Task-proxy regressors (name -> fennec_hub.tasks.ProxyRegressor) shipped with the zoo, if any."""
-        if self._proxies is None:
-            d = self._proxies_dir
-            if d is not None and d.exists():
-                from .tasks import load_proxies
-
-                try:
-                    self._proxies = dict(load_proxies(d))
-                except (OSError, ValueError, KeyError) as exc:
-                    raise ZooFormatError(f"zoo {self.source!r}: cannot load its task proxies: {exc}") from exc
-            else:
-                self._proxies = {}
         return self._proxies
 
     @proxies.setter
@@ -394,12 +434,8 @@ class Zoo:
         self._proxies = dict(value or {})
 
     @property
-    def _proxies_dir(self) -> Path | None:
-        return None if self._space_dir is None else self._space_dir.parent / PROXIES_DIR
-
-    @property
     def has_space(self) -> bool:
-        return self._space is not None or (self._space_dir is not None and self._space_dir.exists())
+        return self._space is not None
 
     def model_index(self, model_id: str) -> int:
         """Row of `model_id` in `models` / `model_vectors` (KeyError if absent)."""
@@ -459,11 +495,12 @@ class Zoo:
 
     # ---- save / load ----------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, repo_id: str | None = None) -> Path:
         """Write the zoo as a dataset-repo directory (parquet + safetensors + card + manifest).
 
         The directory is written next to `path` and moved into place, so a reader never sees a
         half-written zoo. An existing directory is replaced only if it is empty or holds a zoo.
+        `repo_id`: the Hub dataset repo the zoo is written for; its card then shows how to load it.
         """
         target = Path(path)
         if target.exists() and any(target.iterdir()) and not (target / MANIFEST).exists():
@@ -471,7 +508,7 @@ class Zoo:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".zoo-", dir=target.parent))
         try:
-            self._write(tmp)
+            self._write(tmp, repo_id=repo_id)
             umask = os.umask(0)
             os.umask(umask)
             for p in [tmp, *tmp.rglob("*")]:  # mkdtemp and safetensors create owner-only files
@@ -486,10 +523,9 @@ class Zoo:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        self._space_dir = target / SPACE_DIR if (target / SPACE_DIR).exists() else None
         return target
 
-    def _write(self, root: Path) -> None:
+    def _write(self, root: Path, *, repo_id: str | None = None) -> None:
         import pyarrow.parquet as pq
         from safetensors.numpy import save_file
 
@@ -511,14 +547,10 @@ class Zoo:
         save_file(arrays, str(root / VECTORS_FILE), metadata={"format": FORMAT_NAME})
         if self._space is not None:
             self._space.save(root / SPACE_DIR)
-        elif self._space_dir is not None and self._space_dir.exists():
-            shutil.copytree(self._space_dir, root / SPACE_DIR)
         if self._proxies:
             from .tasks import save_proxies
 
             save_proxies(self._proxies, root / PROXIES_DIR)
-        elif self._proxies is None and self._proxies_dir is not None and self._proxies_dir.exists():
-            shutil.copytree(self._proxies_dir, root / PROXIES_DIR)
         info = {k: v for k, v in self.info.items()
                 if k not in ("files", "counts", "dims", "schema_version", "format", "fingerprint")}
         manifest: dict[str, Any] = {
@@ -528,7 +560,7 @@ class Zoo:
             "counts": self._counts(),
             **info,
         }
-        (root / CARD_FILE).write_text(_dataset_card(manifest), encoding="utf-8")
+        (root / CARD_FILE).write_text(_dataset_card(manifest, repo_id), encoding="utf-8")
         files = {}
         for rel in _list_files(root):
             p = root / rel
@@ -552,15 +584,21 @@ class Zoo:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, revision: str | None = None, source: str | None = None) -> "Zoo":
-        """Read a zoo directory, verifying every file's size and sha256 first (nothing half-loaded)."""
-        import pandas as pd
+        """Read a zoo directory: every listed file's size and sha256 first, then every table and
+        array parsed and checked (types, shapes, finite values), the transfer space and task
+        proxies included. Any problem raises `ZooFormatError` naming the file; nothing is
+        half-loaded, and nothing fails later for a reason loading could have seen. Files the
+        manifest does not list are never read."""
         from safetensors.numpy import load_file
 
         root = Path(path)
         manifest = _read_manifest(root)
         _verify_files(root, manifest)
-        models = _read_table(root / MODELS_FILE, MODEL_COLUMNS)
-        tasks = _read_table(root / TASKS_FILE, TASK_COLUMNS)
+        listed = manifest["files"]
+        models = _read_table(root, MODELS_FILE, MODEL_COLUMNS)
+        tasks = _read_table(root, TASKS_FILE, TASK_COLUMNS)
+        if tasks["task_id"].isna().any():
+            raise ZooFormatError(f"{TASKS_FILE}: a task has no task_id")
         try:
             arrays = load_file(str(root / VECTORS_FILE))
         except Exception as exc:
@@ -568,27 +606,26 @@ class Zoo:
         for key in ("model_vectors", "task_vectors"):
             if key not in arrays:
                 raise ZooFormatError(f"{VECTORS_FILE} lacks the {key!r} array")
-        dims = manifest.get("dims", {})
-        mv = _check_matrix("model_vectors", arrays["model_vectors"], len(models), dims.get("vector"))
-        tv = _check_matrix("task_vectors", arrays["task_vectors"], len(tasks), mv.shape[1])
+        dims = manifest["dims"]
+        mv = _check_matrix("model_vectors", arrays["model_vectors"], len(models), dims.get("vector"), stored=True)
+        tv = _check_matrix("task_vectors", arrays["task_vectors"], len(tasks), mv.shape[1], stored=True)
         av = arrays.get("archi2vec", np.zeros((len(models), 0), np.float32))
-        av = _check_matrix("archi2vec", av, len(models), dims.get("archi2vec"))
-        history_path = root / HISTORY_FILE
-        history: Any
-        if history_path.exists():
-            history = lambda: _read_table(history_path, HISTORY_COLUMNS)  # noqa: E731 (lazy, verified above)
+        av = _check_matrix("archi2vec", av, len(models), dims.get("archi2vec"), stored=True)
+        if HISTORY_FILE in listed:
+            history = _check_history(_read_table(root, HISTORY_FILE, HISTORY_COLUMNS))
         else:
-            history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
-        space_dir = root / SPACE_DIR
+            history = None
+        counts = manifest.get("counts", {})
+        for key, n in (("models", len(models)), ("tasks", len(tasks)),
+                       ("records", None if history is None else len(history))):
+            if n is not None and key in counts and counts[key] != n:
+                raise ZooFormatError(f"{MANIFEST} counts {counts[key]} {key}, the zoo holds {n}")
+        pca = _check_pca(arrays, av.shape[1])
+        space = _load_space(root, listed, mv.shape[1])
+        proxies = _load_proxies(root, listed, mv.shape[1])
         info = {k: v for k, v in manifest.items() if k not in ("files",)}
-        pca = None
-        if "a2v_pca_mean" in arrays and "a2v_pca_components" in arrays:
-            pca = {"mean": arrays["a2v_pca_mean"].reshape(-1), "components": arrays["a2v_pca_components"]}
-            if pca["components"].ndim != 2 or pca["components"].shape[1] != pca["mean"].shape[0]:
-                raise ZooFormatError(f"{VECTORS_FILE}: inconsistent archi2vec PCA arrays")
-        return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, info=info,
-                   revision=revision, source=source or str(root), a2v_pca=pca,
-                   _space_dir=space_dir if space_dir.exists() else None)
+        return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
+                   revision=revision, source=source or str(root), a2v_pca=pca, proxies=proxies)
 
     @classmethod
     def default(cls) -> "Zoo":
@@ -606,45 +643,96 @@ class Zoo:
 
     @classmethod
     def from_hub(cls, repo_id: str, revision: str | None = None, token: str | bool | None = None, *,
-                 endpoint: str | None = None) -> "Zoo":
-        """Download a zoo dataset repo through the Hub cache and load it (pinned to a commit).
+                 endpoint: str | None = None, max_bytes: int | None = MAX_ZOO_BYTES,
+                 max_file_bytes: int | None = MAX_FILE_BYTES) -> "Zoo":
+        """Load a zoo dataset repo through the Hub cache, pinned to one commit.
 
-        With `HF_HUB_OFFLINE=1` the cached snapshot is used without any network call. The commit
-        sha actually read is in `zoo.revision`. Errors: `hub.RepoNotFound`, `hub.GatedRepo`,
-        `hub.HubOffline` (not cached while offline), `ZooFormatError` (not a zoo, or corrupt).
+        `repo_id`: ``owner/name``, ``hf://datasets/owner/name`` or the repo's URL; `revision`: a
+        branch, tag, commit or ``refs/pr/N``. Only `zoo.json` is fetched first; then exactly the
+        files it lists, each checked against the repo's file sizes, `max_file_bytes` and (all
+        together) `max_bytes` before anything else is downloaded. A file on the repo that
+        `zoo.json` does not list is never downloaded nor read (a warning names it). Every file's
+        sha256 is verified and every table parsed before the zoo is returned (see `load`).
+        With `HF_HUB_OFFLINE=1`, or when the Hub cannot be reached, the cached copy is used. The
+        commit read is `zoo.revision`. Errors: `hub.RepoNotFound`, `hub.GatedRepo`,
+        `hub.RevisionNotFound`, `hub.HubOffline` (unreachable or offline and not cached;
+        `hub.HubTimeout` when the Hub does not answer), `hub.DownloadTooLarge` (over a bound),
+        `hub.InvalidRepoId`, `ZooFormatError` (not a zoo, or corrupt or malformed).
         """
         from . import hub
 
-        local_dir, commit = hub.snapshot(repo_id, repo_type="dataset", revision=revision, token=token,
-                                         endpoint=endpoint)
-        if not (Path(local_dir) / MANIFEST).exists():
-            raise ZooFormatError(
-                f"dataset repo {repo_id!r} (revision {str(commit)[:12]}) is not a fennec_hub zoo: it has no {MANIFEST}")
-        zoo = cls.load(local_dir, revision=commit, source=f"hf://datasets/{repo_id}")
+        repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id")
+        where = f"dataset repo {repo_id!r} (revision {revision or 'main'})"
+        try:
+            manifest_path = Path(hub.download(repo_id, MANIFEST, repo_type="dataset", revision=revision,
+                                              max_bytes=MAX_MANIFEST_BYTES, endpoint=endpoint, token=token))
+        except hub.EntryNotFound as exc:
+            raise ZooFormatError(f"{where} is not a fennec_hub zoo: it has no {MANIFEST}") from exc
+        except hub.DownloadTooLarge as exc:
+            raise ZooFormatError(f"{where}: its {MANIFEST} is over the {MAX_MANIFEST_BYTES}-byte limit of a "
+                                 "zoo manifest") from exc
+        root = manifest_path.parent  # the cache's snapshot folder of the commit zoo.json was read at
+        commit = root.name if re.fullmatch(r"[0-9a-f]{40}", root.name) else revision
+        manifest = _read_manifest(root)
+        files: dict[str, dict] = manifest["files"]
+        sizes: Mapping[str, int | None] | None = None
+        if not hub.is_offline():
+            try:
+                sizes = hub.repo_files(repo_id, repo_type="dataset", revision=commit, endpoint=endpoint,
+                                       token=token).sizes
+            except hub.HubOffline:  # unreachable (zoo.json came from the cache): the cache decides
+                sizes = None
+        if sizes is not None:
+            unlisted = sorted(set(sizes) - set(files) - set(_REPO_HOUSEKEEPING))
+            if unlisted:
+                shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
+                warnings.warn(f"{where}: ignoring {len(unlisted)} file(s) that {MANIFEST} does not list "
+                              f"(never downloaded): {shown}", stacklevel=2)
+            for rel, meta in files.items():
+                if rel not in sizes:
+                    raise ZooFormatError(f"{where}: {MANIFEST} lists {rel}, which the repo does not hold")
+                if sizes[rel] is not None and sizes[rel] != meta["size"]:
+                    raise ZooFormatError(f"{where}: {rel} is {sizes[rel]} bytes on the Hub, {MANIFEST} says "
+                                         f"{meta['size']}")
+        total = 0
+        for rel, meta in files.items():
+            if max_file_bytes is not None and meta["size"] > max_file_bytes:
+                raise hub.DownloadTooLarge(f"refusing to download {rel} of {where}: it is {meta['size']:,} "
+                                           f"bytes, over the {max_file_bytes:,}-byte bound (max_file_bytes)")
+            total += meta["size"]
+        if max_bytes is not None and total > max_bytes:
+            raise hub.DownloadTooLarge(f"refusing to download {where}: its {len(files)} files are {total:,} "
+                                       f"bytes together, over the {max_bytes:,}-byte bound (max_bytes)")
+        for rel, meta in files.items():
+            hub.download(repo_id, rel, repo_type="dataset", revision=commit, size=meta["size"],
+                         max_bytes=max_file_bytes, endpoint=endpoint, token=token)
+        zoo = cls.load(root, revision=commit, source=f"hf://datasets/{repo_id}")
         zoo.info["repo_id"] = repo_id
         return zoo
 
-    def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | bool | None = None, *,
-                    commit_message: str | None = None, endpoint: str | None = None) -> str:
-        """Publish the zoo as a dataset repo in ONE atomic commit (creating the repo if needed).
+    def push_to_hub(self, repo_id: str, *, token: str | bool | None = None, private: bool | None = None,
+                    revision: str | None = None, create_pr: bool = False, commit_message: str | None = None,
+                    commit_description: str | None = None, endpoint: str | None = None) -> Any:
+        """Publish the zoo as a dataset repo in one commit, replacing what the repo held.
 
-        Returns the commit URL.
+        The repo (created if needed) ends up holding exactly this zoo's files: files of an
+        earlier zoo that this one lacks are deleted in the same commit (``upload_folder`` with
+        ``delete_patterns``). `revision`: a branch to push to (created if needed); `create_pr`:
+        open a pull request against ``main`` instead of committing to it. The card names
+        `repo_id`. Returns huggingface_hub's ``CommitInfo`` (a ``str``: the commit URL; with
+        `create_pr`, ``.pr_url`` / ``.pr_revision``).
         """
         from . import hub
 
-        source_dir = self._space_dir  # the files this zoo still reads lazily (space, proxies)
+        repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id")
         with tempfile.TemporaryDirectory(prefix="fennec-zoo-push-") as tmp:
-            try:
-                root = self.save(Path(tmp) / "zoo")
-            finally:  # keep reading from where the zoo came from, not from the temporary copy
-                self._space_dir = source_dir
-            files = {rel: str(root / rel) for rel in _list_files(root)}
-            files[MANIFEST] = str(root / MANIFEST)
+            root = self.save(Path(tmp) / "zoo", repo_id=repo_id)
             c = self._counts()
             msg = commit_message or (f"fennec_hub zoo: {c['models']} models, {c['tasks']} tasks "
                                      f"(schema {SCHEMA_VERSION})")
-            return hub.push_files(repo_id, files, repo_type="dataset", private=private,
-                                  commit_message=msg, token=token, endpoint=endpoint)
+            return hub.push_folder(repo_id, root, repo_type="dataset", private=private, revision=revision,
+                                   create_pr=create_pr, commit_message=msg, commit_description=commit_description,
+                                   delete_patterns="*", token=token, endpoint=endpoint)
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -699,17 +787,27 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     files = manifest.get("files")
     if not isinstance(files, dict) or not files or len(files) > MAX_FILES:
         raise ZooFormatError(f"{MANIFEST} has no valid file list")
+    checked: dict[str, dict] = {}
+    for rel, meta in files.items():
+        rel = _safe_relpath(rel)
+        if (not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str)
+                or not re.fullmatch(r"[0-9a-f]{64}", meta["sha256"]) or type(meta.get("size")) is not int
+                or meta["size"] < 0):
+            raise ZooFormatError(f"{MANIFEST}: bad entry for {rel}")
+        checked[rel] = meta
+    manifest["files"] = checked
     for rel in (MODELS_FILE, TASKS_FILE, VECTORS_FILE):
-        if rel not in files:
+        if rel not in checked:
             raise ZooFormatError(f"{MANIFEST} does not list {rel}")
+    for key in ("dims", "counts"):
+        value = manifest.setdefault(key, {})
+        if not isinstance(value, dict) or not all(type(v) is int and v >= 0 for v in value.values()):
+            raise ZooFormatError(f"{MANIFEST}: {key!r} must map names to non-negative integers")
     return manifest
 
 
 def _verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
     for rel, meta in manifest["files"].items():
-        rel = _safe_relpath(rel)
-        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or not isinstance(meta.get("size"), int):
-            raise ZooFormatError(f"{MANIFEST}: bad entry for {rel}")
         p = root / rel
         if not p.is_file():
             raise ZooFormatError(f"zoo file {rel} is missing")
@@ -722,48 +820,230 @@ def _verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
             raise ZooFormatError(f"zoo file {rel} is corrupt: its sha256 does not match {MANIFEST}")
 
 
-def _dataset_card(m: Mapping[str, Any]) -> str:
-    """README.md of a zoo dataset repo: YAML front matter with `configs:` + a readable body."""
+def _check_pca(arrays: Mapping[str, np.ndarray], a2v_dim: int) -> dict[str, np.ndarray] | None:
+    """The archi2vec PCA stored beside the vectors (or None), checked: floats, finite, matching shapes."""
+    if "a2v_pca_mean" not in arrays and "a2v_pca_components" not in arrays:
+        return None
+    mean, comp = arrays.get("a2v_pca_mean"), arrays.get("a2v_pca_components")
+    if mean is None or comp is None:
+        raise ZooFormatError(f"{VECTORS_FILE}: the archi2vec PCA needs both a2v_pca_mean and a2v_pca_components")
+    for name, a in (("a2v_pca_mean", mean), ("a2v_pca_components", comp)):
+        if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+            raise ZooFormatError(f"{VECTORS_FILE}: {name} must hold finite floats")
+    mean = mean.reshape(-1)
+    if comp.ndim != 2 or comp.shape[1] != mean.shape[0] or (a2v_dim and mean.shape[0] != a2v_dim):
+        raise ZooFormatError(f"{VECTORS_FILE}: inconsistent archi2vec PCA arrays (mean {mean.shape}, "
+                             f"components {comp.shape}, archi2vec dimension {a2v_dim})")
+    return {"mean": mean, "components": comp}
+
+
+def _json_file(root: Path, rel: str) -> Any:
+    try:
+        return json.loads((root / rel).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ZooFormatError(f"{rel} is not valid JSON: {exc}") from exc
+
+
+def _str_list(value: Any, width: int | None = None) -> bool:
+    """A list of strings (``width``: a list of lists of that many strings)."""
+    if not isinstance(value, list):
+        return False
+    if width is None:
+        return all(isinstance(v, str) for v in value)
+    return all(isinstance(v, list) and len(v) == width and all(isinstance(x, str) for x in v) for v in value)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _load_space(root: Path, listed: Mapping[str, Any], dim: int) -> "TransferSpace | None":
+    """The zoo's TransferSpace (None when it has none), its structure checked before it is built:
+    JSON field types, array dtypes and shapes against the vocabularies, finite values, and a
+    vector dimension equal to the zoo's."""
+    names = [f"{SPACE_DIR}/{n}" for n in SPACE_FILES]
+    present = [n for n in names if n in listed]
+    if not present:
+        return None
+    if len(present) != len(names):
+        raise ZooFormatError(f"{MANIFEST} lists {present[0]} but not {(set(names) - set(present)).pop()}")
+    meta_rel, arrays_rel = names
+    meta = _json_file(root, meta_rel)
+    if not isinstance(meta, dict):
+        raise ZooFormatError(f"{meta_rel} must hold a JSON object")
+    expect = {"models": _str_list(meta.get("models")), "datasets": _str_list(meta.get("datasets")),
+              "sources": _str_list(meta.get("sources")), "groups": _str_list(meta.get("groups"), 3),
+              "protocols": _str_list(meta.get("protocols"), 2), "cold_columns": _str_list(meta.get("cold_columns")),
+              "task_columns": meta.get("task_columns") is None or _str_list(meta.get("task_columns")),
+              "task_views": meta.get("task_views") is None or (
+                  isinstance(meta["task_views"], list)
+                  and all(type(v) is int and v >= 0 for v in meta["task_views"])),
+              "pair_temperature": _finite_number(meta.get("pair_temperature")),
+              "default_gamma": _finite_number(meta.get("default_gamma")),
+              "pair_text": _finite_number(meta.get("pair_text", 0.0)),
+              "options": isinstance(meta.get("options"), dict)}
+    bad = [k for k, ok in expect.items() if not ok]
+    if bad:
+        raise ZooFormatError(f"{meta_rel}: malformed field(s) {', '.join(bad)} "
+                             f"({bad[0]}={str(meta.get(bad[0]))[:60]})")
+    from safetensors.numpy import load_file
+
+    try:
+        arrays = load_file(str(root / arrays_rel))
+    except Exception as exc:
+        raise ZooFormatError(f"cannot read {arrays_rel}: {exc}") from exc
+    M, G, S, P, T = (len(meta[k]) for k in ("models", "groups", "sources", "protocols", "datasets"))
+    for name, a in arrays.items():
+        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+            raise ZooFormatError(f"{arrays_rel}: {name} holds {a.dtype}, expected numbers")
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            raise ZooFormatError(f"{arrays_rel}: {name} contains NaN or infinite values")
+    gb = arrays.get("group_block")
+    B = int(gb.max()) + 1 if gb is not None and gb.size and np.issubdtype(gb.dtype, np.integer) else 0
+    shapes = {"group_dataset": (G,), "group_block": (G,), "group_protocol": (G,), "prior": (M,),
+              "profile": (M, G), "model_source": (M,), "protocol_gamma": (P,), "block_shrink": (B,),
+              "block_temperature": (B,), "block_anchor": (B,), "protocol_shrink": (P,),
+              "protocol_temperature": (P,), "protocol_anchor": (P,)}
+    required = ("group_dataset", "group_block", "group_protocol", "prior", "profile", "source_emb",
+                "model_source", "task_emb")
+    for name in required:
+        if name not in arrays:
+            raise ZooFormatError(f"{arrays_rel} lacks the {name!r} array")
+    for name, shape in shapes.items():
+        if name in arrays and arrays[name].shape != shape:
+            raise ZooFormatError(f"{arrays_rel}: {name} has shape {arrays[name].shape}, expected {shape}")
+    for name, rows in (("source_emb", S), ("task_emb", T)):
+        if arrays[name].ndim != 2 or arrays[name].shape[0] != rows:
+            raise ZooFormatError(f"{arrays_rel}: {name} has shape {arrays[name].shape}, expected ({rows}, q)")
+    for name, n in (("group_dataset", T), ("group_protocol", P)):
+        a = arrays[name]
+        if not np.issubdtype(a.dtype, np.integer) or (a.size and (a.min() < 0 or a.max() >= n)):
+            raise ZooFormatError(f"{arrays_rel}: {name} must index 0..{n - 1}")
+    ms = arrays["model_source"]
+    if not np.issubdtype(ms.dtype, np.integer) or (ms.size and (ms.min() < -1 or ms.max() >= S)):
+        raise ZooFormatError(f"{arrays_rel}: model_source must index -1..{S - 1}")
+    if meta.get("task_columns") is not None:
+        C = len(meta["task_columns"])
+        enc = {k: arrays.get(k) for k in ("enc_mean", "enc_scale", "enc_basis")}
+        if any(v is None for v in enc.values()) or enc["enc_mean"].shape != (C,) or enc["enc_scale"].shape != (C,) \
+                or enc["enc_basis"].ndim != 2 or enc["enc_basis"].shape[0] != C:
+            raise ZooFormatError(f"{arrays_rel}: the task encoder arrays do not fit its {C} columns")
+    if 1 + G + S != dim:
+        raise ZooFormatError(f"{meta_rel}: the space's vectors have 1 + {G} groups + {S} sources = {1 + G + S} "
+                             f"dimensions, the zoo's vectors {dim}")
+    from .space import TransferSpace
+
+    try:
+        space = TransferSpace.load(root / SPACE_DIR)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ZooFormatError(f"cannot load the transfer space in {SPACE_DIR}/: {type(exc).__name__}: {exc}") from exc
+    if space.dim != dim:
+        raise ZooFormatError(f"{meta_rel}: the space has dimension {space.dim}, the zoo's vectors {dim}")
+    return space
+
+
+def _load_proxies(root: Path, listed: Mapping[str, Any], dim: int) -> dict[str, Any]:
+    """The zoo's task-proxy regressors (name -> ProxyRegressor), each checked: its files listed in
+    the manifest, finite float arrays, and predictions of the zoo's dimension."""
+    index_rel = f"{PROXIES_DIR}/index.json"
+    if index_rel not in listed:
+        if any(rel.startswith(PROXIES_DIR + "/") for rel in listed):
+            raise ZooFormatError(f"{MANIFEST} lists task-proxy files but not {index_rel}")
+        return {}
+    index = _json_file(root, index_rel)
+    names = index.get("proxies") if isinstance(index, dict) else None
+    if not _str_list(names) or not all(re.fullmatch(r"[\w\-]+", n) for n in names):
+        raise ZooFormatError(f"{index_rel}: 'proxies' must be a list of names")
+    from .tasks import ProxyRegressor
+
+    out = {}
+    for name in names:
+        rels = [f"{PROXIES_DIR}/{name}.json", f"{PROXIES_DIR}/{name}.safetensors"]
+        missing = [r for r in rels if r not in listed]
+        if missing:
+            raise ZooFormatError(f"{index_rel} names the {name!r} proxy but {MANIFEST} does not list {missing[0]}")
+        try:
+            reg = ProxyRegressor.load(root / PROXIES_DIR / name)
+        except Exception as exc:  # safetensors, JSON and field errors alike
+            raise ZooFormatError(f"cannot load the {name!r} task proxy ({rels[0]}): "
+                                 f"{type(exc).__name__}: {exc}") from exc
+        coef, icpt = reg.coef, reg.intercept
+        if (not isinstance(coef, np.ndarray) or coef.ndim != 2 or coef.shape[0] != dim
+                or not isinstance(icpt, np.ndarray) or icpt.shape != (dim,)):
+            raise ZooFormatError(f"{rels[1]}: coef {getattr(coef, 'shape', None)} / intercept "
+                                 f"{getattr(icpt, 'shape', None)} do not map to the zoo's {dim} dimensions")
+        for a_name, a in (("coef", coef), ("intercept", icpt)):
+            if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+                raise ZooFormatError(f"{rels[1]}: {a_name} must hold finite floats")
+        if not isinstance(reg.meta, dict) or not isinstance(reg.meta.get("encoder", ""), str):
+            raise ZooFormatError(f"{rels[0]}: malformed 'meta'")
+        out[name] = reg
+    return out
+
+
+def _size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket of a table of ``n`` rows."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+    return next((label for bound, label in bounds if n < bound), "n>1T")
+
+
+def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
+    """README.md of a zoo dataset repo, built with huggingface_hub's ``DatasetCard``: metadata
+    (license, task and size categories, ``configs:`` pointing at the parquet tables) + a readable
+    body. With ``repo_id`` the loading examples name the repo; without, the local directory."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
     c = m.get("counts", {})
     d = m.get("dims", {})
     name = m.get("name") or "fennec_hub zoo"
     lic = m.get("license") or "other"
     records = m.get("records") or []
-    lines = [
-        "---",
-        f"license: {lic}",
-        *([f"license_name: {m.get('license_name') or 'fennec-hub-zoo-mixed'}", "license_link: README.md"]
-          if lic == "other" else []),
-        "pretty_name: " + json.dumps(name),
-        "tags:",
-        "- fennec-hub",
-        "- model-recommendation",
-        "- transfer-learning",
-        "- image-classification",
-        "configs:",
-        "- config_name: models",
-        "  default: true",
-        "  data_files:",
-        "  - split: train",
-        "    path: data/models-*.parquet",
-        "- config_name: tasks",
-        "  data_files:",
-        "  - split: train",
-        "    path: data/tasks-*.parquet",
-        "- config_name: history",
-        "  data_files:",
-        "  - split: train",
-        "    path: data/history-*.parquet",
-        "---",
-        "",
+    extra = ({"license_name": m.get("license_name") or "fennec-hub-zoo-mixed", "license_link": "README.md"}
+             if lic == "other" else {})
+    data = DatasetCardData(
+        license=lic, pretty_name=name, task_categories=["image-classification"],
+        size_categories=[_size_category(int(c.get("models") or 0))],
+        tags=["fennec-hub", "model-recommendation", "transfer-learning", "image-classification"],
+        configs=[
+            {"config_name": "models", "default": True,
+             "data_files": [{"split": "train", "path": "data/models-*.parquet"}]},
+            {"config_name": "tasks", "data_files": [{"split": "train", "path": "data/tasks-*.parquet"}]},
+            {"config_name": "history", "data_files": [{"split": "train", "path": "data/history-*.parquet"}]},
+        ],
+        **extra,
+    )
+    if repo_id:
+        use = (f"Rank it with `fennec_hub.recommend(\"cifar100\", zoo=\"{repo_id}\")` or "
+               f"`fennec-hub recommend cifar100 --zoo {repo_id}`.")
+        loading = [
+            "```python",
+            "from fennec_hub import Zoo, recommend",
+            f"zoo = Zoo.from_hub(\"{repo_id}\")          # pinned: zoo.revision is the commit read",
+            "recommend(\"cifar100\", zoo=zoo)",
+            "",
+            "import datasets",
+            f"models = datasets.load_dataset(\"{repo_id}\", \"models\", split=\"train\")",
+            "```",
+        ]
+    else:
+        use = ("Rank it with `fennec_hub.recommend(\"cifar100\", zoo=Zoo.load(path))` (`path`: this directory), "
+               "or publish it with `zoo.push_to_hub(repo_id)`, which writes this card again naming the repo.")
+        loading = [
+            "```python",
+            "from fennec_hub import Zoo, recommend",
+            "zoo = Zoo.load(path)                     # path: this directory",
+            "recommend(\"cifar100\", zoo=zoo)",
+            "```",
+        ]
+    body = [
         f"# {name}",
         "",
         (m.get("description") or "Model and task vectors for fennec_hub, a recommender of pre-trained "
          "vision checkpoints to fine-tune."),
         "",
-        "Rank it with `fennec_hub.recommend(\"cifar100\", zoo=\"<this repo id>\")` or "
-        "`fennec-hub recommend cifar100 --zoo <this repo id>`. The score of model *m* for task *t* is "
-        "the dot product of their vectors, so ranking the zoo is one matrix-vector product.",
+        use + " The score of model *m* for task *t* is the dot product of their vectors, so ranking the zoo "
+        "is one matrix-vector product.",
         "",
         "## Contents",
         "",
@@ -796,8 +1076,8 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
         "",
     ]
     if records:
-        lines += ["## Records used", ""] + [f"- {r}" for r in records] + [""]
-    lines += [
+        body += ["## Records used", ""] + [f"- {r}" for r in records] + [""]
+    body += [
         "## License",
         "",
         "Each model row carries its checkpoint's own license (`license` column, empty where unknown); use a "
@@ -807,19 +1087,13 @@ def _dataset_card(m: Mapping[str, Any]) -> str:
         "",
         "## Loading",
         "",
-        "```python",
-        "from fennec_hub import Zoo, recommend",
-        "zoo = Zoo.from_hub(\"<repo id>\")          # pinned: zoo.revision is the commit read",
-        "recommend(\"cifar100\", zoo=zoo)",
-        "",
-        "import datasets",
-        "models = datasets.load_dataset(\"<repo id>\", \"models\", split=\"train\")",
-        "```",
+        *loading,
         "",
         "Vectors are plain float32 arrays; nothing in this repo is pickled or executed.",
         "",
     ]
-    return "\n".join(lines)
+    card = DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + "\n".join(body))
+    return str(card.content)
 
 
 def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, **options: Any) -> Zoo:
@@ -907,11 +1181,13 @@ def _encode(keys: Sequence[Any], progress: bool = False) -> tuple[dict[int, np.n
 
 
 def _fetch_config(model_id: str, token: str | bool | None, endpoint: str | None) -> dict[str, Any] | None:
-    """config.json of a Hub model (private ones with `token`) through fennec_hub.hub, or None."""
+    """config.json of a Hub model (private ones with `token`) through fennec_hub.hub, or None.
+
+    Its size is checked before the download: over `MAX_CONFIG_BYTES` raises `hub.DownloadTooLarge`."""
     from . import hub
 
     try:
-        path = hub.download(model_id, "config.json", token=token, endpoint=endpoint)
+        path = hub.download(model_id, "config.json", max_bytes=MAX_CONFIG_BYTES, token=token, endpoint=endpoint)
     except hub.EntryNotFound:
         return None
     return _load_config(Path(path))

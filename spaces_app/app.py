@@ -85,7 +85,6 @@ TASK_SOURCES = {
 HUB_URL = "https://huggingface.co/"
 # Normalised ids of checkpoints that live outside the Hub (see the team's model-id contract).
 OFF_HUB_PREFIXES = ("pytorchcv/", "keras/", "parc/", "vtab/", "torchvision/")
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 _MAX_DATASET_CHARS = 200
 
 HEADER = """
@@ -241,8 +240,8 @@ def load_zoo(zoo_repo: str | None = None, visitor: str = "local") -> Any:
     hold up rankings with the zoos already loaded.
     """
     repo = (zoo_repo or "").strip() or zoo_repo_from_env()
-    if repo and not _REPO_ID.match(repo):
-        raise ValueError(f"{repo[:100]} is not a Hub repo id (expected owner/name).")
+    if repo:  # owner/name, hf://datasets/owner/name or the repo's URL; anything else: ValueError
+        repo = fh_hub.parse_repo_id(repo, repo_type="dataset", argument="zoo")
     with _zoo_lock:
         if repo in _zoos:
             return _zoos[repo]

@@ -182,7 +182,7 @@ _repo_counter = itertools.count(1)
 @pytest.fixture
 def unique_repo_id(request, hub_user: str) -> str:
     """A repo id no other test uses, e.g. ``fennec-tester/test-push-files-3``."""
-    name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-").lower()[:60]
+    name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).lower()[:60].strip("-")
     return f"{hub_user}/{name}-{next(_repo_counter)}"
 
 

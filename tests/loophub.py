@@ -4,7 +4,8 @@ It speaks the subset of the Hub HTTP API that ``huggingface_hub`` (1.x and 2.x) 
 call (see /work/shared/notes/hub-api.md section 9.3): model/dataset search with ``expand`` and
 ``Link`` pagination, repo info (optionally at a revision), ``resolve`` downloads (HEAD/GET, Range),
 repo creation, preupload + NDJSON commits with full history (old revisions stay readable), tree and
-paths-info listings, whoami, refs and commit listings. Private repos need a token with access
+paths-info listings, whoami, refs and commit listings, branch creation and pull requests (a
+``create_pr`` commit lands on a new ``refs/pr/N`` branch). Private repos need a token with access
 (otherwise 401/404 + ``RepoNotFound``, like the real Hub); gated repos show their info but refuse
 downloads with ``GatedRepo``. Faults can be injected per path regex (status codes with headers,
 delays, dropped connections) and every request is logged.
@@ -836,6 +837,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._refs(repo)
         if verb == "commits" and method == "GET":
             return self._commits(repo, tail[1] if len(tail) > 1 else "main")
+        if verb == "branch" and method == "POST" and len(tail) >= 2:
+            return self._create_branch(repo, "/".join(tail[1:]), body)
         if verb == "settings" and method == "PUT":
             return self._settings(repo, body)
         raise _HTTPError(404, f"Not found: {method} /api/{'/'.join(segs)}")
@@ -1115,13 +1118,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _commit(self, repo: Repo, rev: str, query: dict, body: bytes) -> None:
         hub = self.loophub
         user = self._require_write(repo)
-        if query.get("create_pr", ["0"])[-1] in ("1", "true", "True"):
-            raise _HTTPError(400, "LoopHub does not support pull requests")
+        create_pr = query.get("create_pr", ["0"])[-1] in ("1", "true", "True")
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
         header = next((ln["value"] for ln in lines if ln.get("key") == "header"), {})
+        pr_url = None
         with hub._lock:
             if rev not in repo.branches:
                 raise _HTTPError(404, f"Invalid rev id: {rev} (commits must target a branch)", "RevisionNotFound")
+            if create_pr:  # a pull request: a new refs/pr/N branch off `rev` takes the commit
+                number = 1 + sum(1 for b in repo.branches if b.startswith("refs/pr/"))
+                repo.branches[f"refs/pr/{number}"] = repo.branches[rev]
+                rev = f"refs/pr/{number}"
+                pr_url = f"{self._base}/{_URL_PREFIX[repo.repo_type]}{repo.repo_id}/discussions/{number}"
             head = repo.commits[repo.branches[rev]]
             parent = header.get("parentCommit")
             if parent and parent != head.oid:
@@ -1153,7 +1161,17 @@ class _Handler(BaseHTTPRequestHandler):
             commit = hub._commit(repo, head.oid, files, header.get("summary") or "update",
                                  header.get("description") or "", user, rev)
         url = f"{self._base}/{_URL_PREFIX[repo.repo_type]}{repo.repo_id}/commit/{commit.oid}"
-        self._json({"success": True, "commitUrl": url, "commitOid": commit.oid, "pullRequestUrl": None})
+        self._json({"success": True, "commitUrl": url, "commitOid": commit.oid, "pullRequestUrl": pr_url})
+
+    def _create_branch(self, repo: Repo, branch: str, body: bytes) -> None:
+        self._require_write(repo)
+        data = json.loads(body or b"{}")
+        with self.loophub._lock:
+            if branch in repo.branches:
+                raise _HTTPError(409, f"Branch {branch} already exists")
+            start = self._commit_of(repo, data.get("startingPoint") or "main")
+            repo.branches[branch] = start.oid
+        self._json({})
 
     def _refs(self, repo: Repo) -> None:
         with self.loophub._lock:

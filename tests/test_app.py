@@ -306,7 +306,8 @@ def test_empty_and_hostile_inputs(app):
     assert "\\<img" in message and not re.search(r"(?<!\\)<img", message)  # escaped for Markdown
     assert "parameter count" in _assert_failed(app.rank("dtd", 5, "lots"))
     assert "filters" in _assert_failed(app.rank("dtd", 5, "1k"))
-    assert "not a Hub repo id" in _assert_failed(app.rank("dtd", 5, zoo_repo="not a repo"))
+    assert "not a valid Hub dataset id" in _assert_failed(app.rank("dtd", 5, zoo_repo="not a repo"))
+    assert "not a valid Hub dataset id" in _assert_failed(app.rank("dtd", 5, zoo_repo="foo/bar--baz"))
 
 
 def test_gated_and_missing_hub_datasets(app, loophub):

@@ -56,24 +56,24 @@ def test_assemble_refuses_requirements_that_install_fennec_hub_or_torch(tmp_path
         deploy.assemble_space(tmp_path / "out", app_dir=app_dir)
 
 
-def test_upload_folder_creates_a_space_and_mirrors_the_folder(loophub, hub_token, unique_repo_id, tmp_path):
+def test_push_folder_creates_a_space_and_mirrors_the_folder(loophub, hub_token, unique_repo_id, tmp_path):
     folder = tmp_path / "site"
     (folder / "sub").mkdir(parents=True)
     (folder / "app.py").write_text("print('v1')\n")
     (folder / "sub" / "old.txt").write_text("old\n")
-    hub.upload_folder(unique_repo_id, folder, space_sdk="gradio", token=hub_token, delete_patterns="*")
+    hub.push_folder(unique_repo_id, folder, repo_type="space", space_sdk="gradio", token=hub_token)
     assert hub.api(token=hub_token).space_info(unique_repo_id).sdk == "gradio"
     (folder / "sub" / "old.txt").unlink()
     (folder / "app.py").write_text("print('v2')\n")
-    commit = hub.upload_folder(unique_repo_id, folder, space_sdk="gradio", token=hub_token, delete_patterns="*")
+    commit = hub.push_folder(unique_repo_id, folder, repo_type="space", space_sdk="gradio", token=hub_token)
     files = loophub.files("space", unique_repo_id)
     assert files["app.py"] == b"print('v2')\n" and "sub/old.txt" not in files and ".gitattributes" in files
     history = loophub.commits("space", unique_repo_id)
     assert commit.oid == history[0] and len(history) == 3  # creation, first upload, second upload
     with pytest.raises(ValueError, match="space_sdk"):  # a new Space needs an SDK
-        hub.upload_folder(f"{unique_repo_id}-no-sdk", folder, token=hub_token)
+        hub.push_folder(f"{unique_repo_id}-no-sdk", folder, repo_type="space", token=hub_token)
     with pytest.raises(NotADirectoryError):
-        hub.upload_folder(unique_repo_id, folder / "app.py", space_sdk="gradio", token=hub_token)
+        hub.push_folder(unique_repo_id, folder / "app.py", repo_type="space", space_sdk="gradio", token=hub_token)
 
 
 def test_loophub_requires_an_sdk_for_a_space(loophub, hub_token):

@@ -128,6 +128,21 @@ def test_invalid_id_is_rejected_before_any_request(loophub):
     assert loophub.calls() == []
 
 
+def test_hub_ids_the_hub_rejects_are_refused_before_any_request(loophub, digits_repo):
+    from fennec_hub import hub
+
+    loophub.clear_log()
+    for bad in ("foo/bar--baz", "foo/a..b", "a/b/c"):
+        with pytest.raises(hub.InvalidRepoId, match=r"^dataset="):
+            tasks.resolve_hub_dataset(bad)
+        with pytest.raises(hub.InvalidRepoId, match=r"^repo_id="):
+            tasks.hub_image_schema(bad)
+    assert loophub.calls() == []
+    # the other spellings of a Hub dataset resolve to its id
+    assert tasks.resolve_hub_dataset(f"hf://datasets/{digits_repo}").id == digits_repo
+    assert tasks.resolve_hub_dataset(f"https://huggingface.co/datasets/{digits_repo}").id == digits_repo
+
+
 # ------------------------------------------------------------------------------ sampling
 
 
@@ -282,10 +297,14 @@ def test_mixing_weights_follow_cv_gain_and_drop_useless_proxies():
 # ------------------------------------------------------------------------------ end to end
 
 
+TINY_CLIP_REPO = "local-user/tiny-clip-proxy"
+
+
 @pytest.fixture(scope="module")
-def proxy_zoo(tmp_path_factory, digits_repo, tiny_clip, tiny_bert):
+def proxy_zoo(tmp_path_factory, loophub, digits_repo, tiny_clip, tiny_bert):
     """A real small zoo (TransferGraph records) carrying metadata, text and image regressors fitted on
-    its historical tasks; the image regressor uses a tiny random CLIP saved as a local model dir."""
+    its historical tasks; the image regressor uses a tiny random CLIP, published on the loopback Hub
+    as TINY_CLIP_REPO (tests that run it add that id to tasks.IMAGE_ENCODERS)."""
     from test_zoo import make_small_zoo
 
     from fennec_hub.zoo import Zoo
@@ -293,20 +312,23 @@ def proxy_zoo(tmp_path_factory, digits_repo, tiny_clip, tiny_bert):
     root = tmp_path_factory.mktemp("proxy-zoo")
     clip_dir = root / "clip"
     tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    loophub.add_repo("model", TINY_CLIP_REPO, {f: clip_dir / f for f in ("config.json", "model.safetensors")})
     zoo = Zoo.load(make_small_zoo().save(root / "zoo"))  # own copy: the shared test zoo stays proxy-free
     known = list(zoo.space.known_tasks)
     image_emb = {t: tasks.image_proxy_embedding(digits_repo, 10, str(clip_dir), seed=i, progress=False)
                  for i, t in enumerate(known)}
     regs = tasks.fit_task_proxies(zoo.space, proxies=("metadata", "text", "image"), text_model=tiny_bert,
-                                  image_embeddings=image_emb, image_meta={"encoder": str(clip_dir)})
+                                  image_embeddings=image_emb, image_meta={"encoder": TINY_CLIP_REPO})
     assert set(regs) == {"metadata", "text", "image"}
     assert regs["text"].meta["tasks"] == known and regs["text"].quality is not None
     zoo.proxies = regs
     return Zoo.load(zoo.save(root / "zoo-proxies"))  # proxies travel with the zoo (safetensors + json)
 
 
-def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo):
+def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo, monkeypatch):
     from fennec_hub import recommend
+
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {TINY_CLIP_REPO})
 
     assert tasks.supported_proxies(proxy_zoo) == ("metadata", "text", "image")
     out = recommend(digits_repo, top_k=5, zoo=proxy_zoo)
@@ -353,10 +375,11 @@ def test_sample_images_reads_only_needed_row_groups_and_skips_null_labels(loophu
     assert 0 < len(set(read)) < 8  # 60 rows in 8 row groups: not all of them were read
 
 
-def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tmp_path, capsys):
+def test_build_image_proxy_script_end_to_end(loophub, digits_repo, tiny_clip, tmp_path, capsys, monkeypatch):
     """scripts/build_image_proxy.py (the documented build for a machine that reaches the Hub) run
     against the loopback Hub: a tiny CLIP model repo, and image datasets at the registry's Hub ids of
     four of the zoo's recorded tasks (the others have no copy there and are skipped)."""
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {"local-user/tiny-clip"})
     import importlib.util
     from pathlib import Path
 
@@ -434,3 +457,52 @@ def test_new_hub_dataset_without_a_text_encoder_falls_back_to_metadata(loophub, 
     assert len(ranked) == 5 and ranked.attrs["task_vector_source"] == "metadata"
     with pytest.raises(ValueError, match="text proxy cannot run here"):
         tasks.task_vector_from_proxies(entry, zoo, use=["metadata", "text"], progress=False)
+
+
+# ------------------------------------------------------------------------------ bounded downloads
+
+
+def test_shards_over_the_bound_are_refused_before_download(loophub, unique_repo_id):
+    from fennec_hub import hub
+
+    imgs, labels = _digit_images(2)
+    loophub.add_image_dataset(unique_repo_id, imgs, labels, [str(i) for i in range(10)])
+    loophub.clear_log()
+    with pytest.raises(hub.DownloadTooLarge, match=r"data/train-00000-of-00001.parquet.*over the 100-byte bound"):
+        tasks.sample_images(unique_repo_id, 10, max_bytes=100, progress=False)
+    assert not loophub.calls("GET", r"\.parquet$")  # its size came from a HEAD request; no byte of it moved
+    images, _ = tasks.sample_images(unique_repo_id, 10, progress=False)  # within the default bound
+    assert len(images) == 10
+
+
+def test_image_encoder_weights_come_only_from_allowed_repos(loophub, digits_repo, tiny_clip, tmp_path, monkeypatch):
+    from fennec_hub import hub
+
+    clip_dir = tmp_path / "clip"
+    tasks.load_image_encoder(tiny_clip)[0].save_pretrained(clip_dir)
+    files = {f: clip_dir / f for f in ("config.json", "model.safetensors")}
+    loophub.add_repo("model", "someone/encoder", files)
+    loophub.clear_log()
+    with pytest.raises(ValueError, match="'someone/encoder' is neither a local model directory nor one of the Hub"):
+        tasks.load_image_encoder("someone/encoder")
+    # a zoo cannot extend the list: its image regressor naming another encoder is refused
+    rng = np.random.default_rng(0)
+    img_reg = tasks.ProxyRegressor.fit(rng.normal(size=(6, 16)), rng.normal(size=(6, 4)), name="image",
+                                       meta={"encoder": "someone/encoder"})
+    zoo = SimpleNamespace(space=SimpleNamespace(task_vector=lambda entry: np.ones(4, np.float32)),
+                          proxies={"image": img_reg})
+    entry = tasks.resolve_hub_dataset(digits_repo)
+    loophub.clear_log()
+    with pytest.raises(ValueError, match="this zoo's image proxy names the encoder 'someone/encoder'"):
+        tasks.task_vector_from_proxies(entry, zoo, images=5, progress=False)
+    for local in (str(clip_dir), "/etc"):  # nor can it name a local directory
+        img_reg.meta["encoder"] = local
+        with pytest.raises(ValueError, match="not one of the Hub encoders"):
+            tasks.task_vector_from_proxies(entry, zoo, images=5, progress=False)
+    assert not loophub.calls(path_regex="someone/encoder")
+    # an allowed repo still has its sizes checked before the weights move
+    monkeypatch.setattr(tasks, "IMAGE_ENCODERS", tasks.IMAGE_ENCODERS | {"someone/encoder"})
+    monkeypatch.setattr(tasks, "_MAX_ENCODER_BYTES", 1000)
+    with pytest.raises(hub.DownloadTooLarge, match="model.safetensors"):
+        tasks.load_image_encoder("someone/encoder")
+    assert not loophub.calls("GET", r"someone/encoder/resolve/")

@@ -366,7 +366,7 @@ def test_push_to_hub_leaves_the_zoo_reading_its_own_files(loophub, small_zoo: Zo
     z = Zoo(small_zoo.models, small_zoo.model_vectors, small_zoo.tasks, small_zoo.task_vectors,
             history=small_zoo.history, space=small_zoo.space)
     z.proxies = fit_task_proxies(small_zoo.space, proxies=("metadata",))
-    loaded = Zoo.load(z.save(tmp_path / "zoo"))  # space and proxies not read yet
+    loaded = Zoo.load(z.save(tmp_path / "zoo"))
     loaded.push_to_hub(unique_repo_id, token=hub_token)
     assert set(loaded.proxies) == {"metadata"}
     assert loaded.space.known_tasks == small_zoo.space.known_tasks
@@ -477,3 +477,100 @@ def test_test_and_toy_repositories_are_not_candidates():
     for name in ("timm/resnet50.tv_in1k", "google/vit-base-patch16-224", "microsoft/beit-large-patch16-384",
                  "timm/convnext_tiny.fb_in1k", "someone/contest-winner"):
         assert _exclusion(name, 2.5e7, 0) is None, name
+
+
+# ---------------------------------------------------------------------------- load-time validation
+def _rewrite_manifest(root: Path) -> None:
+    """Recompute every checksum in zoo.json: only content validation can then catch a damage."""
+    import hashlib
+
+    m = json.loads((root / MANIFEST).read_text())
+    for rel in m["files"]:
+        data = (root / rel).read_bytes()
+        m["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (root / MANIFEST).write_text(json.dumps(m))
+
+
+def _edit_json(root: Path, rel: str, **fields) -> None:
+    data = json.loads((root / rel).read_text())
+    data.update(fields)
+    (root / rel).write_text(json.dumps(data))
+
+
+def _edit_parquet(root: Path, rel: str, column: str, values) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(root / rel)
+    i = table.schema.get_field_index(column)
+    pq.write_table(table.set_column(i, column, pa.array(values)), root / rel)
+
+
+def _edit_arrays(root: Path, rel: str, **arrays) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    data = load_file(str(root / rel))
+    data.update(arrays)
+    save_file(data, str(root / rel))
+
+
+def _add_proxy(zoo_dir: Path, dim: int) -> None:
+    from fennec_hub.tasks import ProxyRegressor
+
+    rng = np.random.default_rng(0)
+    zoo = Zoo.load(zoo_dir)
+    zoo.proxies = {"metadata": ProxyRegressor.fit(rng.normal(size=(6, 5)), rng.normal(size=(6, dim)), name="metadata")}
+    zoo.save(zoo_dir)
+
+
+_MALFORMED = {
+    # name: (damage(root, zoo), file the error must name)
+    "space models not a list": (lambda r, z: _edit_json(r, "space/space.json", models=5), "space/space.json"),
+    "space models a string": (lambda r, z: _edit_json(r, "space/space.json", models="abc"), "space/space.json"),
+    "space not an object": (lambda r, z: (r / "space/space.json").write_text("[1, 2]"), "space/space.json"),
+    "space profile shape": (lambda r, z: _edit_arrays(r, "space/space.safetensors", profile=np.zeros((3, 2))),
+                            "space/space.safetensors"),
+    "history value as text": (lambda r, z: _edit_parquet(r, HISTORY_FILE, "value", [str(v) for v in z.history["value"]]),
+                              HISTORY_FILE),
+    "history value missing": (lambda r, z: _edit_parquet(r, HISTORY_FILE, "value",
+                                                         [None] + z.history["value"].tolist()[1:]), HISTORY_FILE),
+    "models params as text": (lambda r, z: _edit_parquet(r, MODELS_FILE, "params", ["big"] * len(z)), MODELS_FILE),
+    "vectors of ints": (lambda r, z: _edit_arrays(r, VECTORS_FILE, model_vectors=np.ones((len(z), z.dim), np.int32)),
+                        VECTORS_FILE),
+    "vectors one row short": (lambda r, z: _edit_arrays(r, VECTORS_FILE, task_vectors=z.task_vectors[1:].copy()),
+                              VECTORS_FILE),
+    "vectors not finite": (lambda r, z: _edit_arrays(r, VECTORS_FILE, model_vectors=np.full((len(z), z.dim), np.inf,
+                                                                                             np.float32)), VECTORS_FILE),
+    "manifest dims a list": (lambda r, z: _edit_json(r, MANIFEST, dims=[1, 2]), MANIFEST),
+    "manifest counts wrong": (lambda r, z: _edit_json(r, MANIFEST, counts={"models": 999}), MANIFEST),
+    "proxy of another dimension": (lambda r, z: (_add_proxy(r, z.dim + 1)), "proxies/metadata.safetensors"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(_MALFORMED))
+def test_malformed_zoo_fails_at_load_naming_the_file(small_zoo: Zoo, zoo_dir: Path, damage: str):
+    change, rel = _MALFORMED[damage]
+    change(zoo_dir, small_zoo)
+    _rewrite_manifest(zoo_dir)
+    with pytest.raises(ZooFormatError) as err:
+        Zoo.load(zoo_dir)
+    assert rel in str(err.value), str(err.value)
+
+
+def test_a_well_formed_zoo_with_proxies_loads_them_eagerly(small_zoo: Zoo, zoo_dir: Path):
+    _add_proxy(zoo_dir, small_zoo.dim)
+    zoo = Zoo.load(zoo_dir)
+    assert set(zoo.proxies) == {"metadata"} and zoo.proxies["metadata"].coef.shape[0] == small_zoo.dim
+    assert zoo._space is not None and len(zoo.__dict__["_history"]) == len(small_zoo.history)
+
+
+def test_files_the_manifest_does_not_list_are_not_read(small_zoo: Zoo, zoo_dir: Path):
+    m = json.loads((zoo_dir / MANIFEST).read_text())
+    for rel in [r for r in m["files"] if r.startswith("space/")]:
+        del m["files"][rel]
+    (zoo_dir / MANIFEST).write_text(json.dumps(m))
+    (zoo_dir / "space" / "space.json").write_text("not even JSON")  # present, unlisted, never parsed
+    zoo = Zoo.load(zoo_dir)
+    assert not zoo.has_space
+    with pytest.raises(ZooFormatError, match="carries no transfer space"):
+        zoo.space
