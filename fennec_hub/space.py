@@ -747,8 +747,8 @@ class TransferSpace:
             raise ValueError(f"{path / 'space.json'}: unreadable ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format_version") != SPACE_FORMAT_VERSION:
             version = meta.get("format_version") if isinstance(meta, dict) else None
-            raise ValueError(f"{path}: unsupported space format {version!r} (this fennec_hub reads format "
-                             f"{SPACE_FORMAT_VERSION}; rebuild the zoo with it)")
+            raise ValueError(f"{path / 'space.json'}: unsupported space format {version!r} (this fennec_hub reads "
+                             f"format {SPACE_FORMAT_VERSION}; rebuild the zoo with it)")
 
         def strings(key: str, depth: int = 1) -> list:
             value = meta.get(key)

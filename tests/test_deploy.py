@@ -72,7 +72,7 @@ def test_push_folder_creates_a_space_and_mirrors_the_folder(loophub, hub_token, 
     assert commit.oid == history[0] and len(history) == 3  # creation, first upload, second upload
     with pytest.raises(ValueError, match="space_sdk"):  # a new Space needs an SDK
         hub.push_folder(f"{unique_repo_id}-no-sdk", folder, repo_type="space", token=hub_token)
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FileNotFoundError, match="not a directory"):
         hub.push_folder(unique_repo_id, folder / "app.py", repo_type="space", space_sdk="gradio", token=hub_token)
 
 
