@@ -31,8 +31,8 @@ CALLS = {
     "recommend('cifar100', zoo='someuser/some-zoo')": "fennec_hub.recommend('cifar100', zoo='someuser/some-zoo')",
     "Zoo.from_hub('someuser/some-zoo')": "fennec_hub.Zoo.from_hub('someuser/some-zoo')",
     "crawl (hub.list_models)": "fennec_hub.crawl(tempfile.mkdtemp(), limit=3, progress=False)",
-    "tasks.resolve_hub_dataset('someuser/some-dataset')":
-        "from fennec_hub import tasks; tasks.resolve_hub_dataset('someuser/some-dataset')",
+    "datasets.resolve_hub_dataset('someuser/some-dataset')":
+        "from fennec_hub import datasets; datasets.resolve_hub_dataset('someuser/some-dataset')",
     "hub.model_info('someuser/some-model')": "fennec_hub.hub.model_info('someuser/some-model')",
     "hub.download('someuser/some-model', 'config.json')":
         "fennec_hub.hub.download('someuser/some-model', 'config.json')",

@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fennec_hub import tasks  # noqa: E402
+from fennec_hub import features, tasks, transferability  # noqa: E402
 
 # Typical zoo architectures (timm names), ordered: the first 10 are the M = 10 set.
 CANDIDATES = (
@@ -134,7 +134,7 @@ def speed(models: list[int], n_images: int, device: str, batch: int, interleave:
 
             def classic():
                 feats = torch.cat([net(pixels[s: s + batch]) for s in range(0, len(pixels), batch)])
-                return tasks.logme(feats.float().cpu().numpy(), labels)
+                return transferability.logme(feats.float().cpu().numpy(), labels)
 
             score, (sec, cpu) = _timed(classic, device)
         params = sum(p.numel() for p in net.parameters()) / 1e6
@@ -191,7 +191,7 @@ def quality(benchmarks: list[str] | None = None) -> dict:
         ids = list(Z.columns)
         entries = [resolve_dataset(i) for i in ids]
         X = {"metadata": np.stack([tasks.metadata_embedding(e) for e in entries]),
-             "text": tasks.text_features(entries)}
+             "text": features.text_features(entries)}
         eye = np.eye(len(Z))
         taus: dict[str, list[float]] = {k: [] for k in ("global prior", "metadata", "text", "metadata + text")}
         text_w = []
@@ -248,7 +248,7 @@ def quality_space(benchmarks: list[str]) -> dict:
             holder = SimpleNamespace(space=space, proxies=regs)
             vecs = {"space cold start": tasks._space_task_vector(space, entry)}
             if "text" in regs:
-                vecs["text regressor"] = regs["text"].predict(tasks.text_embedding(entry))
+                vecs["text regressor"] = regs["text"].predict(features.text_embedding(entry))
             vecs["mixed"], info = tasks.task_vector_from_proxies(entry, holder, details=True, progress=False)
             y = truth.to_numpy(float)
             rows[d] = {k: float(weightedtau(y, mv @ v)[0]) for k, v in vecs.items()}

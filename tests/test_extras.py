@@ -66,9 +66,9 @@ def _rank_metrics():
 
 
 def _text_encoder():
-    from fennec_hub import tasks
+    from fennec_hub import features
 
-    return tasks.text_embedding("some images", model=str(REPO_ROOT / "no-such-model-dir"))
+    return features.text_embedding("some images", model=str(REPO_ROOT / "no-such-model-dir"))
 
 
 def _image_encoder():

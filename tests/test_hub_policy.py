@@ -17,6 +17,7 @@ from pathlib import Path
 import huggingface_hub.errors as hf_errors
 import pytest
 
+import fennec_hub
 from fennec_hub import hub
 
 HUB_PY = Path(__file__).resolve().parents[1] / "fennec_hub" / "hub.py"
@@ -162,10 +163,10 @@ def test_crawl_listing_times_out(stalling, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_dataset_resolver_times_out(stalling):
-    from fennec_hub import tasks
+    from fennec_hub import datasets as datasets_mod
 
     with pytest.raises(hub.HubTimeout) as err:
-        tasks.resolve_hub_dataset("someuser/some-dataset")
+        datasets_mod.resolve_hub_dataset("someuser/some-dataset")
     _assert_timeout(err.value, stalling, "dataset_info")
 
 
@@ -300,7 +301,7 @@ def test_bad_ids_are_refused_before_any_request(loophub):
     with pytest.raises(hub.InvalidRepoId, match="^repo_id="):
         Zoo.from_hub("foo/a..b")
     with pytest.raises(hub.InvalidRepoId, match="^dataset="):
-        tasks.resolve_hub_dataset("foo/bar--baz")
+        fennec_hub.datasets.resolve_hub_dataset("foo/bar--baz")
     with pytest.raises(hub.InvalidRepoId, match="^repo_id="):
         hub.model_info("foo/bar--baz")
     with pytest.raises(UnknownDatasetError):  # not a Hub id: an unknown name, never looked up

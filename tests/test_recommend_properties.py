@@ -24,7 +24,7 @@ from hypothesis import strategies as st  # noqa: E402
 from fennec_hub import recommend  # noqa: E402
 from fennec_hub.cli import main as cli_main  # noqa: E402
 from fennec_hub.datasets import UnknownDatasetError  # noqa: E402
-from fennec_hub.hub import HubError  # noqa: E402
+from fennec_hub.hub import HubError, InvalidRepoId  # noqa: E402
 from fennec_hub.recommend import RESULT_COLUMNS, RecommendArgumentError, parse_params  # noqa: E402
 from fennec_hub.records import BENCHMARKS  # noqa: E402
 from fennec_hub.zoo import MANIFEST, DEFAULT_ZOO_DIR, Zoo, ZooFormatError  # noqa: E402
@@ -32,18 +32,14 @@ from fennec_hub.zoo import MANIFEST, DEFAULT_ZOO_DIR, Zoo, ZooFormatError  # noq
 pytestmark = pytest.mark.skipif(not (DEFAULT_ZOO_DIR / MANIFEST).exists(),
                                 reason="the embedded default zoo has not been built yet")
 
-DOCUMENTED = (UnknownDatasetError, RecommendArgumentError, HubError, ZooFormatError)
+DOCUMENTED = (UnknownDatasetError, RecommendArgumentError, HubError, InvalidRepoId, ZooFormatError)
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=2000, derandomize=True,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def is_documented(exc: BaseException) -> bool:
-    """One of fennec_hub's errors, or huggingface_hub's repo-id ValueError; always with a message."""
-    if not str(exc).strip():
-        return False
-    if isinstance(exc, DOCUMENTED):
-        return True
-    return isinstance(exc, ValueError) and type(exc).__module__.startswith("huggingface_hub")
+    """One of fennec_hub's documented errors, always with a message."""
+    return bool(str(exc).strip()) and isinstance(exc, DOCUMENTED)
 
 
 @pytest.fixture(scope="module")

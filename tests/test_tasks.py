@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fennec_hub import tasks
+from fennec_hub import datasets as datasets_mod
+from fennec_hub import features, tasks, transferability
 
 DIGITS = "local-user/digits"
 
@@ -67,13 +68,13 @@ def tiny_bert(tmp_path_factory):
 
 def test_registered_alias_resolves_without_network(loophub):
     loophub.clear_log()
-    entry = tasks.resolve_hub_dataset("CIFAR-100")
+    entry = datasets_mod.resolve_hub_dataset("CIFAR-100")
     assert entry.id == "uoft-cs/cifar100" and entry.num_classes == 100
     assert loophub.calls() == []
 
 
 def test_hub_dataset_resolves_from_card(digits_repo):
-    entry = tasks.resolve_hub_dataset(digits_repo)
+    entry = datasets_mod.resolve_hub_dataset(digits_repo)
     assert entry.id == entry.hub_id == digits_repo
     assert entry.num_classes == 10 and entry.train_size == 120
     assert entry.class_names[:3] == ("zero", "one", "two")
@@ -85,7 +86,7 @@ def test_hub_dataset_resolves_from_parquet_schema_without_card(loophub, digits_r
     files = loophub.files("dataset", digits_repo)
     shard = {k: v for k, v in files.items() if k.endswith(".parquet")}
     loophub.add_repo("dataset", "local-user/digits-nocard", shard)
-    entry = tasks.resolve_hub_dataset("local-user/digits-nocard")
+    entry = datasets_mod.resolve_hub_dataset("local-user/digits-nocard")
     assert entry.num_classes == 10 and entry.train_size == 120
     assert entry.class_names[-1] == "nine"
 
@@ -96,18 +97,18 @@ def test_non_image_dataset_is_rejected(loophub):
             "  splits:\n  - name: train\n    num_examples: 10\n---\n")
     loophub.add_repo("dataset", "local-user/reviews", {"README.md": card})
     with pytest.raises(ValueError, match="not an image dataset"):
-        tasks.resolve_hub_dataset("local-user/reviews")
+        datasets_mod.resolve_hub_dataset("local-user/reviews")
 
 
 def test_unknown_and_gated_datasets_raise_hub_errors(loophub):
     from fennec_hub import hub
 
     with pytest.raises(hub.RepoNotFound):
-        tasks.resolve_hub_dataset("local-user/no-such-dataset")
+        datasets_mod.resolve_hub_dataset("local-user/no-such-dataset")
     imgs, labels = _digit_images(2)
     loophub.add_image_dataset("local-user/gated-digits", imgs, labels, [str(i) for i in range(10)], gated=True)
     # Metadata of a gated repo is public (text proxy works), its images need access.
-    assert tasks.resolve_hub_dataset("local-user/gated-digits").num_classes == 10
+    assert datasets_mod.resolve_hub_dataset("local-user/gated-digits").num_classes == 10
     with pytest.raises(hub.GatedRepo) as err:
         tasks.sample_images("local-user/gated-digits", 10, progress=False)
     assert "local-user/gated-digits" in str(err.value)
@@ -116,15 +117,15 @@ def test_unknown_and_gated_datasets_raise_hub_errors(loophub):
 def test_offline_unknown_hub_dataset_raises_hub_offline(offline):
     from fennec_hub import hub
 
-    assert tasks.resolve_hub_dataset("cifar10").num_classes == 10  # registry: no network needed
+    assert datasets_mod.resolve_hub_dataset("cifar10").num_classes == 10  # registry: no network needed
     with pytest.raises(hub.HubOffline):
-        tasks.resolve_hub_dataset("local-user/never-cached")
+        datasets_mod.resolve_hub_dataset("local-user/never-cached")
 
 
 def test_invalid_id_is_rejected_before_any_request(loophub):
     loophub.clear_log()
     with pytest.raises(ValueError, match="valid Hub dataset id"):
-        tasks.resolve_hub_dataset("../../etc/passwd")
+        datasets_mod.resolve_hub_dataset("../../etc/passwd")
     assert loophub.calls() == []
 
 
@@ -134,13 +135,13 @@ def test_hub_ids_the_hub_rejects_are_refused_before_any_request(loophub, digits_
     loophub.clear_log()
     for bad in ("foo/bar--baz", "foo/a..b", "a/b/c"):
         with pytest.raises(hub.InvalidRepoId, match=r"^dataset="):
-            tasks.resolve_hub_dataset(bad)
+            datasets_mod.resolve_hub_dataset(bad)
         with pytest.raises(hub.InvalidRepoId, match=r"^repo_id="):
-            tasks.hub_image_schema(bad)
+            datasets_mod.hub_image_schema(bad)
     assert loophub.calls() == []
     # the other spellings of a Hub dataset resolve to its id
-    assert tasks.resolve_hub_dataset(f"hf://datasets/{digits_repo}").id == digits_repo
-    assert tasks.resolve_hub_dataset(f"https://huggingface.co/datasets/{digits_repo}").id == digits_repo
+    assert datasets_mod.resolve_hub_dataset(f"hf://datasets/{digits_repo}").id == digits_repo
+    assert datasets_mod.resolve_hub_dataset(f"https://huggingface.co/datasets/{digits_repo}").id == digits_repo
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -200,20 +201,20 @@ def test_image_proxy_embedding_tiny_clip(digits_repo, tiny_clip, tmp_path):
 
 
 def test_text_embedding_tiny_bert_is_cached_and_dataset_specific(tiny_bert):
-    a = tasks.text_embedding("cifar100", model=tiny_bert)
-    b = tasks.text_embedding("eurosat", model=tiny_bert)
+    a = features.text_embedding("cifar100", model=tiny_bert)
+    b = features.text_embedding("eurosat", model=tiny_bert)
     assert a.shape == (32,) and abs(np.linalg.norm(a) - 1) < 1e-5
     assert not np.allclose(a, b)
     a[:] = 0  # callers get copies: the cache is not corrupted
-    assert np.linalg.norm(tasks.text_embedding("cifar100", model=tiny_bert)) > 0.99
-    feats = tasks.text_features(["cifar100", "eurosat", "svhn"], model=tiny_bert)
+    assert np.linalg.norm(features.text_embedding("cifar100", model=tiny_bert)) > 0.99
+    feats = features.text_features(["cifar100", "eurosat", "svhn"], model=tiny_bert)
     assert feats.shape == (3, 32)
 
 
 def test_text_embedding_real_minilm_is_semantic():
     """The real all-MiniLM-L6-v2 (offline package): digit datasets are closer to each other than to satellites."""
-    mnist, svhn, eurosat = tasks.text_features(["mnist", "svhn", "eurosat"])
-    assert mnist.shape == (tasks.TEXT_DIM,)
+    mnist, svhn, eurosat = features.text_features(["mnist", "svhn", "eurosat"])
+    assert mnist.shape == (features.TEXT_DIM,)
     assert mnist @ svhn > mnist @ eurosat
 
 
@@ -245,11 +246,11 @@ def test_task_vector_from_proxies_mixes_image_and_metadata(digits_repo, tiny_cli
                                        meta={"encoder": "openai/clip-vit-base-patch32"})
     zoo = SimpleNamespace(space=space, proxies={"text": text_reg, "image": img_reg})
     assert tasks.supported_proxies(zoo) == ("metadata", "text", "image")
-    entry = tasks.resolve_hub_dataset(digits_repo)
+    entry = datasets_mod.resolve_hub_dataset(digits_repo)
 
     vec, info = tasks.task_vector_from_proxies(entry, zoo, text_model=tiny_bert, details=True)
     assert info["proxies"] == ["metadata", "text"] and vec.shape == (d,)
-    expected = np.tensordot(info["weights"], [meta_vec, text_reg.predict(tasks.text_embedding(entry, model=tiny_bert))], 1)
+    expected = np.tensordot(info["weights"], [meta_vec, text_reg.predict(features.text_embedding(entry, model=tiny_bert))], 1)
     np.testing.assert_allclose(vec, expected, atol=1e-5)
 
     vec, info = tasks.task_vector_from_proxies(entry, zoo, images=20, text_model=tiny_bert,
@@ -275,13 +276,13 @@ def test_logme_ranks_informative_features_above_random():
     separable = centers[y] + 0.5 * rng.normal(size=(n, D))
     weak = 0.2 * centers[y] + rng.normal(size=(n, D))
     noise = rng.normal(size=(n, D))
-    s_sep, s_weak, s_noise = (tasks.logme(f, y) for f in (separable, weak, noise))
+    s_sep, s_weak, s_noise = (transferability.logme(f, y) for f in (separable, weak, noise))
     assert s_sep > s_weak > s_noise
-    assert tasks.logme(separable, rng.permutation(y)) < s_sep  # labels matter, not just features
+    assert transferability.logme(separable, rng.permutation(y)) < s_sep  # labels matter, not just features
     # n > D as well (the residual outside the feature span enters the evidence).
     y2 = rng.integers(0, 3, 300)
     c2 = rng.normal(size=(3, 16))
-    assert tasks.logme(c2[y2] + rng.normal(size=(300, 16)), y2) > tasks.logme(rng.normal(size=(300, 16)), y2)
+    assert transferability.logme(c2[y2] + rng.normal(size=(300, 16)), y2) > transferability.logme(rng.normal(size=(300, 16)), y2)
 
 
 def test_mixing_weights_follow_cv_gain_and_drop_useless_proxies():
@@ -333,7 +334,7 @@ def test_recommend_unknown_hub_dataset_end_to_end(proxy_zoo, digits_repo, monkey
     assert tasks.supported_proxies(proxy_zoo) == ("metadata", "text", "image")
     out = recommend(digits_repo, top_k=5, zoo=proxy_zoo)
     assert len(out) == 5 and list(out["rank"]) == [1, 2, 3, 4, 5]
-    entry = tasks.resolve_hub_dataset(digits_repo)
+    entry = datasets_mod.resolve_hub_dataset(digits_repo)
     vec = tasks.task_vector_from_proxies(entry, proxy_zoo, progress=False)
     scores = proxy_zoo.model_vectors @ vec
     order = np.argsort(-scores)[:5]
@@ -439,7 +440,7 @@ def test_new_hub_dataset_without_a_text_encoder_falls_back_to_metadata(loophub, 
     loophub.add_image_dataset(repo, imgs, labels, [f"digit {i}" for i in range(10)])
     zoo = Zoo.default()
     assert "text" in tasks.supported_proxies(zoo)
-    entry = tasks.resolve_hub_dataset(repo)
+    entry = datasets_mod.resolve_hub_dataset(repo)
     with_text, info = tasks.task_vector_from_proxies(entry, zoo, progress=False, details=True)
     assert info["proxies"] == ["metadata", "text"]
     space_text = tasks._space_task_vector(zoo.space, entry)
@@ -447,7 +448,7 @@ def test_new_hub_dataset_without_a_text_encoder_falls_back_to_metadata(loophub, 
     def no_encoder(model=None):
         raise ImportError("No module named 'sentence_transformers'")
 
-    monkeypatch.setattr(tasks, "_text_model", no_encoder)
+    monkeypatch.setattr(features, "_text_model", no_encoder)
     with caplog.at_level("WARNING", logger="fennec_hub.tasks"):
         without, info = tasks.task_vector_from_proxies(entry, zoo, progress=False, details=True)
     assert info["proxies"] == ["metadata"] and "pip install 'fennec_hub[text]'" in caplog.text
@@ -491,7 +492,7 @@ def test_image_encoder_weights_come_only_from_allowed_repos(loophub, digits_repo
                                        meta={"encoder": "someone/encoder"})
     zoo = SimpleNamespace(space=SimpleNamespace(task_vector=lambda entry: np.ones(4, np.float32)),
                           proxies={"image": img_reg})
-    entry = tasks.resolve_hub_dataset(digits_repo)
+    entry = datasets_mod.resolve_hub_dataset(digits_repo)
     loophub.clear_log()
     with pytest.raises(ValueError, match="this zoo's image proxy names the encoder 'someone/encoder'"):
         tasks.task_vector_from_proxies(entry, zoo, images=5, progress=False)
