@@ -364,7 +364,7 @@ def _encode(config: dict, library: str | None, tags: list[str]) -> tuple[dict, s
 
     try:
         with _ENCODE_LOCK:
-            info = describe_architecture(config, library=library) if _accepts_library() else describe_architecture(config)
+            info = describe_architecture(config, library=library)
     except ArchitectureError as exc:
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "rejected"
         low = msg.lower()
@@ -394,21 +394,6 @@ def _encode(config: dict, library: str | None, tags: list[str]) -> tuple[dict, s
     return fields, None
 
 
-_ACCEPTS_LIBRARY: bool | None = None
-
-
-def _accepts_library() -> bool:
-    global _ACCEPTS_LIBRARY
-    if _ACCEPTS_LIBRARY is None:
-        import inspect
-
-        from .archi2vec import describe_architecture
-
-        try:
-            _ACCEPTS_LIBRARY = "library" in inspect.signature(describe_architecture).parameters
-        except (TypeError, ValueError):
-            _ACCEPTS_LIBRARY = False
-    return _ACCEPTS_LIBRARY
 
 
 def _get(info: Any, name: str, default: Any = None) -> Any:
@@ -580,15 +565,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _kill_hook(point: str, n: int) -> None:
-    """Test hook: FENNEC_CRAWL_KILL_AT=<point>:<n> makes the process SIGKILL itself there."""
-    spec = os.environ.get("FENNEC_CRAWL_KILL_AT")
-    if spec and spec == f"{point}:{n}":
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 class _Output:
     """The append-only jsonl files plus the atomic checkpoint."""
 
@@ -635,17 +611,12 @@ class _Output:
 
     def append(self, row: dict, records: list[dict]) -> None:
         data = _dumps(row)
-        if os.environ.get("FENNEC_CRAWL_KILL_AT") == f"partial:{self.rows + 1}":
-            self.files[MODELS_FILE].write(data[: len(data) // 2])
-            self.files[MODELS_FILE].flush()
-            _kill_hook("partial", self.rows + 1)
         self.files[MODELS_FILE].write(data)
         for r in records:
             self.files[RECORDS_FILE].write(_dumps(r))
         self.rows += 1
         self.records += len(records)
         self.dirty = True
-        _kill_hook("row", self.rows)
 
     def checkpoint(self, extra: dict) -> None:
         """Flush + fsync both files, then atomically replace state.json with their sizes."""
@@ -668,7 +639,6 @@ class _Output:
             json.dump(state, fh, indent=1, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        _kill_hook("replace", self.checkpoints)
         os.replace(tmp, self.state_path)
         _fsync_dir(self.out)
         self.state = state

@@ -553,8 +553,8 @@ class TransferSpace:
         name = self._canonical(task) if isinstance(task, str) else None
         emb = self._task_embedding(name if name is not None else task)
         own = np.zeros(G, bool)
-        if name is not None and name in self.datasets:  # its groups with enough models to rank them
-            own = (self.group_dataset == self.datasets.index(name)) & (self.group_size >= _MIN_GROUP_MODELS)
+        if name is not None and name in self.datasets:
+            own = self.group_dataset == self.datasets.index(name)
         proto = self._protocol_index(source, metric)
         in_proto = np.isin(self.group_protocol, proto) if proto is not None else np.zeros(G, bool)
         blocks = np.unique(self.group_block)
@@ -564,24 +564,28 @@ class TransferSpace:
         for block in blocks:
             in_block = self.group_block == block
             mine = own & in_block
-            if mine.any():
-                if (mine & in_proto).any():
-                    mine = mine & in_proto
-                w[mine] = 1.0 / mine.sum()
-                continue
-            if emb is None:
+            if (mine & in_proto).any():
+                mine = mine & in_proto
+            # A task's own groups rank models; groups of fewer than _MIN_GROUP_MODELS models only in
+            # proportion, the rest of the weight placing the task by similarity as a new one.
+            trust = min(1.0, self.group_size[mine].max() / _MIN_GROUP_MODELS) if mine.any() else 0.0
+            if trust:
+                w[mine] = trust / mine.sum()
+            if trust == 1.0 or emb is None:
                 continue
             if (in_block & in_proto).any():
                 chosen = [int(self.group_protocol[in_block & in_proto][0])]
             else:  # no protocol named: every fine-tuning protocol of the block, with equal weight
                 chosen = self._default_protocols(in_block)
             for p in chosen:
-                cand = in_block & (self.group_protocol == p)
+                cand = in_block & (self.group_protocol == p) & ~mine
+                if not cand.any():
+                    continue
                 lam, tau, anchor = self.protocol_shrink[p], self.protocol_temperature[p], self.protocol_anchor[p]
                 uniform = np.full(int(cand.sum()), anchor / cand.sum())
                 sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb,
                                    _at(self.protocol_text, p))
-                w[cand] += (uniform + lam * (_softmax(sims / tau) - uniform)) / len(chosen)
+                w[cand] += (1.0 - trust) * (uniform + lam * (_softmax(sims / tau) - uniform)) / len(chosen)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
             gamma = self.default_gamma

@@ -369,13 +369,53 @@ def test_faults_are_retried_and_change_nothing(tmp_path):
         hub.stop()
 
 
+def _die_at(kill_at: str) -> None:
+    """In a forked child: make the crawl SIGKILL its own process at ``<point>:<n>``: ``partial:n``
+    (half of row n written), ``row:n`` (right after row n is written) or ``replace:n`` (checkpoint n
+    written to state.json.tmp, not yet moved over state.json)."""
+    import importlib
+
+    crawl_module = importlib.import_module("fennec_hub.crawl")
+    point, n = kill_at.split(":")
+    n = int(n)
+    output = crawl_module._Output
+    append, replace = output.append, crawl_module.os.replace
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def append_then_die(self, row, records):
+        if point == "partial" and self.rows + 1 == n:
+            data = crawl_module._dumps(row)
+            self.files[MODELS_FILE].write(data[: len(data) // 2])
+            self.files[MODELS_FILE].flush()
+            die()
+        append(self, row, records)
+        if point == "row" and self.rows == n:
+            die()
+
+    class _Os:  # the crawl module's `os`, with a replace that dies before checkpoint n lands
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(src, dst):
+            if point == "replace" and str(dst).endswith(STATE_FILE) and json.loads(Path(src).read_text())[
+                    "checkpoints"] == n:
+                die()
+            replace(src, dst)
+
+    output.append = append_then_die
+    crawl_module.os = _Os()
+
+
 def _forked_crawl(out: Path, url: str, kill_at: str) -> int | None:
-    """Exit code of a crawl run in a forked child that SIGKILLs itself at `kill_at`.
+    """Exit code of a crawl run in a forked child that SIGKILLs itself at `kill_at` (see `_die_at`).
 
     A fork starts at once (torch etc. are already imported), unlike a fresh interpreter.
     """
     def target() -> None:
-        os.environ["FENNEC_CRAWL_KILL_AT"] = kill_at
+        _die_at(kill_at)
         crawl(out, endpoint=url, progress=False, checkpoint_every=2)
 
     p = multiprocessing.get_context("fork").Process(target=target)
@@ -384,11 +424,8 @@ def _forked_crawl(out: Path, url: str, kill_at: str) -> int | None:
     return p.exitcode
 
 
-def _cli(out: Path, url: str, kill_at: str | None = None, extra: tuple = ()) -> subprocess.Popen:
+def _cli(out: Path, url: str, extra: tuple = ()) -> subprocess.Popen:
     env = dict(os.environ, HF_ENDPOINT=url, PYTHONPATH=str(REPO_ROOT))
-    env.pop("FENNEC_CRAWL_KILL_AT", None)
-    if kill_at:
-        env["FENNEC_CRAWL_KILL_AT"] = kill_at
     cmd = [sys.executable, "-m", "fennec_hub.cli", "crawl", "--out", str(out), "--endpoint", url,
            "--no-progress", "--checkpoint-every", "2", *extra]
     return subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -453,7 +490,6 @@ def test_external_sigkill_at_a_random_moment_then_resume(kill_hub, tmp_path):
     hub.slow(r"/resolve/", seconds=0.2, times=10_000)  # keep the crawl running long enough
     try:
         def target() -> None:
-            os.environ.pop("FENNEC_CRAWL_KILL_AT", None)
             crawl(out, endpoint=hub.url, progress=False, workers=2, checkpoint_every=2)
 
         p = multiprocessing.get_context("fork").Process(target=target)
