@@ -33,7 +33,6 @@ __all__ = ["recommend", "protocols", "parse_params", "format_table", "model_url"
 
 RESULT_COLUMNS = ("rank", "model_id", "score", "params", "library", "license", "why", "url", "timm_name",
                   "same_weights_as", "fine_tuned_on_query", "downloads", "likes", "gated")
-EXTRA_COLUMNS = ("raw_score", "vector_source", "pipeline_tag", "input_size", "pretrain", "family", "source_dataset")
 
 HUB_URL = "https://huggingface.co/"
 #: Largest `max_params` accepted (10**15 parameters): far beyond any model, and exact as a float.

@@ -131,7 +131,7 @@ def _slug(text: str) -> str:
 def normalize_model_id(name: str, source_file: str | PathLike[str] | None = None) -> str:
     """Map a model name as written in a record file to the project's model id.
 
-    The scheme depends on the file (see TEAM_BRIEF "Model ids"): TransferGraph names are Hub ids
+    The scheme depends on the file: TransferGraph names are Hub ids
     already; timm ``<name>@<img>`` -> ``timm/<name>``; PARC ``arch|source`` -> ``timm/<arch>.tv_in1k``
     or ``torchvision/<arch>`` for the torchvision ImageNet weights, else ``parc/<arch>-<source>``;
     Keras -> ``keras/<name>``; Fennec -> ``pytorchcv/<name>``; VTAB leaderboard ->
