@@ -378,7 +378,7 @@ def _add_bench(sub) -> None:
 def _run_bench(args) -> int:
     import shlex
 
-    from . import bench
+    from . import bench, report
 
     benchmarks = tuple(args.benchmarks or bench.DEFAULT_BENCHMARKS)
     unknown = [b for b in benchmarks if b not in bench.DEFAULT_BENCHMARKS]
@@ -394,11 +394,11 @@ def _run_bench(args) -> int:
         command += f" --json {shlex.quote(args.json_path)}"
     inputs = bench.load_inputs(text=not args.no_text)
     result = bench.run(benchmarks, args.protocol, inputs=inputs, progress=_progress(args))
-    md = bench.write_outputs(result, args.out, args.json_path, command, benchmarks)
+    md = report.write_outputs(result, args.out, args.json_path, command, benchmarks)
     if not args.out:
         print(md)
     else:
-        print(bench.headline(result, benchmarks))
+        print(report.headline(result, benchmarks))
         print(f"report written to {args.out}")
     return 0
 
@@ -406,12 +406,16 @@ def _run_bench(args) -> int:
 # --- deploy-space -------------------------------------------------------------------------------
 
 def _add_deploy_space(sub) -> None:
-    p = sub.add_parser(
-        "deploy-space",
+    p = _sub_parser(
+        sub, "deploy-space",
         help="deploy the Gradio Space (with the package and its default zoo) to a Hub Space repo",
         description="Assemble the Space (spaces_app/ plus a copy of the fennec_hub package with its embedded "
         "default zoo, so the Space installs without fennec_hub on the package index and without torch) and "
         "upload it in one commit to the Space repo REPO_ID, creating it (Gradio SDK) if needed.",
+        examples="""\
+  fennec-hub deploy-space my-org/fennec-hub              build the Space and upload it
+  fennec-hub deploy-space my-org/fennec-hub --out space/  only assemble the folder, to look at it
+""",
     )
     p.add_argument("repo_id", metavar="REPO_ID", help="the Space repo, e.g. my-org/fennec-hub")
     p.add_argument("--private", action="store_true", help="create the Space private")

@@ -271,10 +271,10 @@ def _bundled_files(include_voided: bool) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@functools.lru_cache(maxsize=2)
-def _bundled_records(include_flagged: bool) -> pd.DataFrame:
-    if include_flagged:
-        return _bundled_files(True)
+@functools.lru_cache(maxsize=4)
+def _bundled_records(include_flagged: bool, include_collapsed: bool = False) -> pd.DataFrame:
+    if include_flagged or include_collapsed:
+        return _bundled_files(include_flagged)
     records = _bundled_files(False)
     return records.loc[~collapsed_runs(records)].reset_index(drop=True)
 
@@ -338,6 +338,7 @@ def load_records(
     paths: str | PathLike[str] | Iterable[str | PathLike[str]] | None = None,
     *,
     include_flagged: bool = False,
+    include_collapsed: bool = False,
     unknown_datasets: str = "error",
 ) -> pd.DataFrame:
     """Load transfer records as one long table with normalised model and dataset ids.
@@ -348,7 +349,8 @@ def load_records(
     the same long format; their ``benchmark`` column defaults to the file stem. Rows that the
     benchmark's own authors void (PARC's broken SSL checkpoints) and runs that collapsed
     (`collapsed_runs`: at chance, or cut off far below the same group's other runs) are dropped
-    unless ``include_flagged=True``. ``unknown_datasets``: "error" (default) raises
+    unless ``include_flagged=True`` (``include_collapsed=True`` keeps only the collapsed runs, as
+    other methods' published figures count them). ``unknown_datasets``: "error" (default) raises
     `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
     """
     import pandas as pd
@@ -356,7 +358,7 @@ def load_records(
     if unknown_datasets not in ("error", "keep"):
         raise ValueError("unknown_datasets must be 'error' or 'keep'")
     if paths is None:
-        return _bundled_records(bool(include_flagged)).copy()
+        return _bundled_records(bool(include_flagged), bool(include_collapsed)).copy()
     if isinstance(paths, (str, PathLike)):
         paths = [paths]
     files = [Path(p) for p in paths]
@@ -364,7 +366,9 @@ def load_records(
         raise ValueError("load_records: empty list of paths")
     frames = [_load_file(p, include_flagged=include_flagged, unknown_datasets=unknown_datasets) for p in files]
     records = pd.concat(frames, ignore_index=True)
-    return records if include_flagged else records.loc[~collapsed_runs(records)].reset_index(drop=True)
+    if include_flagged or include_collapsed:
+        return records
+    return records.loc[~collapsed_runs(records)].reset_index(drop=True)
 
 
 def benchmark_records(name: str) -> pd.DataFrame:

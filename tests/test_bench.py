@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau, pearsonr, weightedtau
 
-from fennec_hub import bench
+from fennec_hub import bench, report
 
 
 def test_ranking_metrics_match_scipy_and_definitions():
@@ -67,8 +67,9 @@ def _toy_inputs() -> bench.BenchInputs:
                                  value=60 + 8 * quality[m] + rng.normal(), source=f"src-{b}", benchmark=b))
     records = pd.DataFrame(rows)
     models = sorted(records["model"].unique())
-    mf = pd.DataFrame({"log_params": rng.normal(size=len(models)), "quality_hint": [hints[m] for m in models]},
-                      index=models)
+    # the quality prior's input, an ImageNet-like figure that follows the latent quality
+    mf = pd.DataFrame({"log_params": rng.normal(size=len(models)),
+                       "quality_top1": [80 + 5 * hints[m] for m in models]}, index=models)
     tf = pd.DataFrame({"log_num_classes": np.log([10, 20, 40, 80, 160])}, index=datasets)
     meta = pd.DataFrame({"params_m": np.exp(mf["log_params"])}, index=models)
     scores = records[records["benchmark"] == "alpha"][["model", "dataset"]].assign(
@@ -149,7 +150,9 @@ def test_lomo_scores_held_out_models_from_features_only(monkeypatch):
 def test_released_scores_reproduce_the_published_figures():
     from fennec_hub.records import BENCHMARKS, load_method_scores, load_records
 
-    inputs = bench.BenchInputs(records=load_records(), benchmarks=dict(BENCHMARKS), method_scores=load_method_scores())
+    # (on the ground truth the methods were published on: collapsed runs included)
+    inputs = bench.BenchInputs(records=load_records(include_collapsed=True), benchmarks=dict(BENCHMARKS),
+                               method_scores=load_method_scores())
     fennec = bench.released_table(inputs, "fennec").groupby("method")[["wtau", "pearson"]].mean()
     parc = bench.released_table(inputs, "parc").groupby("method")[["wtau", "pearson"]].mean()
     # README section 7: Fennec wtau 47.91 / Pearson 87.79 on its benchmark; PARC 63.51 / 68.12; LogME 46.12 / 55.09.
@@ -162,9 +165,9 @@ def test_released_scores_reproduce_the_published_figures():
 
 def test_report_and_json(tmp_path):
     inputs = _toy_inputs()
-    result = bench.run(("alpha", "beta"), "both", inputs=inputs, progress=False, fennec_reimpl=False)
+    result = bench.run(("alpha", "beta"), "all", inputs=inputs, progress=False, fennec_reimpl=False)
     assert result.timings["fit_all_records_s"] > 0 and result.timings["score_100000_models_median_ms"] > 0
-    md = bench.write_outputs(result, tmp_path / "R.md", tmp_path / "r.json", "fennec-hub bench --x", ("alpha", "beta"))
+    md = report.write_outputs(result, tmp_path / "R.md", tmp_path / "r.json", "fennec-hub bench --x", ("alpha", "beta"))
     assert (tmp_path / "R.md").read_text() == md
     assert "fennec-hub bench --x" in md and "Leave-one-dataset-out" in md and "Leave-models-out" in md
     assert f"| {bench.OURS} |" in md and "mean over benchmarks" in md

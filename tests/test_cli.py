@@ -164,6 +164,7 @@ def test_old_spellings_still_work():
 
 def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
     bench = importlib.import_module("fennec_hub.bench")
+    report = importlib.import_module("fennec_hub.report")
     crawl = importlib.import_module("fennec_hub.crawl")  # (the package's `crawl` is the function)
     zoo = importlib.import_module("fennec_hub.zoo")
     seen: dict[str, object] = {}
@@ -185,7 +186,7 @@ def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
     monkeypatch.setattr(zoo, "build_default_zoo", fake_build)
     monkeypatch.setattr(bench, "load_inputs", lambda text=True: None)
     monkeypatch.setattr(bench, "run", fake_run)
-    monkeypatch.setattr(bench, "write_outputs", lambda *a, **k: "report")
+    monkeypatch.setattr(report, "write_outputs", lambda *a, **k: "report")
     for flag, expected in (("--progress", True), ("--no-progress", False)):
         assert cli_main(["crawl", "--out", str(tmp_path), flag]) == 0
         assert cli_main(["build-zoo", "--out", str(tmp_path / "zoo"), flag]) == 0

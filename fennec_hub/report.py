@@ -1,0 +1,264 @@
+"""The benchmark report: a run's figures as markdown (``benchmarks/RESULTS.md``) and JSON.
+
+:func:`render_markdown` writes the scorecard (each bar of the evaluation checked on this run's
+figures), the tables per protocol and benchmark, and where leave-one-bank-out's held-out models land
+in the zoo; :func:`write_outputs` saves it with every figure as JSON, which :func:`load_result`
+reads back to re-render a report without running anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bench import (COLD_AT_MEAN, EVERY_QUERY_AS, FENNEC_REIMPL, METRIC_LABELS, METRICS, MIN_CANDIDATES, OURS,
+                    OURS_ANY, OURS_META, OURS_PER_PROTOCOL, PARAMS, PRIOR, PRIOR_ALL, TOP1, TOP1_IN_DATA, BenchResult)
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over datasets per (protocol, benchmark, method), with the number of datasets."""
+    g = frame.groupby(["protocol", "benchmark", "method"])
+    out = g[list(METRICS)].mean()
+    out["datasets"] = g.size()
+    return out.reset_index()
+
+
+def _fmt(x: float, pct: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.1f}" if pct else f"{x:.3f}"
+
+
+def _method_order(methods: Iterable[str]) -> list[str]:
+    first = [OURS, f"{OURS} | {TOP1} models", TOP1, f"{OURS} | {TOP1_IN_DATA} models", TOP1_IN_DATA,
+             f"{OURS} | {PARAMS} models", PARAMS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, COLD_AT_MEAN, PRIOR,
+             PRIOR_ALL, FENNEC_REIMPL]
+    methods = list(dict.fromkeys(methods))
+    head = [m for m in first if m in methods]
+    tail = sorted(m for m in methods if m not in first and m not in ("Random",))
+    return head + tail + (["Random"] if "Random" in methods else [])
+
+
+def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
+    """The issue's bar, checked on this run's figures (mean weighted tau over datasets)."""
+    out = ["## Scorecard", ""]
+    lodo = frame[frame["protocol"] == "lodo"]
+    if not lodo.empty:
+        piv = lodo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        cols = [b for b in benchmarks if b in piv.columns]
+        if OURS in piv.index and PRIOR in piv.index:
+            ours, prior = piv.loc[OURS, cols], piv.loc[PRIOR, cols]
+            diff = ours - prior
+            wins, ties = int((diff > 0.001).sum()), int((diff.abs() <= 0.001).sum())
+            losses = len(cols) - wins - ties
+            out.append(f"* Leave-one-dataset-out, {OURS} vs {PRIOR}: mean over benchmarks "
+                       f"{ours.mean():.4f} vs {prior.mean():.4f}; ahead by more than 0.001 on {wins} of {len(cols)} "
+                       f"benchmarks, within 0.001 on {ties}, behind on {losses} ("
+                       + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f}" for b in cols) + ").")
+        if {OURS, OURS_META, OURS_PER_PROTOCOL} <= set(piv.index):
+            out.append("* Text proxy, leave-one-dataset-out mean weighted τ (text weight chosen for the space / "
+                       "metadata only / chosen per protocol): "
+                       + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} / {piv.loc[OURS_META, b]:.3f} / "
+                                   f"{piv.loc[OURS_PER_PROTOCOL, b]:.3f}" for b in cols) + ".")
+        for b in cols:
+            fb = lodo[lodo["benchmark"] == b]
+            for method in sorted(m for m in fb["method"].unique() if m.endswith("(released)") or
+                                 m.endswith("(released scores)")):
+                covered = set(fb.loc[fb["method"] == method, "dataset"])
+                sub = fb[fb["dataset"].isin(covered)].groupby("method")["wtau"].mean()
+                if OURS in sub:
+                    out.append(f"* {b}, on the {len(covered)} datasets {method} covers: {OURS} {sub[OURS]:.3f} vs "
+                               f"{method} {sub[method]:.3f}" + (f" (global prior {sub[PRIOR]:.3f})" if PRIOR in sub
+                                                                else "") + ".")
+    lomo = frame[frame["protocol"] == "lomo"]
+    if not lomo.empty:
+        piv = lomo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        for b in [b for b in benchmarks if b in piv.columns]:
+            col = piv[b]
+            others = [m for m in ("ImageNet top-1", "Parameter count") if m in col and np.isfinite(col[m])]
+            desc = ", ".join(f"{m} {col[m]:.3f}" for m in others) or "no metadata prior defined"
+            out.append(f"* Leave-models-out, {b}: {OURS} (cold-start vectors) {col.get(OURS, float('nan')):.3f}; "
+                       f"{desc}.")
+    lobo = frame[frame["protocol"] == "lobo"]
+    if not lobo.empty:
+        piv = lobo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        for b in [b for b in benchmarks if b in piv.columns]:
+            col = piv[b]
+            parts = []
+            for prior in (TOP1, PARAMS):
+                if prior not in col or not np.isfinite(col[prior]):
+                    parts.append(f"{prior} not defined")
+                    continue
+                same = f"{OURS} | {prior} models"
+                ours = col[same] if same in col and np.isfinite(col[same]) else col[OURS]
+                verdict = "ahead" if ours > col[prior] + 0.001 else ("tied" if abs(ours - col[prior]) <= 0.001
+                                                                    else "behind")
+                parts.append(f"{verdict} of {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
+            out.append(f"* Leave-one-bank-out, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
+                       f"models; " + "; ".join(parts) + ".")
+    lodo_any = frame[(frame["protocol"] == "lodo") & frame["method"].str.startswith(EVERY_QUERY_AS)]
+    if not lodo_any.empty and OURS_ANY in set(frame["method"]):
+        lodo = frame[frame["protocol"] == "lodo"]
+        piv = lodo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        cols = [b for b in benchmarks if b in piv.columns]
+        singles = [m for m in piv.index if m.startswith(EVERY_QUERY_AS)]
+        means = piv.loc[singles, cols].mean(axis=1)
+        best = means.idxmax()
+        out.append(f"* Default query (no protocol named) vs the best single protocol used for every query "
+                   f"({best.removeprefix(EVERY_QUERY_AS).strip()}), leave-one-dataset-out mean over benchmarks: "
+                   f"{piv.loc[OURS_ANY, cols].mean():.3f} vs {means[best]:.3f}; per benchmark, default / "
+                   "protocol named: " + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}"
+                                                  for b in cols) + ".")
+    mixed = frame[frame["protocol"] == "mixed"]
+    if not mixed.empty:
+        piv = mixed.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+        cols = [b for b in benchmarks if b in piv.columns]
+        if OURS in piv.index and COLD_AT_MEAN in piv.index:
+            out.append(f"* Cold-start models ranked among recorded ones, {OURS} vs {COLD_AT_MEAN}: "
+                       + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f}" for b in cols)
+                       + ".")
+    return out + [""]
+
+
+def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]) -> str:
+    """The markdown report: summary tables, per-benchmark tables, per-dataset details."""
+    frame = result.frame()
+    summ = summarize(frame)
+    lines = ["# fennec_hub ranking benchmarks", "",
+             "Generated by the command below; every number is computed by `fennec_hub.bench` from the "
+             "public ground truth in `fennec_hub/data/records/` on data the method did not fit on.", "",
+             "```", command, "```", ""]
+    for k, v in result.timings.items():
+        lines.append(f"* `{k}`: {v:.3f}")
+    if result.timings:
+        lines.append("")
+    for note in result.notes:
+        lines.append(f"* {note}")
+    if result.notes:
+        lines.append("")
+    lines += scorecard(frame, benchmarks)
+    lines += [
+        "## How to read this", "",
+        f"* **{OURS}**: `TransferSpace.fit` on all records minus the held-out part, task features = registry "
+        "metadata + MiniLM text embedding (the text proxy) as two views; the weight of the text view in task "
+        "similarity (0 = metadata only, 0.5, 1) is chosen once for the space by nested leave-one-dataset-out on "
+        "the training datasets; the query names the benchmark's protocol (records source + metric). "
+        f"**{OURS_META}**: the same with the text view off. **{OURS_PER_PROTOCOL}**: the text weight chosen for "
+        "each protocol on its own training datasets (fewer inner folds per choice). "
+        f"**{OURS_ANY}**: {OURS} queried without a protocol, as `recommend()` places a dataset it has no "
+        "records for.",
+        f"* **{PRIOR}**: a model's mean standardised score on the benchmark's other datasets (README's "
+        f"baseline). **{PRIOR_ALL}**: the same over every source's training records.",
+        f"* **{FENNEC_REIMPL}**: NMF rank 5 (random_state 2023, max_iter 1000) on the benchmark's min-max scaled "
+        "history (missing = row mean), a 25-tree random forest from task features to task vectors (Fennec's CLIP "
+        "image proxy is not available offline), plus 0.5 x a linear meta-regressor on [parameter count, archi2vec "
+        "KMeans cluster, train size, classes], as Fennec's code does.",
+        "* **(released)**: scores published by the methods' authors (mean over their runs of the per-run metric).",
+        "* ImageNet top-1 and parameter count rank by metadata (n/a where fewer than 3 candidates have it); "
+        "Random is one seeded permutation per dataset.",
+        "* **Cold-start models ranked among recorded ones** is what a zoo does: in each leave-models-out fold, "
+        "the held-out models (cold-start vectors) are ranked on every dataset together with the other models "
+        "(history vectors, which know their own result there, so the recorded models are in their true order); "
+        f"it measures where cold-start models land. **{COLD_AT_MEAN}**: the same with every held-out model at the "
+        "average score.", "",
+    ]
+    for protocol, title in (("lobo", "Leave-one-bank-out: cold-start models as the zoo ranks them"),
+                            ("lobo_mixed", "Leave-one-bank-out: held-out models ranked among the recorded ones"),
+                            ("lodo", "Leave-one-dataset-out (cold-start tasks)"),
+                            ("lomo", "Leave-models-out, 5 folds (cold-start models)"),
+                            ("mixed", "Cold-start models ranked among recorded ones (leave-models-out folds)")):
+        sp = summ[summ["protocol"] == protocol]
+        if sp.empty:
+            continue
+        lines += [f"## {title}", "", "### Mean weighted τ over datasets, per benchmark", ""]
+        piv = sp.pivot(index="method", columns="benchmark", values="wtau")
+        cols = [b for b in benchmarks if b in piv.columns]
+        piv = piv.reindex(columns=cols)
+        lines.append("| method | " + " | ".join(cols) + " | mean over benchmarks |")
+        lines.append("|---" * (len(cols) + 2) + "|")
+        for m in _method_order(piv.index):
+            row = piv.loc[m]
+            mean = row.mean() if row.notna().all() else float("nan")
+            lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in row) + f" | {_fmt(mean)} |")
+        lines.append("")
+        lines.append("n/a: the method is not defined on that benchmark (no released scores, or fewer than "
+                     f"{MIN_CANDIDATES} candidates with the needed metadata).")
+        lines.append("")
+        for b in cols:
+            sb = sp[sp["benchmark"] == b].set_index("method")
+            lines += [f"### {b}", "", "| method | datasets | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+                      "|---" * (len(METRICS) + 2) + "|"]
+            for m in _method_order(sb.index):
+                r = sb.loc[m]
+                vals = [_fmt(r[k], pct=k.endswith("_rel")) for k in METRICS]
+                lines.append(f"| {m} | {int(r['datasets'])} | " + " | ".join(vals) + " |")
+            lines.append("")
+            fb = frame[(frame["protocol"] == protocol) & (frame["benchmark"] == b)]
+            piv_d = fb.pivot_table(index="method", columns="dataset", values="wtau")
+            lines += ["<details><summary>weighted τ per dataset</summary>", "",
+                      "| method | " + " | ".join(piv_d.columns) + " |", "|---" * (len(piv_d.columns) + 1) + "|"]
+            for m in _method_order(piv_d.index):
+                lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in piv_d.loc[m]) + " |")
+            lines += ["", "</details>", ""]
+    lines += zoo_placement(frame, benchmarks)
+    return "\n".join(lines) + "\n"
+
+
+def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
+    """Where leave-one-bank-out's held-out models land among the embedded zoo's checkpoints."""
+    z = frame[frame["protocol"] == "lobo_zoo"] if "protocol" in frame else frame.iloc[:0]
+    if z.empty:
+        return []
+    lines = ["## Leave-one-bank-out: where the held-out models land in the embedded zoo", "",
+             "Ranks among the zoo's checkpoints (the held-out models' own copies removed), per dataset, then the "
+             "median over a benchmark's datasets: the held-out models' median rank, the rank of the one that truly "
+             "fine-tunes best, and the rank of the best-placed one.", "",
+             "| benchmark | datasets | zoo size | median rank | truly best model's rank | best-placed rank |",
+             "|---|---|---|---|---|---|"]
+    for b in [b for b in benchmarks if b in set(z["benchmark"])]:
+        zb = z[z["benchmark"] == b]
+        lines.append(f"| {b} | {zb['dataset'].nunique()} | {int(zb['zoo_size'].median())} | "
+                     f"{zb['median_rank'].median():.0f} | {zb['best_rank'].median():.0f} | {zb['top_rank'].median():.0f} |")
+    return lines + [""]
+
+
+def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:
+    """One line per protocol: mean weighted tau per benchmark for ours and the global prior."""
+    summ = summarize(result.frame())
+    lines = []
+    for protocol in ("lodo", "lomo"):
+        sp = summ[summ["protocol"] == protocol]
+        if sp.empty:
+            continue
+        piv = sp.pivot(index="method", columns="benchmark", values="wtau")
+        for m in [x for x in (OURS, PRIOR) if x in piv.index]:
+            vals = ", ".join(f"{b} {piv.loc[m].get(b, float('nan')):.3f}" for b in benchmarks if b in piv.columns)
+            lines.append(f"{protocol} {m}: {vals}")
+    return "\n".join(lines)
+
+
+def load_result(json_path: str | Path) -> tuple[BenchResult, str]:
+    """A result written by :func:`write_outputs` (to re-render a report) and its command."""
+    payload = json.loads(Path(json_path).read_text())
+    result = BenchResult(rows=list(payload["rows"]), timings=dict(payload["timings"]), notes=list(payload["notes"]))
+    return result, payload["command"]
+
+
+def write_outputs(result: BenchResult, out: str | Path | None, json_path: str | Path | None, command: str,
+                  benchmarks: Sequence[str]) -> str:
+    """Write the markdown report and the JSON of all rows; return the markdown."""
+    md = render_markdown(result, command, benchmarks)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(md)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        frame = result.frame()
+        payload = dict(command=command, timings=result.timings, notes=result.notes,
+                       summary=summarize(frame).to_dict(orient="records"), rows=frame.to_dict(orient="records"))
+        Path(json_path).write_text(json.dumps(payload, indent=1, default=float))
+    return md
