@@ -20,35 +20,49 @@ carry information), then L2-normalised, then multiplied by its weight.  The weig
 to 1, so the vector has unit norm and cosine similarity (= dot product) is a weighted sum of the
 per-block cosines.  Weights below are before normalisation (``BLOCKS`` holds the exact ones).
 
+The vector describes the network, not the library that wrote it: everything is computed from a
+canonical *layer sequence* (:func:`_units`), in which module classes, container nesting and
+parameter-free wrappers (dropout, identity, padding, reshapes, global pooling, transformers'
+pooled-output head) do not appear; attention and squeeze-excitation modules are one unit each,
+keyed by parameter counts (a fused qkv projection and three separate ones are the same); 1x1
+convolutions are linear layers; gated-MLP projections of one input are one layer; parameters
+held by containers (tokens, position embeddings, layer scales) are units keyed by shape.  Blocks
+are the repeats found in that sequence (:func:`_find_runs`), not the library's containers.  So
+``timm/convnext_tiny`` and ``facebook/convnext-tiny-224`` (or ``resnet50`` and
+``microsoft/resnet-50``) give the same vector.
+
 =========  ======  ======  ===================================================================
 slice      block   weight  contents
 =========  ======  ======  ===================================================================
-[0:16)     size    0.40    log10 params; log2 #modules; module-tree depth; log2 #conv+linear
-                           layers; log2 #blocks; #stages; log2 input resolution; log2 stem
-                           stride (= patch size for ViTs); stem kernel; log2 max / median / min
-                           layer width; log2 tokens after the stem ((res/stride)^2); log10
-                           params per block; log2(max width x blocks); log2 #strided convs
-[16:40)    compo   0.40    parameter shares: dense kxk conv, 1x1 conv, grouped conv, depthwise
-                           conv, linear, norm, other (tokens, position embeddings, layer scale);
-                           share inside attention modules; share in convs; conv / linear share
-                           of weight layers; module-count shares of conv, linear, norm,
-                           activation, attention, squeeze-excitation and pooling modules; conv
-                           kernel-size histogram (1, 3, 5, >=7); share of strided convs; (pad)
-[40:64)    kinds   0.30    normalisation kinds (batch, layer, group, RMS, other) and activation
+[0:16)     size    0.30    log10 params; log2 #units; log2 #units outside repeated blocks;
+                           log2 #weight units (conv, linear, attention, SE); log2 #blocks;
+                           #stages; log2 input resolution; log2 stem stride (= patch size for
+                           ViTs); stem kernel; log2 max / median / min layer width; log2 tokens
+                           after the stem ((res/stride)^2); log10 params per block; log2(max
+                           width x blocks); log2 #strided convs and pools
+[16:40)    compo   0.60    parameter shares: dense kxk conv, strided 1x1 conv, grouped conv,
+                           depthwise conv, linear (incl. 1x1 conv and attention projections),
+                           norm, other (tokens, position tables, layer scale); share inside
+                           attention; share in convs; conv / linear share of weight units;
+                           unit-count shares of conv, linear, norm, activation, attention,
+                           squeeze-excitation and pooling units; conv kernel-size histogram
+                           (1, 3, 5, >=7); share of strided convs; (pad)
+[40:64)    kinds   0.20    normalisation kinds (batch, layer, group, RMS, other) and activation
                            kinds (ReLU, ReLU6, Leaky/PReLU, GELU, SiLU/Swish, Hardswish,
                            sigmoid gates, tanh, other) as shares; flags: attention, SE, layer
-                           scale, class token, convolutions, no activation modules; (pad)
-[64:80)    stages  0.40    stage layout (a stage = the leaf-most container of >= 2 repeated
-                           blocks of one class): log2 #stages; log2 blocks in 4 stage slots
+                           scale, class token, convolutions, no activation units; (pad)
+[64:80)    stages  0.20    stage layout (a stage = a run of >= 2 identical consecutive blocks
+                           in the layer sequence): log2 #stages; log2 blocks in 4 stage slots
                            (stages resampled to 4); log2 width of those slots; log2 width ratio
                            last/first stage; share of blocks in the deepest stage; isotropic
                            flag (one stage); log2 #distinct stage widths; (pad)
-[80:256)   wl      0.65    Weisfeiler-Lehman subtree fingerprint of the module tree: node labels
-                           are canonical leaf kinds (``conv3/s2/dw``, ``bn``, ``act:gelu``,
-                           ``linear``, ``pool``) or the module's class name (dropout / identity
-                           nodes dropped); 3 iterations (label <- hash(label, sorted children
-                           labels)); every label of every iteration is hashed with blake2b into
-                           176 signed bins, counts log1p-scaled
+[80:256)   wl      0.90    Weisfeiler-Lehman subtree fingerprint of the canonical tree (root ->
+                           units outside repeats, repeats -> blocks -> units): unit labels are
+                           kinds without absolute widths (``conv3/s2/dw/r0``: kernel, stride,
+                           grouping, log2 width change; ``linear/r2``; ``bn``; ``act:gelu``;
+                           ``attn+nobias``; ``param2d``); 3 iterations (label <- hash(label,
+                           sorted children labels)); every label of every iteration is hashed
+                           with blake2b into 176 signed bins, counts log1p-scaled
 =========  ======  ======  ===================================================================
 
 Families (:attr:`ArchitectureInfo.family`): the transformers ``model_type`` (vision towers:
@@ -99,12 +113,12 @@ __all__ = [
     "timm_family",
 ]
 
-ARCHI2VEC_VERSION = "1.1"
+ARCHI2VEC_VERSION = "2.0"
 ARCHI2VEC_DIM = 256
 
 # (name, start, stop, weight); the weights' squares sum to 1.
-_BLOCKS_RAW = (("size", 0, 16, 0.40), ("compo", 16, 40, 0.40), ("kinds", 40, 64, 0.30),
-               ("stages", 64, 80, 0.40), ("wl", 80, 256, 0.65))
+_BLOCKS_RAW = (("size", 0, 16, 0.30), ("compo", 16, 40, 0.60), ("kinds", 40, 64, 0.20),
+               ("stages", 64, 80, 0.20), ("wl", 80, 256, 0.90))
 _WNORM = math.sqrt(sum(w * w for *_, w in _BLOCKS_RAW))
 BLOCKS: tuple[tuple[str, int, int, float], ...] = tuple((n, a, b, w / _WNORM) for n, a, b, w in _BLOCKS_RAW)
 _WL_DIM = 176
@@ -939,7 +953,7 @@ def _norm_kind(m, cname: str) -> str | None:
         return "rms"
     if isinstance(m, nn.LayerNorm) or "layernorm" in low:
         return "ln"
-    if isinstance(m, (nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)) or low.endswith("norm") \
+    if isinstance(m, (nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)) or low.endswith(("norm", "grn")) \
             or low.endswith("norm2d") or low.endswith("norm1d"):
         return "other"
     return None
@@ -947,186 +961,396 @@ def _norm_kind(m, cname: str) -> str | None:
 
 def _is_attention(cname: str) -> bool:
     low = cname.lower()
-    return ("attention" in low or "attn" in low or low == "multiheadattention") and "pool" not in low
+    return ("attention" in low or "attn" in low) and not low.endswith(("block", "stage", "encoder", "layers"))
 
 
 def _is_se(cname: str) -> bool:
     low = cname.lower()
+    # SE / ECA as a CamelCase word ("RegNetSELayer", "EcaModule"), not letters inside a word
+    # ("DepthwiseLayer")
     return ("squeeze" in low or "excit" in low or low in ("se", "semodule", "selayer", "seblock", "ecamodule",
                                                           "cecamodule", "effectivesemodule", "seunit")
-            or bool(re.fullmatch(r".*(se|eca)(module|layer|block|unit)\d*", low)))
+            or bool(re.search(r"(?:^|[a-z0-9_])(?:SE|Se|ECA|Eca|CECA|Ceca)(?:Module|Layer|Block|Unit)\d*$", cname)))
 
 
 def _wl_hash(s: str) -> str:
     return hashlib.blake2b(s.encode(), digest_size=8).hexdigest()
 
 
-class _Node:
-    __slots__ = ("label", "children", "kind", "cname", "width")
+# Parameter-free modules that say nothing about the network (regularisers, reshapes, padding),
+# and global pooling, which belongs to the classifier head.
+_GLOBAL_POOL = re.compile(r"^(Adaptive(Avg|Max|AvgMax|CatAvgMax)Pool\dd|SelectAdaptivePool\dd|FastAdaptiveAvgPool\dd?|"
+                          r"GlobalAvgPool\dd?)$")
+_MAX_PERIOD = 160          # longest block (in units) the repeat finder looks for
 
-    def __init__(self, label: str, kind: str, cname: str, width: int = 0) -> None:
-        self.label = label
-        self.kind = kind
-        self.cname = cname
+
+class _Unit:
+    """One element of the canonical layer sequence: a weight layer, a norm, an activation, a local
+    pool, a free parameter tensor, or a whole attention / squeeze-excitation module."""
+
+    __slots__ = ("kind", "label", "fine", "params", "width", "stride", "kernel")
+
+    def __init__(self, kind: str, label: str, fine: str, params: int = 0, width: int = 0,
+                 stride: int = 1, kernel: int = 1) -> None:
+        self.kind = kind          # conv | linear | norm | act | pool | param | attn | se
+        self.label = label        # coarse label (the WL fingerprint's alphabet: no widths)
+        self.fine = fine          # exact label (shapes included): finds repeated blocks
+        self.params = params
         self.width = width
-        self.children: list[_Node] = []
+        self.stride = stride
+        self.kernel = kernel
 
 
-def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
-    """Compute the archi2vec vector and summary numbers of a built module."""
+_WEIGHT_KINDS = frozenset({"conv", "linear", "attn", "se"})
+
+
+class _Node:
+    __slots__ = ("label", "children")
+
+    def __init__(self, label: str, children: list | None = None) -> None:
+        self.label = label
+        self.children: list[_Node] = children or []
+
+
+def _squeezed(shape) -> tuple[int, ...]:
+    return tuple(int(d) for d in shape if int(d) != 1) or (1,)
+
+
+def _is_bert_pooler(m) -> bool:
+    """transformers' pooled-output head (dense + tanh on the first token): the image classifiers
+    build their backbone without it, so it is not part of the network."""
+    import torch.nn as nn
+
+    kids = list(m.modules())
+    return (type(m).__name__.endswith("Pooler") and any(isinstance(k, nn.Linear) for k in kids)
+            and any(type(k).__name__.lower() == "tanh" for k in kids))
+
+
+def _ratio(c_in: int, c_out: int) -> int:
+    """Width change of a layer, log2 rounded and clipped to [-3, 3] (a bottleneck's -2 / +2)."""
+    return max(-3, min(3, round(math.log2(max(int(c_out), 1) / max(int(c_in), 1)))))
+
+
+def _linear_label(c_in: int, c_out: int) -> str:
+    return f"linear/r{_ratio(c_in, c_out)}"
+
+
+def _conv_unit(m, stats: dict) -> _Unit:
+    k = tuple(int(x) for x in m.kernel_size)
+    kk = max(k) if k else 1
+    s = max(int(x) for x in m.stride) if m.stride else 1
+    g = int(m.groups)
+    n = int(sum(p.numel() for p in m.parameters(recurse=False)))
+    if kk == 1 and s == 1 and g == 1:
+        # a 1x1 convolution is a linear layer applied at every position (ConvNeXt's MLP is one or
+        # the other depending on the library)
+        stats["p_linear"] += n
+        return _Unit("linear", _linear_label(m.in_channels, m.out_channels), f"l:{m.in_channels}>{m.out_channels}",
+                     n, int(m.out_channels))
+    if g > 1 and g == m.in_channels:
+        sub, key = "dw", "p_conv_dw"
+    elif g > 1:
+        sub, key = "g", "p_conv_group"
+    elif kk == 1:
+        sub, key = "pw", "p_conv_pw"
+    else:
+        sub, key = "dense", "p_conv_dense"
+    stats[key] += n
+    low = type(m).__name__.lower()
+    ws = "/ws" if "std" in low or "standardiz" in low else ""     # weight-standardised (BiT, NFNet)
+    return _Unit("conv", f"conv{kk}/s{min(s, 4)}/{sub}/r{_ratio(m.in_channels, m.out_channels)}{ws}",
+                 f"c{'x'.join(map(str, k))}/s{s}/g{g}:{m.in_channels}>{m.out_channels}",
+                 n, int(m.out_channels), s, kk)
+
+
+def _norm_width(m, own) -> int:
+    for _, p in own:
+        if p.ndim >= 1:
+            return int(p.numel())
+    w = getattr(m, "num_features", None) or getattr(m, "num_channels", None)
+    ns = getattr(m, "normalized_shape", None)
+    if w is None and ns:
+        w = int(np.prod(ns))
+    return int(w or 0)
+
+
+def _collapse(m, kind: str, stats: dict) -> list[_Unit]:
+    """An attention or squeeze-excitation module as one unit, keyed by its parameter count by layer
+    kind (a fused qkv projection and three separate ones, or a bias held by the linear layer or
+    beside it, count the same), followed by its position-bias tables as parameter units (one
+    library keeps them inside the attention module, another beside it)."""
+    import torch.nn as nn
+
+    total = p_conv = p_norm = 0
+    inner: set[str] = set()
+    tables: list[_Unit] = []
+    for sub in m.modules():
+        own = [p for p in sub.parameters(recurse=False) if p is not None]
+        n = int(sum(p.numel() for p in own))
+        if not n:
+            continue
+        cname = type(sub).__name__
+        if isinstance(sub, nn.modules.conv._ConvNd):
+            if _conv_unit(sub, stats).kind == "conv":
+                p_conv += n
+                inner.add("conv")
+        elif isinstance(sub, (nn.Linear, nn.MultiheadAttention)):
+            stats["p_linear"] += n              # (MultiheadAttention's in_proj is a fused linear)
+            if getattr(sub, "bias", 0) is None or getattr(sub, "in_proj_bias", 0) is None:
+                inner.add("nobias")             # a projection without bias (its own, or beside it)
+        elif _norm_kind(sub, cname) is not None:
+            stats["p_norm"] += n
+            p_norm += n
+            inner.add("norm")
+        else:
+            for p in own:        # tables apart; vectors (biases held beside a linear layer) as linear
+                shape = _squeezed(p.shape)
+                if len(shape) >= 2:
+                    stats["p_other"] += int(p.numel())
+                    tables.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+                    n -= int(p.numel())
+                else:
+                    stats["p_linear"] += int(p.numel())
+        total += n
+    label = kind + "".join(f"+{x}" for x in sorted(inner))
+    return [_Unit(kind, label, f"{kind}:{total}:{p_conv}:{p_norm}", total)] + tables
+
+
+def _merge_gated(units: list[_Unit]) -> list[_Unit]:
+    """Gated MLPs (SwiGLU, GeGLU): the projections of one input are one layer, whether a library
+    fuses them or not."""
+    out: list[_Unit] = []
+    first: dict[str, _Unit] = {}
+    for u in units:
+        if u.kind != "linear":
+            out.append(u)
+            continue
+        src = u.fine[2:].split(">")[0]
+        if src in first:
+            f = first[src]
+            f.params += u.params
+            f.width += u.width
+            f.fine = f"l:{src}>{f.width}"
+            f.label = _linear_label(int(src), f.width)
+        else:
+            f = _Unit("linear", u.label, u.fine, u.params, u.width)
+            first[src] = f
+            out.append(f)
+    return out
+
+
+def _pool_unit(m, cname: str) -> _Unit:
+    k = getattr(m, "kernel_size", 0)
+    k = max(k) if isinstance(k, (tuple, list)) else k
+    s = getattr(m, "stride", None) or k
+    s = max(s) if isinstance(s, (tuple, list)) else s
+    k, s = (int(x) if isinstance(x, (int, float)) else 1 for x in (k or 1, s or 1))
+    low = cname.lower()
+    kind = "max" if "max" in low else "blur" if "blur" in low else "avg"
+    return _Unit("pool", f"pool:{kind}", f"pool:{kind}:{k}/{s}", 0, 0, s, k)
+
+
+def _units(model, stats: dict) -> list[_Unit]:
+    """The canonical layer sequence of a module tree, in definition order.
+
+    What a library wraps around the layers does not appear: containers (whatever their class or
+    nesting), dropout / identity / padding / reshape modules, global pooling and transformers'
+    pooled-output head are dropped; an attention or squeeze-excitation module becomes one unit
+    (however its projections are split); parameters owned by a container (class tokens, position
+    embeddings, layer scales) become parameter units keyed by their squeezed shape, as do
+    ``nn.Embedding`` tables. Mask tokens (used only by masked pre-training) are left out.
+    """
     import torch.nn as nn
 
     norm_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
-    stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
-                              "p_other", "n_conv", "n_linear", "n_norm", "n_act", "n_attn", "n_se", "n_pool",
-                              "k1", "k3", "k5", "k7", "n_strided", "layer_scale", "cls_token")}
-    norm_counts = dict.fromkeys(_NORM_KINDS, 0)
-    act_counts = dict.fromkeys(_ACT_KINDS, 0)
-    widths: list[int] = []
-    norm_widths: list[int] = []
-    stem: tuple[int, int] | None = None
-    attn_params = 0
-    total = 0
-
-    root: _Node | None = None
-    num_modules = 0
-    max_depth = 0
-
-    # Iterative DFS over the module tree (definition order), deduplicating shared modules.
-    stack: list[tuple[str, Any, _Node | None, int, bool]] = [("", model, None, 0, False)]
+    units: list[_Unit] = []
     seen: set[int] = set()
+    stack: list[tuple[str, Any, int]] = [("", model, 0)]
     while stack:
-        name, m, parent, depth, in_attn = stack.pop()
+        name, m, depth = stack.pop()
         if id(m) in seen:
             continue
         seen.add(id(m))
-        num_modules += 1
-        max_depth = max(max_depth, depth)
         cname = type(m).__name__
+        if _SKIP.match(cname) or _GLOBAL_POOL.match(cname):
+            continue
         children = list(m.named_children())
-        own = [p for _, p in m.named_parameters(recurse=False) if p is not None]
-        own_n = int(sum(p.numel() for p in own))
-        total += own_n
-        is_attn = _is_attention(cname) and bool(children or own)
-        if in_attn:
-            attn_params += own_n
-        if is_attn:
-            stats["n_attn"] += 1
-            if not in_attn:
-                attn_params += own_n
-        now_attn = in_attn or is_attn
-        label, kind, width = cname, "module", 0
-        # norm layers: childless ones by name, and torch norm subclasses that wrap an activation
-        # (e.g. timm's BatchNormAct2d)
-        nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
+        own = [(n, p) for n, p in m.named_parameters(recurse=False) if p is not None]
         if isinstance(m, nn.modules.conv._ConvNd):
-            k = tuple(m.kernel_size)
-            kk = max(k) if k else 1
-            s = max(tuple(m.stride)) if m.stride else 1
-            g = m.groups
-            if g > 1 and g == m.in_channels:
-                sub, key = "dw", "p_conv_dw"
-            elif g > 1:
-                sub, key = "g", "p_conv_group"
-            elif kk == 1:
-                sub, key = "pw", "p_conv_pw"
-            else:
-                sub, key = "dense", "p_conv_dense"
-            stats[key] += own_n
-            stats["n_conv"] += 1
-            stats["k1" if kk == 1 else "k3" if kk <= 3 else "k5" if kk <= 5 else "k7"] += 1
-            if s > 1:
-                stats["n_strided"] += 1
-            widths.append(int(m.out_channels))
-            width = int(m.out_channels)
-            if stem is None:
-                stem = (int(s), int(kk))
-            label, kind = f"conv{kk}/s{min(s, 4)}/{sub}", "conv"
-        elif isinstance(m, nn.Linear):
-            stats["p_linear"] += own_n
-            stats["n_linear"] += 1
-            widths.append(int(m.out_features))
-            width = int(m.out_features)
-            if stem is None and depth <= 3 and not now_attn:
-                stem = (1, 1)
-            label, kind = "linear", "linear"
-        elif nk is not None:
-            stats["p_norm"] += own_n
-            stats["n_norm"] += 1
-            norm_counts[nk] += 1
-            w = None
-            for p in own:
-                if p.ndim >= 1:
-                    w = int(p.shape[0])
-                    break
-            if w is None:
-                w = getattr(m, "num_features", None) or getattr(m, "num_channels", None)
-                ns = getattr(m, "normalized_shape", None)
-                if w is None and ns:
-                    w = int(ns[0])
-            if w:
-                norm_widths.append(int(w))
-                width = int(w)
-            label, kind = nk, "norm"
-        elif not children and _act_kind(cname.lower()) is not None:
-            ak = _act_kind(cname.lower())
-            act_counts[ak] += 1
-            stats["n_act"] += 1
-            stats["p_other"] += own_n
-            label, kind = f"act:{ak}", "act"
-        else:
-            stats["p_other"] += own_n
-            low = cname.lower()
-            if "pool" in low and not children:
-                stats["n_pool"] += 1
-                label, kind = "pool", "pool"
-            if _is_se(cname):
-                stats["n_se"] += 1
-                kind = "se"
-            if "scale" in low or any("gamma" in n or "layer_scale" in n or "lambda" in n
-                                     for n, _ in m.named_parameters(recurse=False)):
-                stats["layer_scale"] += 1
-            if any(("cls_token" in n or "class_embedding" in n) for n, _ in m.named_parameters(recurse=False)):
-                stats["cls_token"] += 1
+            units.append(_conv_unit(m, stats))
+            continue
+        if isinstance(m, nn.Linear):
+            n = int(sum(p.numel() for _, p in own))
+            stats["p_linear"] += n
+            units.append(_Unit("linear", _linear_label(m.in_features, m.out_features),
+                               f"l:{m.in_features}>{m.out_features}", n, int(m.out_features)))
+            continue
+        nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
+        if nk is not None:
+            n = int(sum(p.numel() for _, p in own))
+            stats["p_norm"] += n
+            w = _norm_width(m, own)
+            units.append(_Unit("norm", nk, f"{nk}:{w}", n, w))
+            for _, c in children:                   # a fused activation (BatchNormAct2d)
+                ak = _act_kind(type(c).__name__.lower()) if not any(True for _ in c.children()) else None
+                if ak is not None and id(c) not in seen:
+                    seen.add(id(c))
+                    units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+            continue
+        if name == "pooler" and depth == 1 and (_is_bert_pooler(m) or not any(True for _ in m.parameters())):
+            continue
+        if (_is_attention(cname) or _is_se(cname)) and any(True for _ in m.parameters()):
+            units.extend(_collapse(m, "attn" if _is_attention(cname) else "se", stats))
+            continue
+        if "glu" in cname.lower() and children and m is not model and depth < 64:
+            sub = _units(m, stats)
+            seen.update(id(x) for x in m.modules())
+            units.extend(_merge_gated(sub))
+            continue
+        if isinstance(m, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+            units.append(_pool_unit(m, cname))
+            continue
         if isinstance(m, nn.Embedding):
-            label, kind = "embedding", "embedding"
-        node = _Node(label, kind, cname, width)
-        if parent is None:
-            root = node
-        elif not _SKIP.match(cname):
-            parent.children.append(node)
-        for cn, c in reversed(children):
-            stack.append((cn, c, node, depth + 1, now_attn))
+            shape = _squeezed(m.weight.shape)
+            stats["p_other"] += int(m.weight.numel())
+            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(m.weight.numel())))
+            continue
+        if not children and not own:
+            ak = _act_kind(cname.lower())
+            if ak is not None:
+                units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+            elif "pool" in cname.lower():
+                units.append(_pool_unit(m, cname))
+            continue
+        for pn, p in own:
+            if "mask_token" in pn:
+                continue
+            shape = _squeezed(p.shape)
+            stats["p_other"] += int(p.numel())
+            if p.ndim <= 1 or len(shape) == 1:
+                if re.search(r"gamma|scale|lambda", pn.lower()) or "scale" in cname.lower():
+                    stats["layer_scale"] += 1
+            if "cls" in pn.lower() or "class_emb" in pn.lower():
+                stats["cls_token"] += 1
+            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+        stack.extend((n, c, depth + 1) for n, c in reversed(children))
+    return units
 
-    assert root is not None
-    params = int(total)
+
+def _find_runs(fine: list[int], weighty: list[bool]) -> list[tuple[int, int, int]]:
+    """Maximal runs of a repeated block in the unit sequence: ``(start, period, repeats)``.
+
+    Greedy from the left; at each position the period covering the most units wins (the shortest
+    on ties).  A block holds at least two weight layers (one conv repeated is no block, and a
+    shortcut conv that happens to match the layer before it must not pass for one).  The order of
+    layers inside a block is each library's own, but only a block's contents (a multiset) and the
+    repeat count are used, and those do not depend on where the repeat is cut.
+    """
+    n = len(fine)
+    where: dict[int, list[int]] = {}
+    for i, f in enumerate(fine):
+        where.setdefault(f, []).append(i)
+    pos_in = {}
+    for f, idx in where.items():
+        for r, i in enumerate(idx):
+            pos_in[i] = r
+    wcum = [0]
+    for w in weighty:
+        wcum.append(wcum[-1] + (1 if w else 0))
+    runs = []
+    i = 0
+    while i < n:
+        best = None
+        occ = where[fine[i]]
+        for j in occ[pos_in[i] + 1:]:
+            p = j - i
+            if p > _MAX_PERIOD:
+                break
+            if wcum[j] - wcum[i] < 2:
+                continue
+            length = 0
+            while j + length < n and fine[i + length] == fine[j + length]:
+                length += 1
+            k = (length + p) // p
+            if k >= 2 and (best is None or k * p > best[1] * best[2]):
+                best = (i, p, k)
+        if best is not None:
+            runs.append(best)
+            i += best[1] * best[2]
+        else:
+            i += 1
+    return runs
+
+
+def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
+    """Compute the archi2vec vector and summary numbers of a built module.
+
+    Everything is computed from the canonical layer sequence (:func:`_units`) and the repeated
+    blocks found in it (:func:`_find_runs`), so two libraries' implementations of one network,
+    which differ in module classes, nesting, fused projections and wrappers, give one vector.
+    """
+    stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
+                              "p_other", "layer_scale", "cls_token")}
+    num_modules = sum(1 for _ in model.modules())
+    units = _units(model, stats)
+    params = int(sum(u.params for u in units))
     if params <= 0:
         raise ArchitectureError("architecture has no parameters")
+    fine_ids: dict[str, int] = {}
+    fine = [fine_ids.setdefault(u.fine, len(fine_ids)) for u in units]
+    runs = _find_runs(fine, [u.kind in _WEIGHT_KINDS for u in units])
+    in_run = set()
+    for s, p, k in runs:
+        in_run.update(range(s, s + p * k))
 
-    # Stages: leaf-most containers whose children are all non-leaf modules of one class.
-    stage_nodes: list[_Node] = []
-    _visit_iter(root, stage_nodes)
-    # Width of a stage: the widest norm layer inside it (feature width), else widest weight layer.
-    stage_info = []
-    for sn in stage_nodes:
-        stage_info.append((len(sn.children), _node_width(sn)))
-    stages = [(b, w) for b, w in stage_info if b >= 1]
-    # The vector
+    cnt = {k: 0 for k in ("conv", "linear", "norm", "act", "pool", "param", "attn", "se")}
+    for u in units:
+        cnt[u.kind] += 1
+    convs = [u for u in units if u.kind == "conv"]
+    kh = {"k1": 0, "k3": 0, "k5": 0, "k7": 0}
+    for u in convs:
+        kh["k1" if u.kernel == 1 else "k3" if u.kernel <= 3 else "k5" if u.kernel <= 5 else "k7"] += 1
+    n_strided = sum(1 for u in units if u.kind in ("conv", "pool") and u.stride > 1)
+    norm_counts = dict.fromkeys(_NORM_KINDS, 0)
+    act_counts = dict.fromkeys(_ACT_KINDS, 0)
+    for u in units:
+        if u.kind == "norm":
+            norm_counts[u.label] += 1
+        elif u.kind == "act":
+            act_counts[u.label[4:]] += 1
+    attn_params = sum(u.params for u in units if u.kind == "attn")
+    widths = [u.width for u in units if u.kind in ("conv", "linear") and u.width]
+    norm_widths = [u.width for u in units if u.kind == "norm" and u.width]
+    first = next((u for u in units if u.kind in ("conv", "linear")), None)
+    stem = (first.stride, first.kernel) if first is not None and first.kind == "conv" else (1, 1)
+
+    stages = [(k, max(units[x].width for x in range(s, s + p))) for s, p, k in runs]
+
+    # The canonical tree: root -> (units outside repeats, repeats -> blocks -> units).
+    def leaf(x: int) -> _Node:
+        return _Node(units[x].label)
+
+    root = _Node("net", [leaf(x) for x in range(len(units)) if x not in in_run])
+    for s, p, k in runs:
+        root.children.append(_Node("repeat", [_Node("block", [leaf(x) for x in range(s + b * p, s + (b + 1) * p)])
+                                              for b in range(k)]))
+
     res = int(input_size) if input_size else 224
-    stem_s, stem_k = stem if stem else (1, 1)
+    stem_s, stem_k = stem
     all_w = widths or [1]
     feat_w = norm_widths or all_w
-    n_weight = stats["n_conv"] + stats["n_linear"]
+    n_weight = cnt["conv"] + cnt["linear"] + cnt["attn"] + cnt["se"]
     n_blocks = sum(b for b, _ in stages) or 1
     n_stages = len(stages) or 1
+    n_units = max(len(units), 1)
     l2 = lambda v: math.log2(max(float(v), 1.0))  # noqa: E731
     # Fixed (centre, scale) pairs: roughly the median and spread over timm's model list, so that a
     # typical model sits near 0 and each coordinate varies on a comparable scale.
     size = [
         (math.log10(params) - 7.3) / 0.7,
-        (l2(num_modules) - 8.3) / 1.0,
-        (max_depth - 6.0) / 2.0,
-        (l2(n_weight) - 6.5) / 1.0,
+        (l2(n_units) - 7.8) / 1.0,
+        (l2(len(units) - len(in_run) + 1) - 4.5) / 1.2,
+        (l2(n_weight) - 6.0) / 1.0,
         (l2(n_blocks) - 3.8) / 0.9,
         (n_stages - 3.5) / 1.5,
         (l2(res) - 7.9) / 0.4,
@@ -1138,30 +1362,30 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
         (l2((res / max(stem_s, 1)) ** 2) - 10.0) / 2.0,
         (math.log10(params / n_blocks) - 6.0) / 0.8,
         (l2(max(feat_w) * n_blocks) - 14.0) / 1.5,
-        (l2(stats["n_strided"] + 1) - 2.5) / 1.0,
+        (l2(n_strided + 1) - 2.5) / 1.0,
     ]
     P = float(params)
     conv_p = stats["p_conv_dense"] + stats["p_conv_pw"] + stats["p_conv_group"] + stats["p_conv_dw"]
-    nk_conv = max(stats["n_conv"], 1.0)
-    nm = float(num_modules)
+    nk_conv = max(cnt["conv"], 1)
+    nu = float(n_units)
     compo = [
         stats["p_conv_dense"] / P, stats["p_conv_pw"] / P, stats["p_conv_group"] / P, stats["p_conv_dw"] / P,
         stats["p_linear"] / P, stats["p_norm"] / P * 10.0, stats["p_other"] / P * 3.0,
         attn_params / P, conv_p / P,
-        stats["n_conv"] / max(n_weight, 1), stats["n_linear"] / max(n_weight, 1),
-        stats["n_conv"] / nm, stats["n_linear"] / nm, stats["n_norm"] / nm, stats["n_act"] / nm,
-        stats["n_attn"] / nm * 3.0, stats["n_se"] / nm * 5.0, stats["n_pool"] / nm * 5.0,
-        stats["k1"] / nk_conv, stats["k3"] / nk_conv, stats["k5"] / nk_conv, stats["k7"] / nk_conv,
-        stats["n_strided"] / nk_conv, 0.0,
+        cnt["conv"] / max(n_weight, 1), cnt["linear"] / max(n_weight, 1),
+        cnt["conv"] / nu, cnt["linear"] / nu, cnt["norm"] / nu, cnt["act"] / nu,
+        cnt["attn"] / nu * 3.0, cnt["se"] / nu * 5.0, cnt["pool"] / nu * 5.0,
+        kh["k1"] / nk_conv, kh["k3"] / nk_conv, kh["k5"] / nk_conv, kh["k7"] / nk_conv,
+        sum(1 for u in convs if u.stride > 1) / nk_conv, 0.0,
     ]
-    # small shares (norm / other params, attention, SE, pooling modules) are up-weighted above
+    # small shares (norm / other params, attention, SE, pooling units) are up-weighted above
     compo = [c - 0.15 for c in compo[:-1]] + [0.0]
     n_norm = max(sum(norm_counts.values()), 1)
     n_act = max(sum(act_counts.values()), 1)
     kinds = [norm_counts[k] / n_norm for k in _NORM_KINDS] + [act_counts[k] / n_act for k in _ACT_KINDS]
-    kinds += [1.0 if stats["n_attn"] else 0.0, 1.0 if stats["n_se"] else 0.0,
+    kinds += [1.0 if cnt["attn"] else 0.0, 1.0 if cnt["se"] else 0.0,
               1.0 if stats["layer_scale"] else 0.0, 1.0 if stats["cls_token"] else 0.0,
-              1.0 if stats["n_conv"] > 2 else 0.0, 1.0 if not sum(act_counts.values()) else 0.0]
+              1.0 if cnt["conv"] > 2 else 0.0, 1.0 if not sum(act_counts.values()) else 0.0]
     kinds += [0.0] * (24 - len(kinds))
     kinds = [k - 0.2 for k in kinds]
     if stages:
@@ -1188,13 +1412,12 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
         nrm = float(np.linalg.norm(arr))
         if nrm > 0:
             vec[a:b] = arr / nrm * w
-    summary = {"params": params, "num_modules": num_modules, "input_size": res,
+    # the reported count is every parameter of the built module (as the Hub and the shipped index
+    # count them); the vector uses the network's own (``params``: no pooled-output head, no mask token)
+    summary = {"params": int(sum(p.numel() for p in model.parameters())), "num_modules": num_modules,
+               "input_size": res,
                "stages": [b for b, _ in stages], "stage_widths": [w for _, w in stages]}
     return vec.astype(np.float32), summary
-
-
-def _block_like(n: _Node) -> bool:
-    return n.kind == "module" and len(n.children) >= 2
 
 
 def _preorder(root: _Node) -> list[_Node]:
@@ -1208,49 +1431,6 @@ def _preorder(root: _Node) -> list[_Node]:
     return order
 
 
-def _visit_iter(root: _Node, out: list) -> None:
-    """Find stage containers bottom-up: repeated blocks of one class, leaf-most only."""
-    order = _preorder(root)
-    found: dict[int, bool] = {}
-    for n in reversed(order):           # children before parents
-        below = any(found.get(id(c), False) for c in n.children)
-        if below:
-            found[id(n)] = True
-            continue
-        kids = n.children
-        is_stage = (len(kids) >= 2 and all(c.kind in ("module", "se") and c.children for c in kids)
-                    and len({c.cname for c in kids}) == 1 and _block_like(kids[0]))
-        if is_stage:
-            found[id(n)] = True
-        else:
-            found[id(n)] = False
-    # Collect in definition order: nodes flagged whose flagged status does not come from below.
-    res = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if not found.get(id(n)):
-            continue
-        if any(found.get(id(c), False) for c in n.children):
-            stack.extend(reversed(n.children))
-        else:
-            res.append(n)
-    out.extend(res)
-
-
-def _node_width(n: _Node) -> int:
-    """Feature width of a subtree: its widest norm layer, else its widest conv / linear output."""
-    best_norm = best_any = 0
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        if x.kind == "norm":
-            best_norm = max(best_norm, x.width)
-        best_any = max(best_any, x.width)
-        stack.extend(x.children)
-    return best_norm or best_any
-
-
 def _resample(seq: list, k: int) -> list[float]:
     if not seq:
         return [0.0] * k
@@ -1261,7 +1441,7 @@ def _resample(seq: list, k: int) -> list[float]:
 
 
 def _wl_features(root: _Node) -> np.ndarray:
-    """Weisfeiler-Lehman subtree labels of the module tree (children as neighbours), hashed."""
+    """Weisfeiler-Lehman subtree labels of the canonical tree (children as neighbours), hashed."""
     order = _preorder(root)
     labels = {id(n): n.label for n in order}
     counts: dict[str, int] = {}

@@ -424,6 +424,22 @@ def _sample_timm(n: int) -> list[str]:
     return random.Random(0).sample(names, n)
 
 
+# One architecture family under two names: transformers' model types for a ViT trained one way
+# (CLIP, SigLIP, DINOv2, MAE, DeiT) are timm ``vit_*`` architectures; Data2Vec-vision is BEiT's
+# network; SegFormer's MiT encoder is PVTv2's; BiT is timm's resnetv2; SAM2's encoder is Hiera; and
+# spelling (mobilenet_v2 / mobilenetv2).  An encoder that describes the network puts these next to
+# each other (the twin test below requires it), so the family test must not count that as a miss.
+FAMILY_ALIASES = {"clip": "vit", "siglip": "vit", "dinov2": "vit", "vit_mae": "vit", "deit": "vit",
+                  "data2vec-vision": "beit", "segformer": "pvt_v2", "mobilenet_v1": "mobilenetv1",
+                  "mobilenet_v2": "mobilenetv2", "bit": "resnetv2", "sam": "hiera"}
+
+
+def _architecture_family(model_id: str, family: str) -> str:
+    if "/" not in model_id and model_id.startswith("pvt_v2"):     # timm_family("pvt_v2_b0") is "pvt"
+        return "pvt_v2"                                          # (PVT v1 is transformers' "pvt")
+    return FAMILY_ALIASES.get(family, family)
+
+
 @pytest.fixture(scope="module")
 def evidence():
     timm_names = _sample_timm(N_TIMM)
@@ -442,6 +458,7 @@ def evidence():
 @pytest.mark.slow
 def test_nearest_neighbour_is_same_family(evidence):
     ids, mat, fams, _, _ = evidence
+    fams = [_architecture_family(i, f) for i, f in zip(ids, fams)]
     n_timm = sum(1 for i in ids if "/" not in i)
     assert n_timm >= 300 and len(ids) - n_timm >= 40
     sims = mat @ mat.T
@@ -492,6 +509,64 @@ def test_size_orders_within_family(evidence):
     V = np.stack([archi2vec(n) for n in ladder])
     proj = (V - V.mean(axis=0)) @ np.linalg.svd(V - V.mean(axis=0), full_matrices=False)[2][0]
     assert abs(spearmanr(proj, [1, 2, 3, 4]).statistic) == 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The network, not the library: one architecture written by timm and by transformers
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_archi2vec", REPO / "benchmarks" / "bench_archi2vec.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("timm_name,hub_id", [
+    ("resnet50", "microsoft/resnet-50"),                       # nesting, shortcut defined first / last
+    ("vit_base_patch16_224", "google/vit-base-patch16-224"),   # fused qkv, pooler, norms defined last
+    ("convnextv2_atto", "facebook/convnextv2-atto-1k-224"),    # 1x1 conv vs linear MLP, GRN
+    ("tf_efficientnet_b0", "google/efficientnet-b0"),          # one flat list of blocks vs stages
+    ("levit_128", "facebook/levit-128"),                       # residual wrapper per sub-layer
+    ("beit_base_patch16_224", "microsoft/beit-base-patch16-224"),  # bias tables beside / inside attention
+    ("vit_giant_patch14_dinov2", "facebook/dinov2-giant"),     # fused vs split SwiGLU, mask token
+    ("resnetv2_50x1_bit", "google/bit-50"),                    # StdConv2d vs WeightStandardizedConv2d
+])
+def test_one_network_from_two_libraries_gives_one_vector(timm_name, hub_id):
+    a, b = describe_architecture(timm_name), describe_architecture(hub_id)
+    assert (a.library, b.library) == ("timm", "transformers")
+    np.testing.assert_allclose(a.vector, b.vector, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_twins_are_nearest_to_each_other():
+    """timm's and transformers' implementations of one network are nearer each other than to any
+    other architecture, among every timm architecture of their families (size neighbours, CLIP /
+    MIIL / register variants...) and every shipped transformers config.  Same architecture under
+    another name (equal parameter tensors, e.g. deit_base_patch16_224 and vit_base_patch16_224) is
+    not a competitor; see benchmarks/bench_archi2vec.py for the definitions."""
+    bench = _bench_module()
+    ids, mat, errors = encode_many(bench.twin_pool(), progress=False)
+    assert len(errors) <= 3, errors
+    r = bench.twin_rates(ids, mat)
+    print(f"\narchi2vec twins: {r['pairs']} pairs, pool {len(ids)}; twin is the nearest neighbour (both "
+          f"directions) among all encodings {r['rate_all']:.3f}, among the other library's "
+          f"{r['rate_other_library']:.3f}; misses {r['misses']}")
+    assert r["pairs"] >= 25 and len(ids) >= 300
+    assert r["rate_all"] >= 0.90
+    assert r["rate_other_library"] >= 0.90
+
+
+def test_same_architecture_definition_of_the_twin_test():
+    """The twin test's notion of 'same architecture' is structural (parameter tensors), not names."""
+    bench = _bench_module()
+    assert bench.same_architecture("deit_base_patch16_224", "vit_base_patch16_224")
+    assert bench.same_architecture("google/vit-base-patch16-224", "facebook/dino-vitb16")
+    assert not bench.same_architecture("vit_base_patch16_224", "vit_base_patch16_224_miil")   # no qkv bias
+    assert not bench.same_architecture("convnext_tiny", "convnext_small")
+    assert not bench.same_architecture("resnet50", "microsoft/resnet-50")     # libraries: declared twins only
 
 
 # ----------------------------------------------------------------------------------------------
