@@ -246,8 +246,21 @@ def _spec_family(spec: ArchitectureSpec) -> str:
 # ------------------------------------------------------------------------------------------------
 # Validation of untrusted configs
 
+# Anything naming code, at any depth, is rejected (never dropped): such a config is not one to trust.
+_CODE_KEYS = frozenset({"auto_map", "custom_pipelines"})
+_ATTN_IMPL = re.compile(r"^_*attn_implementation")
+_CODE_VALUE_KEYS = re.compile(r"(_class|_module|_cls|_fn|_func|_factory|_callable)$")
+_DOTTED_PATH = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_]\w*)+(:\w+)?$|^[\w.-]+:[A-Za-z_]\w*$|--")
+_HUB_CODE_REF = re.compile(r"^[\w.-]+/[\w.-]+--[\w.]+$")            # "org/repo--module.Class" (auto_map style)
+_LABEL_KEYS = ("id2label", "label2id", "label_names", "label_descriptions")
+
+
 def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
-    """Bound nesting, list lengths and numeric ranges of a JSON-like config (iteratively safe)."""
+    """Bound nesting, sizes and magnitudes of a JSON-like config (iteratively safe), and reject
+    anything naming code at any depth: ``auto_map``, ``custom_pipelines``, ``trust_remote_code``,
+    an attention implementation that names a Hub kernel (``kernels-community/...``), a
+    ``*_class`` / ``*_module`` / ``*_fn`` key whose value is a dotted path, an ``org/repo--module``
+    reference.  Label maps are not looked into (their values are free text)."""
     stack = [(obj, path, depth)]
     seen = 0
     while stack:
@@ -264,9 +277,12 @@ def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
             for k, v in o.items():
                 if not isinstance(k, str):
                     raise ArchitectureError(f"config key {k!r} at {p or '<root>'} is not a string")
-                if k in ("id2label", "label2id", "label_names", "label_descriptions"):
+                kp = f"{p}.{k}" if p else k
+                if k in _CODE_KEYS or (k == "trust_remote_code" and v not in (False, None)):
+                    raise ArchitectureError(f"config field {kp} names custom code; remote code is never executed")
+                if k in _LABEL_KEYS:
                     continue
-                stack.append((v, f"{p}.{k}" if p else k, d + 1))
+                stack.append((v, kp, d + 1))
         elif isinstance(o, (list, tuple)):
             if len(o) > MAX_LIST_LEN:
                 raise ArchitectureError(f"config list {p} has {len(o)} entries (limit {MAX_LIST_LEN})")
@@ -276,32 +292,136 @@ def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
             stack.extend((v, p, d + 1) for v in o)      # elements are checked under the list's key
         elif isinstance(o, bool) or o is None:
             continue
-        elif isinstance(o, int):
-            _check_number(key, o, p)
-        elif isinstance(o, float):
-            if not math.isfinite(o):
+        elif isinstance(o, (int, float)):
+            if isinstance(o, float) and not math.isfinite(o):
                 raise ArchitectureError(f"config field {p} is not finite ({o})")
-            _check_number(key, o, p)
+            if abs(o) > MAX_INT:
+                raise ArchitectureError(f"config field {p}={o} is out of range (|x| <= {MAX_INT})")
         elif isinstance(o, str):
             if len(o) > 10_000:
                 raise ArchitectureError(f"config string {p} is {len(o)} characters long")
+            if any(_ATTN_IMPL.match(seg) for seg in p.split(".")) and ("/" in o or "kernel" in o.lower()):
+                raise ArchitectureError(f"config field {p}={o[:80]!r} names a Hub kernel; kernels are never loaded")
+            if (_CODE_VALUE_KEYS.search(key) and _DOTTED_PATH.search(o)) or _HUB_CODE_REF.match(o):
+                raise ArchitectureError(f"config field {p}={o[:80]!r} names code; code from a config is never run")
         else:
             raise ArchitectureError(f"config field {p} has unsupported type {type(o).__name__}")
 
 
-def _check_number(key: str, value: float, path: str) -> None:
-    if abs(value) > MAX_INT:
-        raise ArchitectureError(f"config field {path}={value} is out of range (|x| <= {MAX_INT})")
-    if value < 0 and (_DEPTH_KEYS.search(key) or _DIM_KEYS.search(key) or _IMAGE_KEYS.search(key)):
-        raise ArchitectureError(f"config field {path}={value} must not be negative")
-    if _SCALE_KEYS.search(key) and value > _SCALE_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the scale-factor limit {_SCALE_CAP}")
-    if _IMAGE_KEYS.search(key) and value > _IMAGE_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the image size limit {_IMAGE_CAP}")
-    elif _DEPTH_KEYS.search(key) and value > _DEPTH_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the depth limit {_DEPTH_CAP}")
-    elif _DIM_KEYS.search(key) and value > _DIM_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the width limit {_DIM_CAP}")
+# Ranges of the numbers that reach a builder: the first pattern matching the key's name decides;
+# keys no pattern names are sizes or counts (the conservative default: a whole number in [1, 16384]).
+# (name, pattern, low, high, low excluded, high excluded, whole number)
+_RANGES: tuple[tuple[str, re.Pattern, float, float, bool, bool, bool], ...] = tuple(
+    (n, re.compile(rx), lo, hi, lo_x, hi_x, whole) for n, rx, lo, hi, lo_x, hi_x, whole in (
+        ("a temperature", r"^assign_eps$", 0.0, 100.0, True, False, False),     # GroupViT's, not a guard
+        ("an epsilon", r"(^|_)(eps|epsilon)$", 0.0, 1.0, True, True, False),
+        ("a momentum", r"momentum", 0.0, 1.0, False, False, False),
+        ("a loss weight", r"loss_weight|_weight$|_cost$|loss_coefficient", 0.0, 100.0, False, False, False),
+        ("a probability", r"drop|_probs?$|^probs?$|label_smoothing|mask_ratio", 0.0, 1.0, False, False, False),
+        ("an initial value", r"initializer|init_std|init_value|_init$|layerscale_value|temperature", 0.0, 100.0,
+         False, False, False),
+        ("a logit scale", r"logit_scale", 0.0, 1000.0, False, False, False),
+        ("a rotary base", r"^rope_theta$", 1.0, 1e7, False, False, False),
+        ("a token id or vocabulary size", r"token_id$|vocab_size$|max_position_embeddings$|ignore_index$",
+         0.0, float(MAX_INT), False, False, True),
+        ("an index", r"index$|indices$|_idx$", -64.0, 4096.0, False, False, True),
+        ("a scale-factor", r"ratios?$|coefficient$|multiplier$|factor$|(^|_)scale$|rescale", 0.0, _SCALE_CAP,
+         True, False, False),
+        ("a count that may be zero", r"^num_\w*tokens$|pretrained_window_sizes|padding|(^|_)pad(_|$)",
+         0.0, float(_DIM_CAP), False, False, True),
+        ("an image size", _IMAGE_KEYS.pattern, 1.0, float(_IMAGE_CAP), False, False, True),
+        ("a depth", _DEPTH_KEYS.pattern, 1.0, float(_DEPTH_CAP), False, False, True),
+        ("a width", _DIM_KEYS.pattern, 1.0, float(_DIM_CAP), False, False, True),
+    ))
+_DEFAULT_RANGE = ("a size or count", None, 1.0, float(_DIM_CAP), False, False, True)
+# model types where 0 is a meaningful value of a size key ("no windows")
+_ZERO_ALLOWED = {("vitdet", "window_size")}
+
+
+def _check_ranges(cfg: Mapping[str, Any], model_type: str, path: str = "") -> None:
+    """Range-check every number of an allow-listed config (nested sub-configs and lists too)."""
+    for k, v in cfg.items():
+        p = f"{path}.{k}" if path else k
+        if isinstance(v, Mapping):
+            _check_ranges(v, str(v.get("model_type") or model_type), p)
+            continue
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (list, tuple)):
+                stack.extend(x)
+            elif isinstance(x, (int, float)) and not isinstance(x, bool):
+                _check_number(k, x, p, model_type)
+
+
+def _check_number(key: str, value: float, path: str, model_type: str = "") -> None:
+    what, _, lo, hi, lo_x, hi_x, whole = next((r for r in _RANGES if r[1].search(key)), _DEFAULT_RANGE)
+    if value == 0 and (model_type, key) in _ZERO_ALLOWED:
+        return
+    if lo >= 0 and value < 0:
+        raise ArchitectureError(f"config field {path}={value} must not be negative ({what})")
+    if value < lo or (lo_x and value == lo) or value > hi or (hi_x and value == hi):
+        limit = f"{'(' if lo_x else '['}{lo:g}, {hi:g}{')' if hi_x else ']'}"
+        if value > hi:
+            raise ArchitectureError(f"config field {path}={value} exceeds the {what} limit {hi:g} (allowed {limit})")
+        raise ArchitectureError(f"config field {path}={value} is out of range for {what} (allowed {limit})")
+    if whole and value != int(value):
+        raise ArchitectureError(f"config field {path}={value} must be a whole number ({what})")
+
+
+# Keys that never reach a builder, whatever the config class declares: they name code, kernels,
+# auto classes, attention implementations, quantisation, devices, paths, provenance or weights to
+# download, not the architecture.
+_NOT_ARCHITECTURE = re.compile(r"auto_map|remote_code|custom_pipelines|attn_implementation|kernel_config|use_kernels|"
+                               r"quantiz|device_map|name_or_path|commit_hash|dtype|tokenizer|processor|"
+                               r"feature_extractor|pretrained|^backbone$|backbone_kwargs|timm_backbone|"
+                               r"transformers_version|^architectures$|^_")
+_ALLOWED_CACHE: dict[type, tuple[frozenset, dict]] = {}
+
+
+def _allowed_keys(config_cls: type) -> tuple[frozenset, dict]:
+    """The keys of a transformers config class that describe the architecture: its own ``__init__``
+    arguments (not those every config shares: labels, dtype, output flags...), less
+    :data:`_NOT_ARCHITECTURE`; and its sub-config classes (``vision_config`` ...)."""
+    import inspect
+
+    hit = _ALLOWED_CACHE.get(config_cls)
+    if hit is not None:
+        return hit
+    from transformers import PretrainedConfig
+
+    base = set(inspect.signature(PretrainedConfig.__init__).parameters)
+    params = inspect.signature(config_cls.__init__).parameters
+    keys = {n for n, prm in params.items()
+            if prm.kind not in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD) and n != "self" and n not in base}
+    if any(prm.kind == prm.VAR_KEYWORD for prm in params.values()):     # an older, **kwargs-style config
+        keys |= set(config_cls().to_dict()) - set(PretrainedConfig().to_dict())
+    subs = dict(getattr(config_cls, "sub_configs", None) or {})
+    allowed = frozenset(k for k in keys if not _NOT_ARCHITECTURE.search(k)) - set(subs)
+    _ALLOWED_CACHE[config_cls] = (allowed, subs)
+    return allowed, subs
+
+
+def _architecture_config(config_cls: type, d: Mapping[str, Any]) -> dict:
+    """The allow-listed part of a transformers config dict (recursing into sub-configs)."""
+    from transformers import PretrainedConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    allowed, subs = _allowed_keys(config_cls)
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if k in subs:
+            if not isinstance(v, Mapping):
+                continue
+            sub_cls = subs[k]
+            if not (isinstance(sub_cls, type) and issubclass(sub_cls, PretrainedConfig)
+                    and getattr(sub_cls, "model_type", "")):
+                sub_cls = CONFIG_MAPPING.get(v.get("model_type")) if isinstance(v.get("model_type"), str) else None
+            if sub_cls is not None:
+                out[k] = _architecture_config(sub_cls, v)
+        elif k in allowed:
+            out[k] = v
+    return out
 
 
 def _normalise_config(cfg: Mapping[str, Any]) -> dict:
@@ -621,8 +741,6 @@ def _pytorchcv_spec(name: str, *, source: str | None = None, note: str | None = 
 
 def _spec_from_dict(d: Mapping[str, Any], *, source: str | None = None) -> ArchitectureSpec:
     _check_tree(d)
-    if "auto_map" in d or any(isinstance(v, Mapping) and "auto_map" in v for v in d.values()):
-        raise ArchitectureError("config uses custom code (auto_map); remote code is never executed")
     if "architecture" in d and "model_type" not in d:        # timm Hub config.json
         arch = d.get("architecture")
         if not isinstance(arch, str):
@@ -637,7 +755,16 @@ def _spec_from_dict(d: Mapping[str, Any], *, source: str | None = None) -> Archi
                           model_args=d.get("model_args"))
     if mt in _REMOVED_TYPES:
         raise ArchitectureError(f"model type {mt!r}: {_REMOVED_TYPES[mt]}; cannot be encoded")
-    cfg = {k: v for k, v in d.items() if k not in _DROP_KEYS and k != "_fennec_template"}
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if mt not in CONFIG_MAPPING:
+        close = difflib.get_close_matches(mt, list(CONFIG_MAPPING.keys()), n=3, cutoff=0.6)
+        raise ArchitectureError(f"unknown transformers model type {mt!r}" + (f"; did you mean {close}?" if close else ""))
+    # An allow-list: only what the config class declares as architecture reaches the builder (for a
+    # composite model, only its vision tower's config).
+    src = {"vision_config": d.get("vision_config") or {}} if mt in _TOWER_TYPES else d
+    cfg = _architecture_config(CONFIG_MAPPING[mt], src)
+    _check_ranges(cfg, mt)
     _check_type_specific(mt, cfg)
     res = _res_from(cfg.get("image_size"))
     if res is None and isinstance(cfg.get("vision_config"), Mapping):
@@ -670,8 +797,8 @@ def _to_spec(x: Any, library: str | None) -> ArchitectureSpec:
         return _spec_from_dict(d, source=getattr(x, "_name_or_path", None) or None)
     if isinstance(x, Mapping):
         return _spec_from_dict(x)
-    if isinstance(x, os.PathLike):
-        x = os.fspath(x)
+    if isinstance(x, os.PathLike):                 # a path object is always a path
+        return _spec_from_path(Path(os.fspath(x)))
     if isinstance(x, bytes):
         x = x.decode("utf-8", errors="replace")
     if not isinstance(x, str):
@@ -680,15 +807,31 @@ def _to_spec(x: Any, library: str | None) -> ArchitectureSpec:
         return _timm_spec(x.split("/", 1)[1] if x.lower().startswith("timm/") else x, source=x)
     if lib == "pytorchcv":
         return _pytorchcv_spec(x.split("/", 1)[1] if x.lower().startswith("pytorchcv/") else x, source=x)
-    if _shipped_lookup(x.strip()) is None and (x.endswith(".json") or os.sep in x or x.startswith(".")):
-        p = Path(x)
-        if p.is_dir():
-            p = p / "config.json"
-        if p.is_file():
-            return _spec_from_dict(_load_json_file(p), source=str(p))
-        if x.endswith(".json"):
+    name = x.strip()
+    if _shipped_lookup(name) is None and (name.endswith(".json") or os.sep in name or "/" in name
+                                          or name.startswith(".")):
+        p = Path(name)
+        if p.is_dir() or p.is_file():
+            return _spec_from_path(p)
+        if name.endswith(".json") or name.startswith("."):
             raise ArchitectureError(f"config file not found: {x}")
+    elif "/" not in name and os.path.lexists(name):
+        # A bare name is a model name (timm, ...), but a file or folder of that name is here too:
+        # say so rather than guess which one was meant.
+        raise ArchitectureError(f"{name!r} is ambiguous: it is a model name and also a local "
+                                f"{'folder' if os.path.isdir(name) else 'file'} ({os.path.abspath(name)}); pass "
+                                f"'./{name}' (or a Path) to read the local config, or library='timm' for the "
+                                f"timm architecture")
     return resolve_architecture(x)
+
+
+def _spec_from_path(p: Path) -> ArchitectureSpec:
+    """A local config: a ``config.json`` file or a folder holding one."""
+    if p.is_dir():
+        p = p / "config.json"
+    if not p.is_file():
+        raise ArchitectureError(f"config file not found: {p}")
+    return _spec_from_dict(_load_json_file(p), source=str(p))
 
 
 # ------------------------------------------------------------------------------------------------

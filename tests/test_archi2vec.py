@@ -275,6 +275,29 @@ HOSTILE = {
     "nested": (None, "nested"),
 }
 
+# Config validation is an allow-list: what a config class declares as architecture, range-checked.
+HOSTILE.update({
+    "heads_negative": ({"model_type": "vit", "num_attention_heads": -12}, "negative"),
+    "window_zero": ({"model_type": "swin", "window_size": 0}, "out of range"),
+    "eps_negative": ({"model_type": "vit", "layer_norm_eps": -1}, "negative"),
+    "eps_one": ({"model_type": "vit", "layer_norm_eps": 1.0}, "out of range"),
+    "dropout_above_one": ({"model_type": "vit", "hidden_dropout_prob": 1.5}, "probability"),
+    "heads_fraction": ({"model_type": "vit", "num_attention_heads": 12.5}, "whole number"),
+    "patch_zero": ({"model_type": "vit", "patch_size": 0}, "out of range"),
+    "tower_heads_negative": ({"model_type": "clip", "vision_config": {"num_attention_heads": -1}}, "negative"),
+    "auto_map_deep": ({"model_type": "clip", "vision_config": {"extra": {"more": {"auto_map": {"AutoModel": "x.Y"}}}}},
+                      r"vision_config\.extra\.more\.auto_map.*custom code"),
+    "auto_map_in_list": ({"model_type": "vit", "extra": [{"auto_map": {"AutoModel": "x.Y"}}]}, "custom code"),
+    "hub_kernel": ({"model_type": "vit", "attn_implementation": "kernels-community/flash-attn"}, "attn_implementation.*kernel"),
+    "hub_kernel_private": ({"model_type": "vit", "_attn_implementation": "someone/evil-kernel"}, "kernel"),
+    "hub_kernel_per_tower": ({"model_type": "clip", "attn_implementation": {"vision_config": "kernels-community/x"}},
+                             r"attn_implementation\.vision_config.*kernel"),
+    "custom_pipelines": ({"model_type": "vit", "custom_pipelines": {"x": {"impl": "m.P"}}}, "custom_pipelines.*custom code"),
+    "trust_remote_code_deep": ({"model_type": "vit", "vision_config": {"trust_remote_code": True}}, "custom code"),
+    "class_dotted_path": ({"model_type": "vit", "extra": {"layer_class": "evil_pkg.layers.Backdoor"}},
+                          "extra.layer_class.*names code"),
+    "hub_code_reference": ({"model_type": "vit", "whatever": "someone/repo--modeling_evil.Model"}, "names code"),
+})
 
 def _nested(n):
     d = {"model_type": "vit"}
@@ -302,6 +325,87 @@ def test_hostile_configs_rejected_quickly(name, warm_libraries):
     with pytest.raises(ArchitectureError, match=pattern):
         archi2vec(cfg)
     assert time.perf_counter() - t0 < 5.0
+
+
+
+
+def test_only_architecture_keys_reach_the_builder():
+    """Keys a config class does not declare as architecture (labels, dtype, quantisation, device
+    maps, attention implementation, paths...) are dropped before anything is built, and do not
+    change the vector."""
+    noisy = {"model_type": "vit", "hidden_size": 192, "num_hidden_layers": 2, "num_attention_heads": 3,
+             "intermediate_size": 384, "attn_implementation": "sdpa", "quantization_config": {"bits": 4},
+             "device_map": "auto", "_name_or_path": "/home/x/model", "torch_dtype": "float16", "use_kernels": True,
+             "tokenizer_class": "BertTokenizer", "num_labels": 21843, "not_a_vit_key": 12345,
+             "id2label": {"0": "a"}}
+    spec = a2v_mod._to_spec(noisy, None)
+    assert set(spec.config) == {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"}
+    clean = {k: noisy[k] for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                   "intermediate_size")}
+    np.testing.assert_array_equal(archi2vec(noisy), archi2vec(clean))
+    tower = a2v_mod._to_spec({"model_type": "clip", "text_config": {"vocab_size": 10**6}, "projection_dim": 5,
+                              "vision_config": {"hidden_size": 96, "model_type": "clip_vision_model",
+                                                "attn_implementation": "eager"}}, None)
+    assert tower.config == {"vision_config": {"hidden_size": 96}}      # only the vision tower's architecture
+
+
+def test_every_vision_config_class_default_passes_validation():
+    """The range table accepts what transformers itself ships: every vision model type's default
+    config (the allow-list drops nothing that changes the network: same parameter count)."""
+    from transformers.models.auto import modeling_auto as ma
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    types = (set(ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES) | set(ma.MODEL_FOR_BACKBONE_MAPPING_NAMES)
+             | a2v_mod._EXTRA_VISION_TYPES | a2v_mod._TOWER_TYPES) - a2v_mod._NOT_BUILDABLE - set(a2v_mod._REMOVED_TYPES)
+    checked = 0
+    for mt in sorted(t for t in types if t in CONFIG_MAPPING):
+        default = CONFIG_MAPPING[mt]().to_dict()
+        spec = a2v_mod._to_spec(default, None)
+        assert spec.library == "transformers" and spec.name == default["model_type"]
+        checked += 1
+    assert checked >= 60
+    for mt in ("vit", "swin", "efficientnet", "beit", "convnextv2", "levit", "regnet"):
+        full = CONFIG_MAPPING[mt]().to_dict()
+        spec = a2v_mod._to_spec(full, None)
+        unfiltered = a2v_mod.ArchitectureSpec("transformers", mt, {k: v for k, v in full.items() if k != "model_type"},
+                                              spec.input_size)
+        counts = [sum(p.numel() for p in a2v_mod._build(s)[0].parameters()) for s in (spec, unfiltered)]
+        assert counts[0] == counts[1], mt
+
+
+def test_kernel_loader_is_never_reached(monkeypatch):
+    """A config naming a Hub kernel is rejected before transformers sees it."""
+    import transformers as tf
+
+    built = []
+    orig = a2v_mod._prepare_transformers
+    monkeypatch.setattr(a2v_mod, "_prepare_transformers", lambda spec: built.append(spec) or orig(spec))
+    monkeypatch.setattr(tf.PretrainedConfig, "__init__", lambda *a, **k: pytest.fail("config class reached"))
+    with pytest.raises(ArchitectureError, match="kernel"):
+        archi2vec({"model_type": "vit", "attn_implementation": "kernels-community/vllm-flash-attn3"})
+    assert built == []
+
+
+def test_bare_name_that_is_also_a_local_folder_is_not_read_as_timm(tmp_path, monkeypatch):
+    """``resnet50`` with a folder ``resnet50/`` here is ambiguous: rejected with a clear error; a
+    ``./`` path or a Path reads the folder, ``library="timm"`` the timm architecture."""
+    folder = tmp_path / "resnet50"
+    folder.mkdir()
+    vit_cfg = json.loads((a2v_mod._DATA_DIR / "google__vit-base-patch16-224.json").read_text())
+    (folder / "config.json").write_text(json.dumps(vit_cfg))
+    (tmp_path / "convnext_tiny").write_text("{}")            # a file of a timm name, too
+    monkeypatch.chdir(tmp_path)
+    a2v_mod.clear_cache()
+    with pytest.raises(ArchitectureError, match="resnet50.*ambiguous.*folder"):
+        archi2vec("resnet50")
+    with pytest.raises(ArchitectureError, match="ambiguous.*file"):
+        archi2vec("convnext_tiny")
+    vit = archi2vec("google/vit-base-patch16-224")
+    np.testing.assert_allclose(archi2vec("./resnet50"), vit, atol=1e-6)
+    np.testing.assert_allclose(archi2vec(Path("resnet50")), vit, atol=1e-6)
+    assert describe_architecture("resnet50", library="timm").library == "timm"
+    monkeypatch.chdir(REPO)
+    assert describe_architecture("resnet50").library == "timm"      # no such folder: the timm name
 
 
 # Peak resident memory of a child process. ru_maxrss can carry the parent's peak across fork+exec,
