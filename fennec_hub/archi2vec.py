@@ -74,10 +74,16 @@ and, unless ``FENNEC_ARCHI2VEC_DISK_CACHE=0``, on disk under
 ``huggingface_hub.cached_assets_path("fennec_hub", "archi2vec")`` (or the assets directory
 ``FENNEC_ARCHI2VEC_CACHE_DIR``) as ``.npy`` + ``.json`` (never pickle).
 
-Untrusted input: ``trust_remote_code`` is never used; configs with ``auto_map``, unknown or
-non-vision model types, oversized files, deep nesting or out-of-range sizes are rejected with
-:class:`ArchitectureError` before anything is built, and the build itself is guarded by a module,
-parameter and time budget.
+Untrusted input: ``trust_remote_code`` is never used.  A config is read through an allow-list:
+only the keys its transformers config class declares as architecture reach the builder (for a
+composite model, only its vision tower's), and every number kept is range-checked against an
+explicit table (:data:`_RANGES`).  Anything naming code at any depth (``auto_map``,
+``custom_pipelines``, ``trust_remote_code``, an attention implementation naming a Hub kernel, a
+``*_class`` key holding a dotted path), unknown or non-vision model types, oversized files and
+deep nesting are rejected with :class:`ArchitectureError` before anything is built, and the build
+itself is guarded by a module, parameter and time budget.  A bare name (no slash) that is also a
+local file or folder is rejected as ambiguous: pass ``./name`` or a ``Path`` to read the local
+config, or ``library="timm"`` for the timm architecture.
 """
 
 from __future__ import annotations
@@ -296,7 +302,8 @@ def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
             if isinstance(o, float) and not math.isfinite(o):
                 raise ArchitectureError(f"config field {p} is not finite ({o})")
             if abs(o) > MAX_INT:
-                raise ArchitectureError(f"config field {p}={o} is out of range (|x| <= {MAX_INT})")
+                raise ArchitectureError(f"config field {p}={o} is out of range: exceeds the magnitude limit "
+                                        f"|x| <= {MAX_INT}")
         elif isinstance(o, str):
             if len(o) > 10_000:
                 raise ArchitectureError(f"config string {p} is {len(o)} characters long")
