@@ -20,35 +20,49 @@ carry information), then L2-normalised, then multiplied by its weight.  The weig
 to 1, so the vector has unit norm and cosine similarity (= dot product) is a weighted sum of the
 per-block cosines.  Weights below are before normalisation (``BLOCKS`` holds the exact ones).
 
+The vector describes the network, not the library that wrote it: everything is computed from a
+canonical *layer sequence* (:func:`_units`), in which module classes, container nesting and
+parameter-free wrappers (dropout, identity, padding, reshapes, global pooling, transformers'
+pooled-output head) do not appear; attention and squeeze-excitation modules are one unit each,
+keyed by parameter counts (a fused qkv projection and three separate ones are the same); 1x1
+convolutions are linear layers; gated-MLP projections of one input are one layer; parameters
+held by containers (tokens, position embeddings, layer scales) are units keyed by shape.  Blocks
+are the repeats found in that sequence (:func:`_find_runs`), not the library's containers.  So
+``timm/convnext_tiny`` and ``facebook/convnext-tiny-224`` (or ``resnet50`` and
+``microsoft/resnet-50``) give the same vector.
+
 =========  ======  ======  ===================================================================
 slice      block   weight  contents
 =========  ======  ======  ===================================================================
-[0:16)     size    0.40    log10 params; log2 #modules; module-tree depth; log2 #conv+linear
-                           layers; log2 #blocks; #stages; log2 input resolution; log2 stem
-                           stride (= patch size for ViTs); stem kernel; log2 max / median / min
-                           layer width; log2 tokens after the stem ((res/stride)^2); log10
-                           params per block; log2(max width x blocks); log2 #strided convs
-[16:40)    compo   0.40    parameter shares: dense kxk conv, 1x1 conv, grouped conv, depthwise
-                           conv, linear, norm, other (tokens, position embeddings, layer scale);
-                           share inside attention modules; share in convs; conv / linear share
-                           of weight layers; module-count shares of conv, linear, norm,
-                           activation, attention, squeeze-excitation and pooling modules; conv
-                           kernel-size histogram (1, 3, 5, >=7); share of strided convs; (pad)
-[40:64)    kinds   0.30    normalisation kinds (batch, layer, group, RMS, other) and activation
+[0:16)     size    0.30    log10 params; log2 #units; log2 #units outside repeated blocks;
+                           log2 #weight units (conv, linear, attention, SE); log2 #blocks;
+                           #stages; log2 input resolution; log2 stem stride (= patch size for
+                           ViTs); stem kernel; log2 max / median / min layer width; log2 tokens
+                           after the stem ((res/stride)^2); log10 params per block; log2(max
+                           width x blocks); log2 #strided convs and pools
+[16:40)    compo   0.60    parameter shares: dense kxk conv, strided 1x1 conv, grouped conv,
+                           depthwise conv, linear (incl. 1x1 conv and attention projections),
+                           norm, other (tokens, position tables, layer scale); share inside
+                           attention; share in convs; conv / linear share of weight units;
+                           unit-count shares of conv, linear, norm, activation, attention,
+                           squeeze-excitation and pooling units; conv kernel-size histogram
+                           (1, 3, 5, >=7); share of strided convs; (pad)
+[40:64)    kinds   0.20    normalisation kinds (batch, layer, group, RMS, other) and activation
                            kinds (ReLU, ReLU6, Leaky/PReLU, GELU, SiLU/Swish, Hardswish,
                            sigmoid gates, tanh, other) as shares; flags: attention, SE, layer
-                           scale, class token, convolutions, no activation modules; (pad)
-[64:80)    stages  0.40    stage layout (a stage = the leaf-most container of >= 2 repeated
-                           blocks of one class): log2 #stages; log2 blocks in 4 stage slots
+                           scale, class token, convolutions, no activation units; (pad)
+[64:80)    stages  0.20    stage layout (a stage = a run of >= 2 identical consecutive blocks
+                           in the layer sequence): log2 #stages; log2 blocks in 4 stage slots
                            (stages resampled to 4); log2 width of those slots; log2 width ratio
                            last/first stage; share of blocks in the deepest stage; isotropic
                            flag (one stage); log2 #distinct stage widths; (pad)
-[80:256)   wl      0.65    Weisfeiler-Lehman subtree fingerprint of the module tree: node labels
-                           are canonical leaf kinds (``conv3/s2/dw``, ``bn``, ``act:gelu``,
-                           ``linear``, ``pool``) or the module's class name (dropout / identity
-                           nodes dropped); 3 iterations (label <- hash(label, sorted children
-                           labels)); every label of every iteration is hashed with blake2b into
-                           176 signed bins, counts log1p-scaled
+[80:256)   wl      0.90    Weisfeiler-Lehman subtree fingerprint of the canonical tree (root ->
+                           units outside repeats, repeats -> blocks -> units): unit labels are
+                           kinds without absolute widths (``conv3/s2/dw/r0``: kernel, stride,
+                           grouping, log2 width change; ``linear/r2``; ``bn``; ``act:gelu``;
+                           ``attn+nobias``; ``param2d``); 3 iterations (label <- hash(label,
+                           sorted children labels)); every label of every iteration is hashed
+                           with blake2b into 176 signed bins, counts log1p-scaled
 =========  ======  ======  ===================================================================
 
 Families (:attr:`ArchitectureInfo.family`): the transformers ``model_type`` (vision towers:
@@ -60,10 +74,16 @@ and, unless ``FENNEC_ARCHI2VEC_DISK_CACHE=0``, on disk under
 ``huggingface_hub.cached_assets_path("fennec_hub", "archi2vec")`` (or the assets directory
 ``FENNEC_ARCHI2VEC_CACHE_DIR``) as ``.npy`` + ``.json`` (never pickle).
 
-Untrusted input: ``trust_remote_code`` is never used; configs with ``auto_map``, unknown or
-non-vision model types, oversized files, deep nesting or out-of-range sizes are rejected with
-:class:`ArchitectureError` before anything is built, and the build itself is guarded by a module,
-parameter and time budget.
+Untrusted input: ``trust_remote_code`` is never used.  A config is read through an allow-list:
+only the keys its transformers config class declares as architecture reach the builder (for a
+composite model, only its vision tower's), and every number kept is range-checked against an
+explicit table (:data:`_RANGES`).  Anything naming code at any depth (``auto_map``,
+``custom_pipelines``, ``trust_remote_code``, an attention implementation naming a Hub kernel, a
+``*_class`` key holding a dotted path), unknown or non-vision model types, oversized files and
+deep nesting are rejected with :class:`ArchitectureError` before anything is built, and the build
+itself is guarded by a module, parameter and time budget.  A bare name (no slash) that is also a
+local file or folder is rejected as ambiguous: pass ``./name`` or a ``Path`` to read the local
+config, or ``library="timm"`` for the timm architecture.
 """
 
 from __future__ import annotations
@@ -101,12 +121,12 @@ __all__ = [
     "timm_family",
 ]
 
-ARCHI2VEC_VERSION = "1.1"
+ARCHI2VEC_VERSION = "2.0"
 ARCHI2VEC_DIM = 256
 
 # (name, start, stop, weight); the weights' squares sum to 1.
-_BLOCKS_RAW = (("size", 0, 16, 0.40), ("compo", 16, 40, 0.40), ("kinds", 40, 64, 0.30),
-               ("stages", 64, 80, 0.40), ("wl", 80, 256, 0.65))
+_BLOCKS_RAW = (("size", 0, 16, 0.30), ("compo", 16, 40, 0.60), ("kinds", 40, 64, 0.20),
+               ("stages", 64, 80, 0.20), ("wl", 80, 256, 0.90))
 _WNORM = math.sqrt(sum(w * w for *_, w in _BLOCKS_RAW))
 BLOCKS: tuple[tuple[str, int, int, float], ...] = tuple((n, a, b, w / _WNORM) for n, a, b, w in _BLOCKS_RAW)
 _WL_DIM = 176
@@ -234,8 +254,21 @@ def _spec_family(spec: ArchitectureSpec) -> str:
 # ------------------------------------------------------------------------------------------------
 # Validation of untrusted configs
 
+# Anything naming code, at any depth, is rejected (never dropped): such a config is not one to trust.
+_CODE_KEYS = frozenset({"auto_map", "custom_pipelines"})
+_ATTN_IMPL = re.compile(r"^_*attn_implementation")
+_CODE_VALUE_KEYS = re.compile(r"(_class|_module|_cls|_fn|_func|_factory|_callable)$")
+_DOTTED_PATH = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_]\w*)+(:\w+)?$|^[\w.-]+:[A-Za-z_]\w*$|--")
+_HUB_CODE_REF = re.compile(r"^[\w.-]+/[\w.-]+--[\w.]+$")            # "org/repo--module.Class" (auto_map style)
+_LABEL_KEYS = ("id2label", "label2id", "label_names", "label_descriptions")
+
+
 def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
-    """Bound nesting, list lengths and numeric ranges of a JSON-like config (iteratively safe)."""
+    """Bound nesting, sizes and magnitudes of a JSON-like config (iteratively safe), and reject
+    anything naming code at any depth: ``auto_map``, ``custom_pipelines``, ``trust_remote_code``,
+    an attention implementation that names a Hub kernel (``kernels-community/...``), a
+    ``*_class`` / ``*_module`` / ``*_fn`` key whose value is a dotted path, an ``org/repo--module``
+    reference.  Label maps are not looked into (their values are free text)."""
     stack = [(obj, path, depth)]
     seen = 0
     while stack:
@@ -252,9 +285,12 @@ def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
             for k, v in o.items():
                 if not isinstance(k, str):
                     raise ArchitectureError(f"config key {k!r} at {p or '<root>'} is not a string")
-                if k in ("id2label", "label2id", "label_names", "label_descriptions"):
+                kp = f"{p}.{k}" if p else k
+                if k in _CODE_KEYS or (k == "trust_remote_code" and v not in (False, None)):
+                    raise ArchitectureError(f"config field {kp} names custom code; remote code is never executed")
+                if k in _LABEL_KEYS:
                     continue
-                stack.append((v, f"{p}.{k}" if p else k, d + 1))
+                stack.append((v, kp, d + 1))
         elif isinstance(o, (list, tuple)):
             if len(o) > MAX_LIST_LEN:
                 raise ArchitectureError(f"config list {p} has {len(o)} entries (limit {MAX_LIST_LEN})")
@@ -264,32 +300,137 @@ def _check_tree(obj: Any, path: str = "", depth: int = 0) -> None:
             stack.extend((v, p, d + 1) for v in o)      # elements are checked under the list's key
         elif isinstance(o, bool) or o is None:
             continue
-        elif isinstance(o, int):
-            _check_number(key, o, p)
-        elif isinstance(o, float):
-            if not math.isfinite(o):
+        elif isinstance(o, (int, float)):
+            if isinstance(o, float) and not math.isfinite(o):
                 raise ArchitectureError(f"config field {p} is not finite ({o})")
-            _check_number(key, o, p)
+            if abs(o) > MAX_INT:
+                raise ArchitectureError(f"config field {p}={o} is out of range: exceeds the magnitude limit "
+                                        f"|x| <= {MAX_INT}")
         elif isinstance(o, str):
             if len(o) > 10_000:
                 raise ArchitectureError(f"config string {p} is {len(o)} characters long")
+            if any(_ATTN_IMPL.match(seg) for seg in p.split(".")) and ("/" in o or "kernel" in o.lower()):
+                raise ArchitectureError(f"config field {p}={o[:80]!r} names a Hub kernel; kernels are never loaded")
+            if (_CODE_VALUE_KEYS.search(key) and _DOTTED_PATH.search(o)) or _HUB_CODE_REF.match(o):
+                raise ArchitectureError(f"config field {p}={o[:80]!r} names code; code from a config is never run")
         else:
             raise ArchitectureError(f"config field {p} has unsupported type {type(o).__name__}")
 
 
-def _check_number(key: str, value: float, path: str) -> None:
-    if abs(value) > MAX_INT:
-        raise ArchitectureError(f"config field {path}={value} is out of range (|x| <= {MAX_INT})")
-    if value < 0 and (_DEPTH_KEYS.search(key) or _DIM_KEYS.search(key) or _IMAGE_KEYS.search(key)):
-        raise ArchitectureError(f"config field {path}={value} must not be negative")
-    if _SCALE_KEYS.search(key) and value > _SCALE_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the scale-factor limit {_SCALE_CAP}")
-    if _IMAGE_KEYS.search(key) and value > _IMAGE_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the image size limit {_IMAGE_CAP}")
-    elif _DEPTH_KEYS.search(key) and value > _DEPTH_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the depth limit {_DEPTH_CAP}")
-    elif _DIM_KEYS.search(key) and value > _DIM_CAP:
-        raise ArchitectureError(f"config field {path}={value} exceeds the width limit {_DIM_CAP}")
+# Ranges of the numbers that reach a builder: the first pattern matching the key's name decides;
+# keys no pattern names are sizes or counts (the conservative default: a whole number in [1, 16384]).
+# (name, pattern, low, high, low excluded, high excluded, whole number)
+_RANGES: tuple[tuple[str, re.Pattern, float, float, bool, bool, bool], ...] = tuple(
+    (n, re.compile(rx), lo, hi, lo_x, hi_x, whole) for n, rx, lo, hi, lo_x, hi_x, whole in (
+        ("a temperature", r"^assign_eps$", 0.0, 100.0, True, False, False),     # GroupViT's, not a guard
+        ("an epsilon", r"(^|_)(eps|epsilon)$", 0.0, 1.0, True, True, False),
+        ("a momentum", r"momentum", 0.0, 1.0, False, False, False),
+        ("a loss weight", r"loss_weight|_weight$|_cost$|loss_coefficient", 0.0, 100.0, False, False, False),
+        ("a probability", r"drop|_probs?$|^probs?$|label_smoothing|mask_ratio", 0.0, 1.0, False, False, False),
+        ("an initial value", r"initializer|init_std|init_value|_init$|layerscale_value|temperature", 0.0, 100.0,
+         False, False, False),
+        ("a logit scale", r"logit_scale", 0.0, 1000.0, False, False, False),
+        ("a rotary base", r"^rope_theta$", 1.0, 1e7, False, False, False),
+        ("a token id or vocabulary size", r"token_id$|vocab_size$|max_position_embeddings$|ignore_index$",
+         0.0, float(MAX_INT), False, False, True),
+        ("an index", r"index$|indices$|_idx$", -64.0, 4096.0, False, False, True),
+        ("a scale-factor", r"ratios?$|coefficient$|multiplier$|factor$|(^|_)scale$|rescale", 0.0, _SCALE_CAP,
+         True, False, False),
+        ("a count that may be zero", r"^num_\w*tokens$|pretrained_window_sizes|padding|(^|_)pad(_|$)",
+         0.0, float(_DIM_CAP), False, False, True),
+        ("an image size", _IMAGE_KEYS.pattern, 1.0, float(_IMAGE_CAP), False, False, True),
+        ("a depth", _DEPTH_KEYS.pattern, 1.0, float(_DEPTH_CAP), False, False, True),
+        ("a width", _DIM_KEYS.pattern, 1.0, float(_DIM_CAP), False, False, True),
+    ))
+_DEFAULT_RANGE = ("a size or count", None, 1.0, float(_DIM_CAP), False, False, True)
+# model types where 0 is a meaningful value of a size key ("no windows")
+_ZERO_ALLOWED = {("vitdet", "window_size")}
+
+
+def _check_ranges(cfg: Mapping[str, Any], model_type: str, path: str = "") -> None:
+    """Range-check every number of an allow-listed config (nested sub-configs and lists too)."""
+    for k, v in cfg.items():
+        p = f"{path}.{k}" if path else k
+        if isinstance(v, Mapping):
+            _check_ranges(v, str(v.get("model_type") or model_type), p)
+            continue
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (list, tuple)):
+                stack.extend(x)
+            elif isinstance(x, (int, float)) and not isinstance(x, bool):
+                _check_number(k, x, p, model_type)
+
+
+def _check_number(key: str, value: float, path: str, model_type: str = "") -> None:
+    what, _, lo, hi, lo_x, hi_x, whole = next((r for r in _RANGES if r[1].search(key)), _DEFAULT_RANGE)
+    if value == 0 and (model_type, key) in _ZERO_ALLOWED:
+        return
+    if lo >= 0 and value < 0:
+        raise ArchitectureError(f"config field {path}={value} must not be negative ({what})")
+    if value < lo or (lo_x and value == lo) or value > hi or (hi_x and value == hi):
+        limit = f"{'(' if lo_x else '['}{lo:g}, {hi:g}{')' if hi_x else ']'}"
+        if value > hi:
+            raise ArchitectureError(f"config field {path}={value} exceeds the {what} limit {hi:g} (allowed {limit})")
+        raise ArchitectureError(f"config field {path}={value} is out of range for {what} (allowed {limit})")
+    if whole and value != int(value):
+        raise ArchitectureError(f"config field {path}={value} must be a whole number ({what})")
+
+
+# Keys that never reach a builder, whatever the config class declares: they name code, kernels,
+# auto classes, attention implementations, quantisation, devices, paths, provenance or weights to
+# download, not the architecture.
+_NOT_ARCHITECTURE = re.compile(r"auto_map|remote_code|custom_pipelines|attn_implementation|kernel_config|use_kernels|"
+                               r"quantiz|device_map|name_or_path|commit_hash|dtype|tokenizer|processor|"
+                               r"feature_extractor|pretrained|^backbone$|backbone_kwargs|timm_backbone|"
+                               r"transformers_version|^architectures$|^_")
+_ALLOWED_CACHE: dict[type, tuple[frozenset, dict]] = {}
+
+
+def _allowed_keys(config_cls: type) -> tuple[frozenset, dict]:
+    """The keys of a transformers config class that describe the architecture: its own ``__init__``
+    arguments (not those every config shares: labels, dtype, output flags...), less
+    :data:`_NOT_ARCHITECTURE`; and its sub-config classes (``vision_config`` ...)."""
+    import inspect
+
+    hit = _ALLOWED_CACHE.get(config_cls)
+    if hit is not None:
+        return hit
+    from transformers import PretrainedConfig
+
+    base = set(inspect.signature(PretrainedConfig.__init__).parameters)
+    params = inspect.signature(config_cls.__init__).parameters
+    keys = {n for n, prm in params.items()
+            if prm.kind not in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD) and n != "self" and n not in base}
+    if any(prm.kind == prm.VAR_KEYWORD for prm in params.values()):     # an older, **kwargs-style config
+        keys |= set(config_cls().to_dict()) - set(PretrainedConfig().to_dict())
+    subs = dict(getattr(config_cls, "sub_configs", None) or {})
+    allowed = frozenset(k for k in keys if not _NOT_ARCHITECTURE.search(k)) - set(subs)
+    _ALLOWED_CACHE[config_cls] = (allowed, subs)
+    return allowed, subs
+
+
+def _architecture_config(config_cls: type, d: Mapping[str, Any]) -> dict:
+    """The allow-listed part of a transformers config dict (recursing into sub-configs)."""
+    from transformers import PretrainedConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    allowed, subs = _allowed_keys(config_cls)
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if k in subs:
+            if not isinstance(v, Mapping):
+                continue
+            sub_cls = subs[k]
+            if not (isinstance(sub_cls, type) and issubclass(sub_cls, PretrainedConfig)
+                    and getattr(sub_cls, "model_type", "")):
+                sub_cls = CONFIG_MAPPING.get(v.get("model_type")) if isinstance(v.get("model_type"), str) else None
+            if sub_cls is not None:
+                out[k] = _architecture_config(sub_cls, v)
+        elif k in allowed:
+            out[k] = v
+    return out
 
 
 def _normalise_config(cfg: Mapping[str, Any]) -> dict:
@@ -627,8 +768,6 @@ def _pytorchcv_spec(name: str, *, source: str | None = None, note: str | None = 
 
 def _spec_from_dict(d: Mapping[str, Any], *, source: str | None = None) -> ArchitectureSpec:
     _check_tree(d)
-    if "auto_map" in d or any(isinstance(v, Mapping) and "auto_map" in v for v in d.values()):
-        raise ArchitectureError("config uses custom code (auto_map); remote code is never executed")
     if "architecture" in d and "model_type" not in d:        # timm Hub config.json
         arch = d.get("architecture")
         if not isinstance(arch, str):
@@ -643,7 +782,16 @@ def _spec_from_dict(d: Mapping[str, Any], *, source: str | None = None) -> Archi
                           model_args=d.get("model_args"))
     if mt in _REMOVED_TYPES:
         raise ArchitectureError(f"model type {mt!r}: {_REMOVED_TYPES[mt]}; cannot be encoded")
-    cfg = {k: v for k, v in d.items() if k not in _DROP_KEYS and k != "_fennec_template"}
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if mt not in CONFIG_MAPPING:
+        close = difflib.get_close_matches(mt, list(CONFIG_MAPPING.keys()), n=3, cutoff=0.6)
+        raise ArchitectureError(f"unknown transformers model type {mt!r}" + (f"; did you mean {close}?" if close else ""))
+    # An allow-list: only what the config class declares as architecture reaches the builder (for a
+    # composite model, only its vision tower's config).
+    src = {"vision_config": d.get("vision_config") or {}} if mt in _TOWER_TYPES else d
+    cfg = _architecture_config(CONFIG_MAPPING[mt], src)
+    _check_ranges(cfg, mt)
     _check_type_specific(mt, cfg)
     res = _res_from(cfg.get("image_size"))
     if res is None and isinstance(cfg.get("vision_config"), Mapping):
@@ -676,8 +824,8 @@ def _to_spec(x: Any, library: str | None) -> ArchitectureSpec:
         return _spec_from_dict(d, source=getattr(x, "_name_or_path", None) or None)
     if isinstance(x, Mapping):
         return _spec_from_dict(x)
-    if isinstance(x, os.PathLike):
-        x = os.fspath(x)
+    if isinstance(x, os.PathLike):                 # a path object is always a path
+        return _spec_from_path(Path(os.fspath(x)))
     if isinstance(x, bytes):
         x = x.decode("utf-8", errors="replace")
     if not isinstance(x, str):
@@ -686,15 +834,31 @@ def _to_spec(x: Any, library: str | None) -> ArchitectureSpec:
         return _timm_spec(x.split("/", 1)[1] if x.lower().startswith("timm/") else x, source=x)
     if lib == "pytorchcv":
         return _pytorchcv_spec(x.split("/", 1)[1] if x.lower().startswith("pytorchcv/") else x, source=x)
-    if _shipped_lookup(x.strip()) is None and (x.endswith(".json") or os.sep in x or x.startswith(".")):
-        p = Path(x)
-        if p.is_dir():
-            p = p / "config.json"
-        if p.is_file():
-            return _spec_from_dict(_load_json_file(p), source=str(p))
-        if x.endswith(".json"):
+    name = x.strip()
+    if _shipped_lookup(name) is None and (name.endswith(".json") or os.sep in name or "/" in name
+                                          or name.startswith(".")):
+        p = Path(name)
+        if p.is_dir() or p.is_file():
+            return _spec_from_path(p)
+        if name.endswith(".json") or name.startswith("."):
             raise ArchitectureError(f"config file not found: {x}")
+    elif "/" not in name and os.path.lexists(name):
+        # A bare name is a model name (timm, ...), but a file or folder of that name is here too:
+        # say so rather than guess which one was meant.
+        raise ArchitectureError(f"{name!r} is ambiguous: it is a model name and also a local "
+                                f"{'folder' if os.path.isdir(name) else 'file'} ({os.path.abspath(name)}); pass "
+                                f"'./{name}' (or a Path) to read the local config, or library='timm' for the "
+                                f"timm architecture")
     return resolve_architecture(x)
+
+
+def _spec_from_path(p: Path) -> ArchitectureSpec:
+    """A local config: a ``config.json`` file or a folder holding one."""
+    if p.is_dir():
+        p = p / "config.json"
+    if not p.is_file():
+        raise ArchitectureError(f"config file not found: {p}")
+    return _spec_from_dict(_load_json_file(p), source=str(p))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -963,7 +1127,7 @@ def _norm_kind(m, cname: str) -> str | None:
         return "rms"
     if isinstance(m, nn.LayerNorm) or "layernorm" in low:
         return "ln"
-    if isinstance(m, (nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)) or low.endswith("norm") \
+    if isinstance(m, (nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)) or low.endswith(("norm", "grn")) \
             or low.endswith("norm2d") or low.endswith("norm1d"):
         return "other"
     return None
@@ -971,186 +1135,396 @@ def _norm_kind(m, cname: str) -> str | None:
 
 def _is_attention(cname: str) -> bool:
     low = cname.lower()
-    return ("attention" in low or "attn" in low or low == "multiheadattention") and "pool" not in low
+    return ("attention" in low or "attn" in low) and not low.endswith(("block", "stage", "encoder", "layers"))
 
 
 def _is_se(cname: str) -> bool:
     low = cname.lower()
+    # SE / ECA as a CamelCase word ("RegNetSELayer", "EcaModule"), not letters inside a word
+    # ("DepthwiseLayer")
     return ("squeeze" in low or "excit" in low or low in ("se", "semodule", "selayer", "seblock", "ecamodule",
                                                           "cecamodule", "effectivesemodule", "seunit")
-            or bool(re.fullmatch(r".*(se|eca)(module|layer|block|unit)\d*", low)))
+            or bool(re.search(r"(?:^|[a-z0-9_])(?:SE|Se|ECA|Eca|CECA|Ceca)(?:Module|Layer|Block|Unit)\d*$", cname)))
 
 
 def _wl_hash(s: str) -> str:
     return hashlib.blake2b(s.encode(), digest_size=8).hexdigest()
 
 
-class _Node:
-    __slots__ = ("label", "children", "kind", "cname", "width")
+# Parameter-free modules that say nothing about the network (regularisers, reshapes, padding),
+# and global pooling, which belongs to the classifier head.
+_GLOBAL_POOL = re.compile(r"^(Adaptive(Avg|Max|AvgMax|CatAvgMax)Pool\dd|SelectAdaptivePool\dd|FastAdaptiveAvgPool\dd?|"
+                          r"GlobalAvgPool\dd?)$")
+_MAX_PERIOD = 160          # longest block (in units) the repeat finder looks for
 
-    def __init__(self, label: str, kind: str, cname: str, width: int = 0) -> None:
-        self.label = label
-        self.kind = kind
-        self.cname = cname
+
+class _Unit:
+    """One element of the canonical layer sequence: a weight layer, a norm, an activation, a local
+    pool, a free parameter tensor, or a whole attention / squeeze-excitation module."""
+
+    __slots__ = ("kind", "label", "fine", "params", "width", "stride", "kernel")
+
+    def __init__(self, kind: str, label: str, fine: str, params: int = 0, width: int = 0,
+                 stride: int = 1, kernel: int = 1) -> None:
+        self.kind = kind          # conv | linear | norm | act | pool | param | attn | se
+        self.label = label        # coarse label (the WL fingerprint's alphabet: no widths)
+        self.fine = fine          # exact label (shapes included): finds repeated blocks
+        self.params = params
         self.width = width
-        self.children: list[_Node] = []
+        self.stride = stride
+        self.kernel = kernel
 
 
-def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
-    """Compute the archi2vec vector and summary numbers of a built module."""
+_WEIGHT_KINDS = frozenset({"conv", "linear", "attn", "se"})
+
+
+class _Node:
+    __slots__ = ("label", "children")
+
+    def __init__(self, label: str, children: list | None = None) -> None:
+        self.label = label
+        self.children: list[_Node] = children or []
+
+
+def _squeezed(shape) -> tuple[int, ...]:
+    return tuple(int(d) for d in shape if int(d) != 1) or (1,)
+
+
+def _is_bert_pooler(m) -> bool:
+    """transformers' pooled-output head (dense + tanh on the first token): the image classifiers
+    build their backbone without it, so it is not part of the network."""
+    import torch.nn as nn
+
+    kids = list(m.modules())
+    return (type(m).__name__.endswith("Pooler") and any(isinstance(k, nn.Linear) for k in kids)
+            and any(type(k).__name__.lower() == "tanh" for k in kids))
+
+
+def _ratio(c_in: int, c_out: int) -> int:
+    """Width change of a layer, log2 rounded and clipped to [-3, 3] (a bottleneck's -2 / +2)."""
+    return max(-3, min(3, round(math.log2(max(int(c_out), 1) / max(int(c_in), 1)))))
+
+
+def _linear_label(c_in: int, c_out: int) -> str:
+    return f"linear/r{_ratio(c_in, c_out)}"
+
+
+def _conv_unit(m, stats: dict) -> _Unit:
+    k = tuple(int(x) for x in m.kernel_size)
+    kk = max(k) if k else 1
+    s = max(int(x) for x in m.stride) if m.stride else 1
+    g = int(m.groups)
+    n = int(sum(p.numel() for p in m.parameters(recurse=False)))
+    if kk == 1 and s == 1 and g == 1:
+        # a 1x1 convolution is a linear layer applied at every position (ConvNeXt's MLP is one or
+        # the other depending on the library)
+        stats["p_linear"] += n
+        return _Unit("linear", _linear_label(m.in_channels, m.out_channels), f"l:{m.in_channels}>{m.out_channels}",
+                     n, int(m.out_channels))
+    if g > 1 and g == m.in_channels:
+        sub, key = "dw", "p_conv_dw"
+    elif g > 1:
+        sub, key = "g", "p_conv_group"
+    elif kk == 1:
+        sub, key = "pw", "p_conv_pw"
+    else:
+        sub, key = "dense", "p_conv_dense"
+    stats[key] += n
+    low = type(m).__name__.lower()
+    ws = "/ws" if "std" in low or "standardiz" in low else ""     # weight-standardised (BiT, NFNet)
+    return _Unit("conv", f"conv{kk}/s{min(s, 4)}/{sub}/r{_ratio(m.in_channels, m.out_channels)}{ws}",
+                 f"c{'x'.join(map(str, k))}/s{s}/g{g}:{m.in_channels}>{m.out_channels}",
+                 n, int(m.out_channels), s, kk)
+
+
+def _norm_width(m, own) -> int:
+    for _, p in own:
+        if p.ndim >= 1:
+            return int(p.numel())
+    w = getattr(m, "num_features", None) or getattr(m, "num_channels", None)
+    ns = getattr(m, "normalized_shape", None)
+    if w is None and ns:
+        w = int(np.prod(ns))
+    return int(w or 0)
+
+
+def _collapse(m, kind: str, stats: dict) -> list[_Unit]:
+    """An attention or squeeze-excitation module as one unit, keyed by its parameter count by layer
+    kind (a fused qkv projection and three separate ones, or a bias held by the linear layer or
+    beside it, count the same), followed by its position-bias tables as parameter units (one
+    library keeps them inside the attention module, another beside it)."""
+    import torch.nn as nn
+
+    total = p_conv = p_norm = 0
+    inner: set[str] = set()
+    tables: list[_Unit] = []
+    for sub in m.modules():
+        own = [p for p in sub.parameters(recurse=False) if p is not None]
+        n = int(sum(p.numel() for p in own))
+        if not n:
+            continue
+        cname = type(sub).__name__
+        if isinstance(sub, nn.modules.conv._ConvNd):
+            if _conv_unit(sub, stats).kind == "conv":
+                p_conv += n
+                inner.add("conv")
+        elif isinstance(sub, (nn.Linear, nn.MultiheadAttention)):
+            stats["p_linear"] += n              # (MultiheadAttention's in_proj is a fused linear)
+            if getattr(sub, "bias", 0) is None or getattr(sub, "in_proj_bias", 0) is None:
+                inner.add("nobias")             # a projection without bias (its own, or beside it)
+        elif _norm_kind(sub, cname) is not None:
+            stats["p_norm"] += n
+            p_norm += n
+            inner.add("norm")
+        else:
+            for p in own:        # tables apart; vectors (biases held beside a linear layer) as linear
+                shape = _squeezed(p.shape)
+                if len(shape) >= 2:
+                    stats["p_other"] += int(p.numel())
+                    tables.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+                    n -= int(p.numel())
+                else:
+                    stats["p_linear"] += int(p.numel())
+        total += n
+    label = kind + "".join(f"+{x}" for x in sorted(inner))
+    return [_Unit(kind, label, f"{kind}:{total}:{p_conv}:{p_norm}", total)] + tables
+
+
+def _merge_gated(units: list[_Unit]) -> list[_Unit]:
+    """Gated MLPs (SwiGLU, GeGLU): the projections of one input are one layer, whether a library
+    fuses them or not."""
+    out: list[_Unit] = []
+    first: dict[str, _Unit] = {}
+    for u in units:
+        if u.kind != "linear":
+            out.append(u)
+            continue
+        src = u.fine[2:].split(">")[0]
+        if src in first:
+            f = first[src]
+            f.params += u.params
+            f.width += u.width
+            f.fine = f"l:{src}>{f.width}"
+            f.label = _linear_label(int(src), f.width)
+        else:
+            f = _Unit("linear", u.label, u.fine, u.params, u.width)
+            first[src] = f
+            out.append(f)
+    return out
+
+
+def _pool_unit(m, cname: str) -> _Unit:
+    k = getattr(m, "kernel_size", 0)
+    k = max(k) if isinstance(k, (tuple, list)) else k
+    s = getattr(m, "stride", None) or k
+    s = max(s) if isinstance(s, (tuple, list)) else s
+    k, s = (int(x) if isinstance(x, (int, float)) else 1 for x in (k or 1, s or 1))
+    low = cname.lower()
+    kind = "max" if "max" in low else "blur" if "blur" in low else "avg"
+    return _Unit("pool", f"pool:{kind}", f"pool:{kind}:{k}/{s}", 0, 0, s, k)
+
+
+def _units(model, stats: dict) -> list[_Unit]:
+    """The canonical layer sequence of a module tree, in definition order.
+
+    What a library wraps around the layers does not appear: containers (whatever their class or
+    nesting), dropout / identity / padding / reshape modules, global pooling and transformers'
+    pooled-output head are dropped; an attention or squeeze-excitation module becomes one unit
+    (however its projections are split); parameters owned by a container (class tokens, position
+    embeddings, layer scales) become parameter units keyed by their squeezed shape, as do
+    ``nn.Embedding`` tables. Mask tokens (used only by masked pre-training) are left out.
+    """
     import torch.nn as nn
 
     norm_types = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
-    stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
-                              "p_other", "n_conv", "n_linear", "n_norm", "n_act", "n_attn", "n_se", "n_pool",
-                              "k1", "k3", "k5", "k7", "n_strided", "layer_scale", "cls_token")}
-    norm_counts = dict.fromkeys(_NORM_KINDS, 0)
-    act_counts = dict.fromkeys(_ACT_KINDS, 0)
-    widths: list[int] = []
-    norm_widths: list[int] = []
-    stem: tuple[int, int] | None = None
-    attn_params = 0
-    total = 0
-
-    root: _Node | None = None
-    num_modules = 0
-    max_depth = 0
-
-    # Iterative DFS over the module tree (definition order), deduplicating shared modules.
-    stack: list[tuple[str, Any, _Node | None, int, bool]] = [("", model, None, 0, False)]
+    units: list[_Unit] = []
     seen: set[int] = set()
+    stack: list[tuple[str, Any, int]] = [("", model, 0)]
     while stack:
-        name, m, parent, depth, in_attn = stack.pop()
+        name, m, depth = stack.pop()
         if id(m) in seen:
             continue
         seen.add(id(m))
-        num_modules += 1
-        max_depth = max(max_depth, depth)
         cname = type(m).__name__
+        if _SKIP.match(cname) or _GLOBAL_POOL.match(cname):
+            continue
         children = list(m.named_children())
-        own = [p for _, p in m.named_parameters(recurse=False) if p is not None]
-        own_n = int(sum(p.numel() for p in own))
-        total += own_n
-        is_attn = _is_attention(cname) and bool(children or own)
-        if in_attn:
-            attn_params += own_n
-        if is_attn:
-            stats["n_attn"] += 1
-            if not in_attn:
-                attn_params += own_n
-        now_attn = in_attn or is_attn
-        label, kind, width = cname, "module", 0
-        # norm layers: childless ones by name, and torch norm subclasses that wrap an activation
-        # (e.g. timm's BatchNormAct2d)
-        nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
+        own = [(n, p) for n, p in m.named_parameters(recurse=False) if p is not None]
         if isinstance(m, nn.modules.conv._ConvNd):
-            k = tuple(m.kernel_size)
-            kk = max(k) if k else 1
-            s = max(tuple(m.stride)) if m.stride else 1
-            g = m.groups
-            if g > 1 and g == m.in_channels:
-                sub, key = "dw", "p_conv_dw"
-            elif g > 1:
-                sub, key = "g", "p_conv_group"
-            elif kk == 1:
-                sub, key = "pw", "p_conv_pw"
-            else:
-                sub, key = "dense", "p_conv_dense"
-            stats[key] += own_n
-            stats["n_conv"] += 1
-            stats["k1" if kk == 1 else "k3" if kk <= 3 else "k5" if kk <= 5 else "k7"] += 1
-            if s > 1:
-                stats["n_strided"] += 1
-            widths.append(int(m.out_channels))
-            width = int(m.out_channels)
-            if stem is None:
-                stem = (int(s), int(kk))
-            label, kind = f"conv{kk}/s{min(s, 4)}/{sub}", "conv"
-        elif isinstance(m, nn.Linear):
-            stats["p_linear"] += own_n
-            stats["n_linear"] += 1
-            widths.append(int(m.out_features))
-            width = int(m.out_features)
-            if stem is None and depth <= 3 and not now_attn:
-                stem = (1, 1)
-            label, kind = "linear", "linear"
-        elif nk is not None:
-            stats["p_norm"] += own_n
-            stats["n_norm"] += 1
-            norm_counts[nk] += 1
-            w = None
-            for p in own:
-                if p.ndim >= 1:
-                    w = int(p.shape[0])
-                    break
-            if w is None:
-                w = getattr(m, "num_features", None) or getattr(m, "num_channels", None)
-                ns = getattr(m, "normalized_shape", None)
-                if w is None and ns:
-                    w = int(ns[0])
-            if w:
-                norm_widths.append(int(w))
-                width = int(w)
-            label, kind = nk, "norm"
-        elif not children and _act_kind(cname.lower()) is not None:
-            ak = _act_kind(cname.lower())
-            act_counts[ak] += 1
-            stats["n_act"] += 1
-            stats["p_other"] += own_n
-            label, kind = f"act:{ak}", "act"
-        else:
-            stats["p_other"] += own_n
-            low = cname.lower()
-            if "pool" in low and not children:
-                stats["n_pool"] += 1
-                label, kind = "pool", "pool"
-            if _is_se(cname):
-                stats["n_se"] += 1
-                kind = "se"
-            if "scale" in low or any("gamma" in n or "layer_scale" in n or "lambda" in n
-                                     for n, _ in m.named_parameters(recurse=False)):
-                stats["layer_scale"] += 1
-            if any(("cls_token" in n or "class_embedding" in n) for n, _ in m.named_parameters(recurse=False)):
-                stats["cls_token"] += 1
+            units.append(_conv_unit(m, stats))
+            continue
+        if isinstance(m, nn.Linear):
+            n = int(sum(p.numel() for _, p in own))
+            stats["p_linear"] += n
+            units.append(_Unit("linear", _linear_label(m.in_features, m.out_features),
+                               f"l:{m.in_features}>{m.out_features}", n, int(m.out_features)))
+            continue
+        nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
+        if nk is not None:
+            n = int(sum(p.numel() for _, p in own))
+            stats["p_norm"] += n
+            w = _norm_width(m, own)
+            units.append(_Unit("norm", nk, f"{nk}:{w}", n, w))
+            for _, c in children:                   # a fused activation (BatchNormAct2d)
+                ak = _act_kind(type(c).__name__.lower()) if not any(True for _ in c.children()) else None
+                if ak is not None and id(c) not in seen:
+                    seen.add(id(c))
+                    units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+            continue
+        if name == "pooler" and depth == 1 and (_is_bert_pooler(m) or not any(True for _ in m.parameters())):
+            continue
+        if (_is_attention(cname) or _is_se(cname)) and any(True for _ in m.parameters()):
+            units.extend(_collapse(m, "attn" if _is_attention(cname) else "se", stats))
+            continue
+        if "glu" in cname.lower() and children and m is not model and depth < 64:
+            sub = _units(m, stats)
+            seen.update(id(x) for x in m.modules())
+            units.extend(_merge_gated(sub))
+            continue
+        if isinstance(m, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+            units.append(_pool_unit(m, cname))
+            continue
         if isinstance(m, nn.Embedding):
-            label, kind = "embedding", "embedding"
-        node = _Node(label, kind, cname, width)
-        if parent is None:
-            root = node
-        elif not _SKIP.match(cname):
-            parent.children.append(node)
-        for cn, c in reversed(children):
-            stack.append((cn, c, node, depth + 1, now_attn))
+            shape = _squeezed(m.weight.shape)
+            stats["p_other"] += int(m.weight.numel())
+            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(m.weight.numel())))
+            continue
+        if not children and not own:
+            ak = _act_kind(cname.lower())
+            if ak is not None:
+                units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+            elif "pool" in cname.lower():
+                units.append(_pool_unit(m, cname))
+            continue
+        for pn, p in own:
+            if "mask_token" in pn:
+                continue
+            shape = _squeezed(p.shape)
+            stats["p_other"] += int(p.numel())
+            if p.ndim <= 1 or len(shape) == 1:
+                if re.search(r"gamma|scale|lambda", pn.lower()) or "scale" in cname.lower():
+                    stats["layer_scale"] += 1
+            if "cls" in pn.lower() or "class_emb" in pn.lower():
+                stats["cls_token"] += 1
+            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+        stack.extend((n, c, depth + 1) for n, c in reversed(children))
+    return units
 
-    assert root is not None
-    params = int(total)
+
+def _find_runs(fine: list[int], weighty: list[bool]) -> list[tuple[int, int, int]]:
+    """Maximal runs of a repeated block in the unit sequence: ``(start, period, repeats)``.
+
+    Greedy from the left; at each position the period covering the most units wins (the shortest
+    on ties).  A block holds at least two weight layers (one conv repeated is no block, and a
+    shortcut conv that happens to match the layer before it must not pass for one).  The order of
+    layers inside a block is each library's own, but only a block's contents (a multiset) and the
+    repeat count are used, and those do not depend on where the repeat is cut.
+    """
+    n = len(fine)
+    where: dict[int, list[int]] = {}
+    for i, f in enumerate(fine):
+        where.setdefault(f, []).append(i)
+    pos_in = {}
+    for f, idx in where.items():
+        for r, i in enumerate(idx):
+            pos_in[i] = r
+    wcum = [0]
+    for w in weighty:
+        wcum.append(wcum[-1] + (1 if w else 0))
+    runs = []
+    i = 0
+    while i < n:
+        best = None
+        occ = where[fine[i]]
+        for j in occ[pos_in[i] + 1:]:
+            p = j - i
+            if p > _MAX_PERIOD:
+                break
+            if wcum[j] - wcum[i] < 2:
+                continue
+            length = 0
+            while j + length < n and fine[i + length] == fine[j + length]:
+                length += 1
+            k = (length + p) // p
+            if k >= 2 and (best is None or k * p > best[1] * best[2]):
+                best = (i, p, k)
+        if best is not None:
+            runs.append(best)
+            i += best[1] * best[2]
+        else:
+            i += 1
+    return runs
+
+
+def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
+    """Compute the archi2vec vector and summary numbers of a built module.
+
+    Everything is computed from the canonical layer sequence (:func:`_units`) and the repeated
+    blocks found in it (:func:`_find_runs`), so two libraries' implementations of one network,
+    which differ in module classes, nesting, fused projections and wrappers, give one vector.
+    """
+    stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
+                              "p_other", "layer_scale", "cls_token")}
+    num_modules = sum(1 for _ in model.modules())
+    units = _units(model, stats)
+    params = int(sum(u.params for u in units))
     if params <= 0:
         raise ArchitectureError("architecture has no parameters")
+    fine_ids: dict[str, int] = {}
+    fine = [fine_ids.setdefault(u.fine, len(fine_ids)) for u in units]
+    runs = _find_runs(fine, [u.kind in _WEIGHT_KINDS for u in units])
+    in_run = set()
+    for s, p, k in runs:
+        in_run.update(range(s, s + p * k))
 
-    # Stages: leaf-most containers whose children are all non-leaf modules of one class.
-    stage_nodes: list[_Node] = []
-    _visit_iter(root, stage_nodes)
-    # Width of a stage: the widest norm layer inside it (feature width), else widest weight layer.
-    stage_info = []
-    for sn in stage_nodes:
-        stage_info.append((len(sn.children), _node_width(sn)))
-    stages = [(b, w) for b, w in stage_info if b >= 1]
-    # The vector
+    cnt = {k: 0 for k in ("conv", "linear", "norm", "act", "pool", "param", "attn", "se")}
+    for u in units:
+        cnt[u.kind] += 1
+    convs = [u for u in units if u.kind == "conv"]
+    kh = {"k1": 0, "k3": 0, "k5": 0, "k7": 0}
+    for u in convs:
+        kh["k1" if u.kernel == 1 else "k3" if u.kernel <= 3 else "k5" if u.kernel <= 5 else "k7"] += 1
+    n_strided = sum(1 for u in units if u.kind in ("conv", "pool") and u.stride > 1)
+    norm_counts = dict.fromkeys(_NORM_KINDS, 0)
+    act_counts = dict.fromkeys(_ACT_KINDS, 0)
+    for u in units:
+        if u.kind == "norm":
+            norm_counts[u.label] += 1
+        elif u.kind == "act":
+            act_counts[u.label[4:]] += 1
+    attn_params = sum(u.params for u in units if u.kind == "attn")
+    widths = [u.width for u in units if u.kind in ("conv", "linear") and u.width]
+    norm_widths = [u.width for u in units if u.kind == "norm" and u.width]
+    first = next((u for u in units if u.kind in ("conv", "linear")), None)
+    stem = (first.stride, first.kernel) if first is not None and first.kind == "conv" else (1, 1)
+
+    stages = [(k, max(units[x].width for x in range(s, s + p))) for s, p, k in runs]
+
+    # The canonical tree: root -> (units outside repeats, repeats -> blocks -> units).
+    def leaf(x: int) -> _Node:
+        return _Node(units[x].label)
+
+    root = _Node("net", [leaf(x) for x in range(len(units)) if x not in in_run])
+    for s, p, k in runs:
+        root.children.append(_Node("repeat", [_Node("block", [leaf(x) for x in range(s + b * p, s + (b + 1) * p)])
+                                              for b in range(k)]))
+
     res = int(input_size) if input_size else 224
-    stem_s, stem_k = stem if stem else (1, 1)
+    stem_s, stem_k = stem
     all_w = widths or [1]
     feat_w = norm_widths or all_w
-    n_weight = stats["n_conv"] + stats["n_linear"]
+    n_weight = cnt["conv"] + cnt["linear"] + cnt["attn"] + cnt["se"]
     n_blocks = sum(b for b, _ in stages) or 1
     n_stages = len(stages) or 1
+    n_units = max(len(units), 1)
     l2 = lambda v: math.log2(max(float(v), 1.0))  # noqa: E731
     # Fixed (centre, scale) pairs: roughly the median and spread over timm's model list, so that a
     # typical model sits near 0 and each coordinate varies on a comparable scale.
     size = [
         (math.log10(params) - 7.3) / 0.7,
-        (l2(num_modules) - 8.3) / 1.0,
-        (max_depth - 6.0) / 2.0,
-        (l2(n_weight) - 6.5) / 1.0,
+        (l2(n_units) - 7.8) / 1.0,
+        (l2(len(units) - len(in_run) + 1) - 4.5) / 1.2,
+        (l2(n_weight) - 6.0) / 1.0,
         (l2(n_blocks) - 3.8) / 0.9,
         (n_stages - 3.5) / 1.5,
         (l2(res) - 7.9) / 0.4,
@@ -1162,30 +1536,30 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
         (l2((res / max(stem_s, 1)) ** 2) - 10.0) / 2.0,
         (math.log10(params / n_blocks) - 6.0) / 0.8,
         (l2(max(feat_w) * n_blocks) - 14.0) / 1.5,
-        (l2(stats["n_strided"] + 1) - 2.5) / 1.0,
+        (l2(n_strided + 1) - 2.5) / 1.0,
     ]
     P = float(params)
     conv_p = stats["p_conv_dense"] + stats["p_conv_pw"] + stats["p_conv_group"] + stats["p_conv_dw"]
-    nk_conv = max(stats["n_conv"], 1.0)
-    nm = float(num_modules)
+    nk_conv = max(cnt["conv"], 1)
+    nu = float(n_units)
     compo = [
         stats["p_conv_dense"] / P, stats["p_conv_pw"] / P, stats["p_conv_group"] / P, stats["p_conv_dw"] / P,
         stats["p_linear"] / P, stats["p_norm"] / P * 10.0, stats["p_other"] / P * 3.0,
         attn_params / P, conv_p / P,
-        stats["n_conv"] / max(n_weight, 1), stats["n_linear"] / max(n_weight, 1),
-        stats["n_conv"] / nm, stats["n_linear"] / nm, stats["n_norm"] / nm, stats["n_act"] / nm,
-        stats["n_attn"] / nm * 3.0, stats["n_se"] / nm * 5.0, stats["n_pool"] / nm * 5.0,
-        stats["k1"] / nk_conv, stats["k3"] / nk_conv, stats["k5"] / nk_conv, stats["k7"] / nk_conv,
-        stats["n_strided"] / nk_conv, 0.0,
+        cnt["conv"] / max(n_weight, 1), cnt["linear"] / max(n_weight, 1),
+        cnt["conv"] / nu, cnt["linear"] / nu, cnt["norm"] / nu, cnt["act"] / nu,
+        cnt["attn"] / nu * 3.0, cnt["se"] / nu * 5.0, cnt["pool"] / nu * 5.0,
+        kh["k1"] / nk_conv, kh["k3"] / nk_conv, kh["k5"] / nk_conv, kh["k7"] / nk_conv,
+        sum(1 for u in convs if u.stride > 1) / nk_conv, 0.0,
     ]
-    # small shares (norm / other params, attention, SE, pooling modules) are up-weighted above
+    # small shares (norm / other params, attention, SE, pooling units) are up-weighted above
     compo = [c - 0.15 for c in compo[:-1]] + [0.0]
     n_norm = max(sum(norm_counts.values()), 1)
     n_act = max(sum(act_counts.values()), 1)
     kinds = [norm_counts[k] / n_norm for k in _NORM_KINDS] + [act_counts[k] / n_act for k in _ACT_KINDS]
-    kinds += [1.0 if stats["n_attn"] else 0.0, 1.0 if stats["n_se"] else 0.0,
+    kinds += [1.0 if cnt["attn"] else 0.0, 1.0 if cnt["se"] else 0.0,
               1.0 if stats["layer_scale"] else 0.0, 1.0 if stats["cls_token"] else 0.0,
-              1.0 if stats["n_conv"] > 2 else 0.0, 1.0 if not sum(act_counts.values()) else 0.0]
+              1.0 if cnt["conv"] > 2 else 0.0, 1.0 if not sum(act_counts.values()) else 0.0]
     kinds += [0.0] * (24 - len(kinds))
     kinds = [k - 0.2 for k in kinds]
     if stages:
@@ -1212,13 +1586,12 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
         nrm = float(np.linalg.norm(arr))
         if nrm > 0:
             vec[a:b] = arr / nrm * w
-    summary = {"params": params, "num_modules": num_modules, "input_size": res,
+    # the reported count is every parameter of the built module (as the Hub and the shipped index
+    # count them); the vector uses the network's own (``params``: no pooled-output head, no mask token)
+    summary = {"params": int(sum(p.numel() for p in model.parameters())), "num_modules": num_modules,
+               "input_size": res,
                "stages": [b for b, _ in stages], "stage_widths": [w for _, w in stages]}
     return vec.astype(np.float32), summary
-
-
-def _block_like(n: _Node) -> bool:
-    return n.kind == "module" and len(n.children) >= 2
 
 
 def _preorder(root: _Node) -> list[_Node]:
@@ -1232,49 +1605,6 @@ def _preorder(root: _Node) -> list[_Node]:
     return order
 
 
-def _visit_iter(root: _Node, out: list) -> None:
-    """Find stage containers bottom-up: repeated blocks of one class, leaf-most only."""
-    order = _preorder(root)
-    found: dict[int, bool] = {}
-    for n in reversed(order):           # children before parents
-        below = any(found.get(id(c), False) for c in n.children)
-        if below:
-            found[id(n)] = True
-            continue
-        kids = n.children
-        is_stage = (len(kids) >= 2 and all(c.kind in ("module", "se") and c.children for c in kids)
-                    and len({c.cname for c in kids}) == 1 and _block_like(kids[0]))
-        if is_stage:
-            found[id(n)] = True
-        else:
-            found[id(n)] = False
-    # Collect in definition order: nodes flagged whose flagged status does not come from below.
-    res = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if not found.get(id(n)):
-            continue
-        if any(found.get(id(c), False) for c in n.children):
-            stack.extend(reversed(n.children))
-        else:
-            res.append(n)
-    out.extend(res)
-
-
-def _node_width(n: _Node) -> int:
-    """Feature width of a subtree: its widest norm layer, else its widest conv / linear output."""
-    best_norm = best_any = 0
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        if x.kind == "norm":
-            best_norm = max(best_norm, x.width)
-        best_any = max(best_any, x.width)
-        stack.extend(x.children)
-    return best_norm or best_any
-
-
 def _resample(seq: list, k: int) -> list[float]:
     if not seq:
         return [0.0] * k
@@ -1285,7 +1615,7 @@ def _resample(seq: list, k: int) -> list[float]:
 
 
 def _wl_features(root: _Node) -> np.ndarray:
-    """Weisfeiler-Lehman subtree labels of the module tree (children as neighbours), hashed."""
+    """Weisfeiler-Lehman subtree labels of the canonical tree (children as neighbours), hashed."""
     order = _preorder(root)
     labels = {id(n): n.label for n in order}
     counts: dict[str, int] = {}

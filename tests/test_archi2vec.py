@@ -275,6 +275,29 @@ HOSTILE = {
     "nested": (None, "nested"),
 }
 
+# Config validation is an allow-list: what a config class declares as architecture, range-checked.
+HOSTILE.update({
+    "heads_negative": ({"model_type": "vit", "num_attention_heads": -12}, "negative"),
+    "window_zero": ({"model_type": "swin", "window_size": 0}, "out of range"),
+    "eps_negative": ({"model_type": "vit", "layer_norm_eps": -1}, "negative"),
+    "eps_one": ({"model_type": "vit", "layer_norm_eps": 1.0}, "out of range"),
+    "dropout_above_one": ({"model_type": "vit", "hidden_dropout_prob": 1.5}, "probability"),
+    "heads_fraction": ({"model_type": "vit", "num_attention_heads": 12.5}, "whole number"),
+    "patch_zero": ({"model_type": "vit", "patch_size": 0}, "out of range"),
+    "tower_heads_negative": ({"model_type": "clip", "vision_config": {"num_attention_heads": -1}}, "negative"),
+    "auto_map_deep": ({"model_type": "clip", "vision_config": {"extra": {"more": {"auto_map": {"AutoModel": "x.Y"}}}}},
+                      r"vision_config\.extra\.more\.auto_map.*custom code"),
+    "auto_map_in_list": ({"model_type": "vit", "extra": [{"auto_map": {"AutoModel": "x.Y"}}]}, "custom code"),
+    "hub_kernel": ({"model_type": "vit", "attn_implementation": "kernels-community/flash-attn"}, "attn_implementation.*kernel"),
+    "hub_kernel_private": ({"model_type": "vit", "_attn_implementation": "someone/evil-kernel"}, "kernel"),
+    "hub_kernel_per_tower": ({"model_type": "clip", "attn_implementation": {"vision_config": "kernels-community/x"}},
+                             r"attn_implementation\.vision_config.*kernel"),
+    "custom_pipelines": ({"model_type": "vit", "custom_pipelines": {"x": {"impl": "m.P"}}}, "custom_pipelines.*custom code"),
+    "trust_remote_code_deep": ({"model_type": "vit", "vision_config": {"trust_remote_code": True}}, "custom code"),
+    "class_dotted_path": ({"model_type": "vit", "extra": {"layer_class": "evil_pkg.layers.Backdoor"}},
+                          "extra.layer_class.*names code"),
+    "hub_code_reference": ({"model_type": "vit", "whatever": "someone/repo--modeling_evil.Model"}, "names code"),
+})
 
 def _nested(n):
     d = {"model_type": "vit"}
@@ -302,6 +325,87 @@ def test_hostile_configs_rejected_quickly(name, warm_libraries):
     with pytest.raises(ArchitectureError, match=pattern):
         archi2vec(cfg)
     assert time.perf_counter() - t0 < 5.0
+
+
+
+
+def test_only_architecture_keys_reach_the_builder():
+    """Keys a config class does not declare as architecture (labels, dtype, quantisation, device
+    maps, attention implementation, paths...) are dropped before anything is built, and do not
+    change the vector."""
+    noisy = {"model_type": "vit", "hidden_size": 192, "num_hidden_layers": 2, "num_attention_heads": 3,
+             "intermediate_size": 384, "attn_implementation": "sdpa", "quantization_config": {"bits": 4},
+             "device_map": "auto", "_name_or_path": "/home/x/model", "torch_dtype": "float16", "use_kernels": True,
+             "tokenizer_class": "BertTokenizer", "num_labels": 21843, "not_a_vit_key": 12345,
+             "id2label": {"0": "a"}}
+    spec = a2v_mod._to_spec(noisy, None)
+    assert set(spec.config) == {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"}
+    clean = {k: noisy[k] for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                   "intermediate_size")}
+    np.testing.assert_array_equal(archi2vec(noisy), archi2vec(clean))
+    tower = a2v_mod._to_spec({"model_type": "clip", "text_config": {"vocab_size": 10**6}, "projection_dim": 5,
+                              "vision_config": {"hidden_size": 96, "model_type": "clip_vision_model",
+                                                "attn_implementation": "eager"}}, None)
+    assert tower.config == {"vision_config": {"hidden_size": 96}}      # only the vision tower's architecture
+
+
+def test_every_vision_config_class_default_passes_validation():
+    """The range table accepts what transformers itself ships: every vision model type's default
+    config (the allow-list drops nothing that changes the network: same parameter count)."""
+    from transformers.models.auto import modeling_auto as ma
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    types = (set(ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES) | set(ma.MODEL_FOR_BACKBONE_MAPPING_NAMES)
+             | a2v_mod._EXTRA_VISION_TYPES | a2v_mod._TOWER_TYPES) - a2v_mod._NOT_BUILDABLE - set(a2v_mod._REMOVED_TYPES)
+    checked = 0
+    for mt in sorted(t for t in types if t in CONFIG_MAPPING):
+        default = CONFIG_MAPPING[mt]().to_dict()
+        spec = a2v_mod._to_spec(default, None)
+        assert spec.library == "transformers" and spec.name == default["model_type"]
+        checked += 1
+    assert checked >= 60
+    for mt in ("vit", "swin", "efficientnet", "beit", "convnextv2", "levit", "regnet"):
+        full = CONFIG_MAPPING[mt]().to_dict()
+        spec = a2v_mod._to_spec(full, None)
+        unfiltered = a2v_mod.ArchitectureSpec("transformers", mt, {k: v for k, v in full.items() if k != "model_type"},
+                                              spec.input_size)
+        counts = [sum(p.numel() for p in a2v_mod._build(s)[0].parameters()) for s in (spec, unfiltered)]
+        assert counts[0] == counts[1], mt
+
+
+def test_kernel_loader_is_never_reached(monkeypatch):
+    """A config naming a Hub kernel is rejected before transformers sees it."""
+    import transformers as tf
+
+    built = []
+    orig = a2v_mod._prepare_transformers
+    monkeypatch.setattr(a2v_mod, "_prepare_transformers", lambda spec: built.append(spec) or orig(spec))
+    monkeypatch.setattr(tf.PretrainedConfig, "__init__", lambda *a, **k: pytest.fail("config class reached"))
+    with pytest.raises(ArchitectureError, match="kernel"):
+        archi2vec({"model_type": "vit", "attn_implementation": "kernels-community/vllm-flash-attn3"})
+    assert built == []
+
+
+def test_bare_name_that_is_also_a_local_folder_is_not_read_as_timm(tmp_path, monkeypatch):
+    """``resnet50`` with a folder ``resnet50/`` here is ambiguous: rejected with a clear error; a
+    ``./`` path or a Path reads the folder, ``library="timm"`` the timm architecture."""
+    folder = tmp_path / "resnet50"
+    folder.mkdir()
+    vit_cfg = json.loads((a2v_mod._DATA_DIR / "google__vit-base-patch16-224.json").read_text())
+    (folder / "config.json").write_text(json.dumps(vit_cfg))
+    (tmp_path / "convnext_tiny").write_text("{}")            # a file of a timm name, too
+    monkeypatch.chdir(tmp_path)
+    a2v_mod.clear_cache()
+    with pytest.raises(ArchitectureError, match="resnet50.*ambiguous.*folder"):
+        archi2vec("resnet50")
+    with pytest.raises(ArchitectureError, match="ambiguous.*file"):
+        archi2vec("convnext_tiny")
+    vit = archi2vec("google/vit-base-patch16-224")
+    np.testing.assert_allclose(archi2vec("./resnet50"), vit, atol=1e-6)
+    np.testing.assert_allclose(archi2vec(Path("resnet50")), vit, atol=1e-6)
+    assert describe_architecture("resnet50", library="timm").library == "timm"
+    monkeypatch.chdir(REPO)
+    assert describe_architecture("resnet50").library == "timm"      # no such folder: the timm name
 
 
 # Peak resident memory of a child process. ru_maxrss can carry the parent's peak across fork+exec,
@@ -424,6 +528,22 @@ def _sample_timm(n: int) -> list[str]:
     return random.Random(0).sample(names, n)
 
 
+# One architecture family under two names: transformers' model types for a ViT trained one way
+# (CLIP, SigLIP, DINOv2, MAE, DeiT) are timm ``vit_*`` architectures; Data2Vec-vision is BEiT's
+# network; SegFormer's MiT encoder is PVTv2's; BiT is timm's resnetv2; SAM2's encoder is Hiera; and
+# spelling (mobilenet_v2 / mobilenetv2).  An encoder that describes the network puts these next to
+# each other (the twin test below requires it), so the family test must not count that as a miss.
+FAMILY_ALIASES = {"clip": "vit", "siglip": "vit", "dinov2": "vit", "vit_mae": "vit", "deit": "vit",
+                  "data2vec-vision": "beit", "segformer": "pvt_v2", "mobilenet_v1": "mobilenetv1",
+                  "mobilenet_v2": "mobilenetv2", "bit": "resnetv2", "sam": "hiera"}
+
+
+def _architecture_family(model_id: str, family: str) -> str:
+    if "/" not in model_id and model_id.startswith("pvt_v2"):     # timm_family("pvt_v2_b0") is "pvt"
+        return "pvt_v2"                                          # (PVT v1 is transformers' "pvt")
+    return FAMILY_ALIASES.get(family, family)
+
+
 @pytest.fixture(scope="module")
 def evidence():
     timm_names = _sample_timm(N_TIMM)
@@ -442,6 +562,7 @@ def evidence():
 @pytest.mark.slow
 def test_nearest_neighbour_is_same_family(evidence):
     ids, mat, fams, _, _ = evidence
+    fams = [_architecture_family(i, f) for i, f in zip(ids, fams)]
     n_timm = sum(1 for i in ids if "/" not in i)
     assert n_timm >= 300 and len(ids) - n_timm >= 40
     sims = mat @ mat.T
@@ -492,6 +613,64 @@ def test_size_orders_within_family(evidence):
     V = np.stack([archi2vec(n) for n in ladder])
     proj = (V - V.mean(axis=0)) @ np.linalg.svd(V - V.mean(axis=0), full_matrices=False)[2][0]
     assert abs(spearmanr(proj, [1, 2, 3, 4]).statistic) == 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The network, not the library: one architecture written by timm and by transformers
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_archi2vec", REPO / "benchmarks" / "bench_archi2vec.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("timm_name,hub_id", [
+    ("resnet50", "microsoft/resnet-50"),                       # nesting, shortcut defined first / last
+    ("vit_base_patch16_224", "google/vit-base-patch16-224"),   # fused qkv, pooler, norms defined last
+    ("convnextv2_atto", "facebook/convnextv2-atto-1k-224"),    # 1x1 conv vs linear MLP, GRN
+    ("tf_efficientnet_b0", "google/efficientnet-b0"),          # one flat list of blocks vs stages
+    ("levit_128", "facebook/levit-128"),                       # residual wrapper per sub-layer
+    ("beit_base_patch16_224", "microsoft/beit-base-patch16-224"),  # bias tables beside / inside attention
+    ("vit_giant_patch14_dinov2", "facebook/dinov2-giant"),     # fused vs split SwiGLU, mask token
+    ("resnetv2_50x1_bit", "google/bit-50"),                    # StdConv2d vs WeightStandardizedConv2d
+])
+def test_one_network_from_two_libraries_gives_one_vector(timm_name, hub_id):
+    a, b = describe_architecture(timm_name), describe_architecture(hub_id)
+    assert (a.library, b.library) == ("timm", "transformers")
+    np.testing.assert_allclose(a.vector, b.vector, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_twins_are_nearest_to_each_other():
+    """timm's and transformers' implementations of one network are nearer each other than to any
+    other architecture, among every timm architecture of their families (size neighbours, CLIP /
+    MIIL / register variants...) and every shipped transformers config.  Same architecture under
+    another name (equal parameter tensors, e.g. deit_base_patch16_224 and vit_base_patch16_224) is
+    not a competitor; see benchmarks/bench_archi2vec.py for the definitions."""
+    bench = _bench_module()
+    ids, mat, errors = encode_many(bench.twin_pool(), progress=False)
+    assert len(errors) <= 3, errors
+    r = bench.twin_rates(ids, mat)
+    print(f"\narchi2vec twins: {r['pairs']} pairs, pool {len(ids)}; twin is the nearest neighbour (both "
+          f"directions) among all encodings {r['rate_all']:.3f}, among the other library's "
+          f"{r['rate_other_library']:.3f}; misses {r['misses']}")
+    assert r["pairs"] >= 25 and len(ids) >= 300
+    assert r["rate_all"] >= 0.90
+    assert r["rate_other_library"] >= 0.90
+
+
+def test_same_architecture_definition_of_the_twin_test():
+    """The twin test's notion of 'same architecture' is structural (parameter tensors), not names."""
+    bench = _bench_module()
+    assert bench.same_architecture("deit_base_patch16_224", "vit_base_patch16_224")
+    assert bench.same_architecture("google/vit-base-patch16-224", "facebook/dino-vitb16")
+    assert not bench.same_architecture("vit_base_patch16_224", "vit_base_patch16_224_miil")   # no qkv bias
+    assert not bench.same_architecture("convnext_tiny", "convnext_small")
+    assert not bench.same_architecture("resnet50", "microsoft/resnet-50")     # libraries: declared twins only
 
 
 # ----------------------------------------------------------------------------------------------
