@@ -38,7 +38,7 @@ DOCUMENTED_MESSAGES = [
     r"^No checkpoint passes the filters",
     r"^no model in this zoo has (library|license)",
     r"^unknown protocol",
-    r"is not a Hub repo id \(expected owner/name\)",
+    r"^zoo=.* is not a valid Hub dataset id",
     r"^No zoo repo `.*` on the Hub|^The zoo repo `.*` is gated|^Could not load the zoo from the Hub",
     r"^This Space is set not to load the zoo",
     r"^This Space has loaded several zoos for you recently",
