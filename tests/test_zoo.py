@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from fennec_hub import hub
+from fennec_hub.build import _task_rows, history_table
 from fennec_hub.zoo import (
     HISTORY_FILE,
     MANIFEST,
@@ -20,8 +21,6 @@ from fennec_hub.zoo import (
     VECTORS_FILE,
     Zoo,
     ZooFormatError,
-    history_table,
-    _task_rows,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -406,7 +405,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     Stand-ins keep it fast: no timm catalogue or shipped configs, and a deterministic fake encoder
     for the record models (the archi2vec encoder itself is tested in test_archi2vec.py).
     """
-    import fennec_hub.zoo as zoo_mod
+    import fennec_hub.build as build_mod
     from fennec_hub.archi2vec import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
 
     def fake_encode(keys, progress=False):
@@ -416,9 +415,9 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
             out[i] = v / np.linalg.norm(v)
         return out, {}
 
-    monkeypatch.setattr(zoo_mod, "_encode", fake_encode)
-    monkeypatch.setattr(zoo_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
-    monkeypatch.setattr(zoo_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
+    monkeypatch.setattr(build_mod, "_encode", fake_encode)
+    monkeypatch.setattr(build_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
+    monkeypatch.setattr(build_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
 
     crawl = tmp_path / "crawl"
     crawl.mkdir()
@@ -446,8 +445,8 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     (crawl / "models.jsonl").write_text("".join(json.dumps(m) + "\n" for m in models))
     (crawl / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
-    zoo = zoo_mod.build_default_zoo(tmp_path / "zoo", crawl=crawl, proxies=("metadata",), progress=False,
-                                    log=lambda *a, **k: None)
+    zoo = build_mod.build_default_zoo(tmp_path / "zoo", crawl=crawl, proxies=("metadata",), progress=False,
+                                      log=lambda *a, **k: None)
     ids = set(zoo.model_ids)
     assert {"acme/vit-small-birds", "acme/base-convnet"} <= ids and "acme/broken" not in ids
     m = zoo.models.set_index("model_id")
@@ -467,7 +466,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
 
 
 def test_test_and_toy_repositories_are_not_candidates():
-    from fennec_hub.zoo import _exclusion
+    from fennec_hub.build import _exclusion
 
     assert _exclusion("hf-internal-testing/tiny-random-vit", 1e5, 0).startswith("test repository")
     for name in ("nateraw/test_model_a", "flyswot/test", "someone/vit_flyswot_test", "x/tiny-random-convnext"):
