@@ -257,8 +257,8 @@ def build_custom_zoo(
             mv[i] = base.model_vectors[base_rows[s["model_id"]]]
         else:
             todo.append(i)
+    feats = None  # features of the models the space places (none when the base zoo holds them all)
     if todo:
-        feats = None
         try:
             meta = pd.DataFrame({
                 "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],

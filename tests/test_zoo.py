@@ -340,6 +340,17 @@ def test_build_custom_zoo_with_private_and_local_models(loophub, small_zoo: Zoo,
     assert back.model_ids == zoo.model_ids
 
 
+def test_build_custom_zoo_of_models_all_in_the_base_zoo(small_zoo: Zoo):
+    """Every model already in the base zoo: each keeps its row's vectors, and nothing is encoded anew."""
+    picked = [small_zoo.model_ids[0], "timm/resnet50.a1_in1k"]  # a history model and a cold start
+    zoo = Zoo.build(picked, space=small_zoo)
+    assert zoo.model_ids == picked
+    rows = [small_zoo.model_index(m) for m in picked]
+    np.testing.assert_array_equal(zoo.model_vectors, small_zoo.model_vectors[rows])
+    assert zoo.models["vector_source"].tolist() == ["history", "cold_start"]
+    assert zoo.models["twins"].isna().all()
+
+
 # ---------------------------------------------------------------------------- the default zoo
 default_missing = not (REPO_ROOT / "fennec_hub" / "data" / "zoo" / MANIFEST).exists()
 
