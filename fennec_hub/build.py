@@ -21,7 +21,7 @@ import time
 from importlib.metadata import version as _dist_version
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,114 +174,16 @@ def build_custom_zoo(
     description: str | None = None,
 ) -> Zoo:
     """Encode your own checkpoints into a custom zoo (what `Zoo.build` does; see its docstring)."""
-    base: Zoo | None = None
-    if space is None:
-        base = Zoo.default()
-        space = base.space
-    elif isinstance(space, Zoo):
-        base = space
-        space = base.space
-    specs = [_normalise_spec(m) for m in models]
-    if not specs:
-        raise ValueError("Zoo.build needs at least one model")
+    base, space = _base_zoo(space)
+    specs = _custom_specs(models)
     ids = [s["model_id"] for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ValueError("Zoo.build: duplicate model ids")
     known = set(space.known_models)
-    base_rows = {}
-    if base is not None:
-        base_rows = {m: i for i, m in enumerate(base.models["model_id"])}
-
-    # Architecture: shipped/timm ids encode directly; other Hub ids fetch their config.json.
-    keys: list[Any] = []
-    for s in specs:
-        keys.append(s.get("config") if s.get("config") is not None else s["model_id"])
-    vectors, infos = _encode(keys)
-    for i, s in enumerate(specs):
-        if i in vectors or s.get("config") is not None or "/" not in s["model_id"] or s["model_id"].startswith(NON_HUB_NAMESPACES):
-            continue
-        if s["model_id"] in base_rows or s["model_id"] in known:
-            continue
-        cfg = _fetch_config(s["model_id"], token, endpoint)
-        if cfg is not None:
-            s["config"] = cfg
-            v, inf = _encode([cfg])
-            if 0 in v:
-                vectors[i] = v[0]
-            if 0 in inf:
-                infos[i] = inf[0]
-
-    rows = []
-    for i, s in enumerate(specs):
-        info = infos.get(i)
-        cfg = s.get("config") or {}
-        b = base.models.iloc[base_rows[s["model_id"]]] if s["model_id"] in base_rows else None
-
-        def pick(key, *alts):
-            if s.get(key) is not None:
-                return s[key]
-            for a in alts:
-                if a is not None and not (isinstance(a, float) and math.isnan(a)):
-                    return a
-            return None
-
-        params = pick("params", None if b is None else b["params"], getattr(info, "params", None))
-        insize = getattr(info, "input_size", None)
-        if isinstance(insize, (tuple, list)):
-            insize = insize[-1] if insize else None
-        rows.append({
-            "model_id": s["model_id"],
-            "library": pick("library", getattr(info, "library", None), None if b is None else b["library"],
-                            "transformers" if cfg.get("model_type") else None),
-            "license": pick("license", None if b is None else b["license"]),
-            "pipeline_tag": pick("pipeline_tag", None if b is None else b["pipeline_tag"]),
-            "params": params,
-            "input_size": pick("input_size", insize, cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None,
-                               None if b is None else b["input_size"]),
-            "pretrain": pick("pretrain", None if b is None else b["pretrain"]),
-            "family": pick("family", None if b is None else b["family"], getattr(info, "family", None), cfg.get("model_type")),
-            "architecture": pick("architecture", (cfg.get("architectures") or [None])[0] if isinstance(cfg.get("architectures"), list) else None,
-                                 None if b is None else b["architecture"]),
-            "imagenet_top1": pick("imagenet_top1", None if b is None else b["imagenet_top1"]),
-            "vector_source": "history" if s["model_id"] in known else "cold_start",
-        })
-    mdf = pd.DataFrame(rows)
-
-    # Vectors: reuse the base zoo's rows where the model is there; otherwise ask the space, with
-    # features built from the architecture vectors and metadata we just gathered.
-    d = space.dim
-    mv = np.zeros((len(specs), d), np.float32)
-    todo = []
-    for i, s in enumerate(specs):
-        if s["model_id"] in base_rows and base is not None and base.dim == d:
-            mv[i] = base.model_vectors[base_rows[s["model_id"]]]
-        else:
-            todo.append(i)
-    feats = None  # features of the models the space places (none when the base zoo holds them all)
-    if todo:
-        try:
-            meta = pd.DataFrame({
-                "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
-                "img_size": [mdf.at[i, "input_size"] for i in todo],
-                "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
-                "pretrain": [mdf.at[i, "pretrain"] for i in todo],
-            }, index=[ids[i] for i in todo]).astype({"params_m": float})
-            feats = features.build_model_features([ids[i] for i in todo], meta,
-                                         {ids[i]: vectors[i] for i in todo if i in vectors})
-        except ImportError:
-            feats = None
-        mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
-    A = max((v.shape[0] for v in vectors.values()), default=0)
-    if base is not None and base.archi2vec_vectors.shape[1]:
-        A = base.archi2vec_vectors.shape[1] if not vectors else A
-    av = np.zeros((len(specs), A), np.float32)
-    for i, s in enumerate(specs):
-        if i in vectors and vectors[i].shape[0] == A:
-            av[i] = vectors[i]
-        elif s["model_id"] in base_rows and base is not None and base.archi2vec_vectors.shape[1] == A:
-            av[i] = base.archi2vec_vectors[base_rows[s["model_id"]]]
-
-    if base is not None and base.dim == d:
+    base_rows = {m: i for i, m in enumerate(base.models["model_id"])} if base is not None else {}
+    vectors, infos = _encode_custom(specs, base_rows, known, token=token, endpoint=endpoint)
+    mdf = pd.DataFrame([_custom_row(s, infos.get(i), base, base_rows, known) for i, s in enumerate(specs)])
+    mv, todo, feats = _custom_model_vectors(space, ids, mdf, vectors, base, base_rows)
+    av = _custom_archi2vec(ids, vectors, base, base_rows)
+    if base is not None and base.dim == space.dim:
         tasks, tv = base.tasks, base.task_vectors
         history = base.history[base.history["model_id"].isin(set(ids))]
     else:
@@ -305,6 +207,134 @@ def build_custom_zoo(
     }
     return Zoo(mdf, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
                source="built in memory", a2v_pca=base.a2v_pca if base is not None else None)
+
+
+def _base_zoo(space: "TransferSpace | Zoo | None") -> tuple[Zoo | None, TransferSpace]:
+    """The zoo a custom build starts from (None for a bare space) and its transfer space; no
+    `space` means the embedded default zoo."""
+    if space is None:
+        base = Zoo.default()
+        return base, base.space
+    if isinstance(space, Zoo):
+        return space, space.space
+    return None, space
+
+
+def _custom_specs(models: Iterable[Any]) -> list[dict[str, Any]]:
+    """The models of a custom build as specs (see `_normalise_spec`): at least one, ids unique."""
+    specs = [_normalise_spec(m) for m in models]
+    if not specs:
+        raise ValueError("Zoo.build needs at least one model")
+    ids = [s["model_id"] for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("Zoo.build: duplicate model ids")
+    return specs
+
+
+def _encode_custom(specs: list[dict[str, Any]], base_rows: Mapping[str, int], known: set[str], *,
+                   token: str | bool | None, endpoint: str | None) -> tuple[dict[int, np.ndarray], dict[int, Any]]:
+    """archi2vec vectors and infos of a custom build's models (spec index -> value). Shipped and
+    timm ids and given configs encode directly; another Hub id that neither the base zoo nor the
+    space knows fetches its config.json (stored in its spec) and encodes that."""
+    vectors, infos = _encode([s.get("config") if s.get("config") is not None else s["model_id"] for s in specs])
+    for i, s in enumerate(specs):
+        if i in vectors or s.get("config") is not None or "/" not in s["model_id"] or s["model_id"].startswith(NON_HUB_NAMESPACES):
+            continue
+        if s["model_id"] in base_rows or s["model_id"] in known:
+            continue
+        cfg = _fetch_config(s["model_id"], token, endpoint)
+        if cfg is not None:
+            s["config"] = cfg
+            v, inf = _encode([cfg])
+            if 0 in v:
+                vectors[i] = v[0]
+            if 0 in inf:
+                infos[i] = inf[0]
+    return vectors, infos
+
+
+def _custom_row(s: Mapping[str, Any], info: Any, base: Zoo | None, base_rows: Mapping[str, int],
+                known: set[str]) -> dict[str, Any]:
+    """One models-table row of a custom build: each column from the spec where it says, else from
+    the base zoo's row, the architecture info or the config, in that column's order of trust."""
+    cfg = s.get("config") or {}
+    b = base.models.iloc[base_rows[s["model_id"]]] if base is not None and s["model_id"] in base_rows else None
+
+    def pick(key, *alts):
+        if s.get(key) is not None:
+            return s[key]
+        for a in alts:
+            if a is not None and not (isinstance(a, float) and math.isnan(a)):
+                return a
+        return None
+
+    params = pick("params", None if b is None else b["params"], getattr(info, "params", None))
+    insize = getattr(info, "input_size", None)
+    if isinstance(insize, (tuple, list)):
+        insize = insize[-1] if insize else None
+    return {
+        "model_id": s["model_id"],
+        "library": pick("library", getattr(info, "library", None), None if b is None else b["library"],
+                        "transformers" if cfg.get("model_type") else None),
+        "license": pick("license", None if b is None else b["license"]),
+        "pipeline_tag": pick("pipeline_tag", None if b is None else b["pipeline_tag"]),
+        "params": params,
+        "input_size": pick("input_size", insize, cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None,
+                           None if b is None else b["input_size"]),
+        "pretrain": pick("pretrain", None if b is None else b["pretrain"]),
+        "family": pick("family", None if b is None else b["family"], getattr(info, "family", None), cfg.get("model_type")),
+        "architecture": pick("architecture", (cfg.get("architectures") or [None])[0] if isinstance(cfg.get("architectures"), list) else None,
+                             None if b is None else b["architecture"]),
+        "imagenet_top1": pick("imagenet_top1", None if b is None else b["imagenet_top1"]),
+        "vector_source": "history" if s["model_id"] in known else "cold_start",
+    }
+
+
+def _custom_model_vectors(space: TransferSpace, ids: list[str], mdf: pd.DataFrame, vectors: Mapping[int, np.ndarray],
+                          base: Zoo | None, base_rows: Mapping[str, int]
+                          ) -> tuple[np.ndarray, list[int], pd.DataFrame | None]:
+    """Transfer-space vectors of a custom build: the base zoo's row where the model is there;
+    otherwise the space's, from features built of the architecture vectors and metadata just
+    gathered. Returns the vectors, the indices the space placed, and their features (None when
+    the space placed none)."""
+    d = space.dim
+    mv = np.zeros((len(ids), d), np.float32)
+    todo = []
+    for i, m in enumerate(ids):
+        if m in base_rows and base is not None and base.dim == d:
+            mv[i] = base.model_vectors[base_rows[m]]
+        else:
+            todo.append(i)
+    feats = None
+    if todo:
+        try:
+            meta = pd.DataFrame({
+                "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
+                "img_size": [mdf.at[i, "input_size"] for i in todo],
+                "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
+                "pretrain": [mdf.at[i, "pretrain"] for i in todo],
+            }, index=[ids[i] for i in todo]).astype({"params_m": float})
+            feats = features.build_model_features([ids[i] for i in todo], meta,
+                                                  {ids[i]: vectors[i] for i in todo if i in vectors})
+        except ImportError:
+            feats = None
+        mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
+    return mv, todo, feats
+
+
+def _custom_archi2vec(ids: list[str], vectors: Mapping[int, np.ndarray], base: Zoo | None,
+                      base_rows: Mapping[str, int]) -> np.ndarray:
+    """The archi2vec matrix of a custom build: each model's new vector, else its base zoo row's."""
+    A = max((v.shape[0] for v in vectors.values()), default=0)
+    if base is not None and base.archi2vec_vectors.shape[1]:
+        A = base.archi2vec_vectors.shape[1] if not vectors else A
+    av = np.zeros((len(ids), A), np.float32)
+    for i, m in enumerate(ids):
+        if i in vectors and vectors[i].shape[0] == A:
+            av[i] = vectors[i]
+        elif m in base_rows and base is not None and base.archi2vec_vectors.shape[1] == A:
+            av[i] = base.archi2vec_vectors[base_rows[m]]
+    return av
 
 
 def _archi2vec_version() -> str:
@@ -382,21 +412,60 @@ def hf_catalogue() -> "pd.DataFrame":
     return pd.DataFrame(rows).drop_duplicates("model_id").sort_values("model_id").reset_index(drop=True)
 
 
-def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, **options: Any) -> Zoo:
+def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, *, limit: int | None = None, progress: bool = True,
+                      log: Callable[..., Any] = print, crawl: str | os.PathLike | None = None,
+                      proxies: Sequence[str] = ("metadata", "text")) -> Zoo:
     """Build the embedded default zoo from the bundled records, timm's catalogue and shipped configs.
 
-    Deterministic: the same records, library versions and options give the same files.
+    Deterministic: the same records, library versions and options give the same files. `limit`
+    keeps only the first N timm checkpoints (quick checks); `crawl` adds a `fennec-hub crawl`
+    directory: its encoded models become candidates (with their archi2vec vectors, license,
+    params) and its model-card records join the fit; `proxies` are the task-proxy regressors to
+    fit (fennec_hub.tasks). `log` receives one line per step. Returns the zoo read back from `out`.
     """
-    return _build_default(Path(out), **options)
-
-
-def _build_default(out: Path, *, limit: int | None = None, progress: bool = True, log=print,
-                   crawl: str | os.PathLike | None = None, proxies: Sequence[str] = ("metadata", "text")) -> Zoo:
-    """See `build_default_zoo`. `limit` keeps only the first N timm checkpoints (quick checks);
-    `crawl` adds a `fennec-hub crawl` directory: its encoded models become candidates (with their
-    archi2vec vectors, license, params) and its model-card records join the fit; `proxies` are the
-    task-proxy regressors to fit (fennec_hub.tasks)."""
+    out = Path(out)
     t0 = time.time()
+
+    def timed(message: str) -> None:
+        log(f"[build-zoo] {message} ({time.time() - t0:.1f}s)")
+
+    records, meta, crawl_df = _default_inputs(crawl, log)
+    rec_models = sorted(set(records["model"]))
+    cands = _candidates(rec_models, meta, crawl_df, limit)
+    cand = cands.table
+    ids = cand["model_id"].tolist()
+    timed(f"{len(ids)} candidate checkpoints: {cands.n_timm} timm, {cands.n_hf} shipped transformers "
+          f"configs, {cands.n_hub_records} Hub models in the records")
+    enc = _encode_architectures(cand, rec_models, cands.crawl_vectors, meta, progress=progress)
+    timed(f"archi2vec: {enc.n_encoded}/{enc.n_architectures} architectures encoded, {enc.n_fallback} more from "
+          "metadata configs")
+    params = _fill_catalogue_columns(cand, meta, enc.infos)
+    mf = _model_features(cand, meta, rec_models, params, enc.vectors)
+    task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
+    tf = features.task_features(task_ids)
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    timed(f"fitted {space!r}")
+    mv, av, history = _model_vectors(cand, space, mf, records, enc.vectors)
+    tasks, tv = _task_rows(space, task_ids)
+    fitted = _place_tasks_with_proxies(space, tasks, tv, proxies, log)
+    if fitted:
+        timed(f"task proxies: {sorted(fitted)}")
+    tcounts = records.groupby("dataset").size()
+    tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
+    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space,
+              info=_default_info(records, space), source="built")
+    zoo.proxies = fitted
+    zoo.save(out)
+    log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
+        f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
+        f"{_dir_size(out) / 1e6:.1f} MB")
+    return Zoo.load(out, source=str(out))
+
+
+def _default_inputs(crawl: str | os.PathLike | None, log: Callable[..., Any]
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The bundled records and model metadata; with `crawl`, its encoded models (None without)
+    and its model-card records appended to the records."""
     records = load_records()
     meta = load_model_metadata()
     crawl_df = None
@@ -409,9 +478,24 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             records = pd.concat([records, crawl_records[[c for c in records.columns if c in crawl_records]]],
                                 ignore_index=True)
         log(f"[build-zoo] crawl {crawl}: {len(crawl_df)} encoded models, {len(crawl_records)} model-card records")
-    rec_models = sorted(set(records["model"]))
-    hub_rec = [m for m in rec_models if "/" in m and not m.startswith(NON_HUB_NAMESPACES)]
+    return records, meta, crawl_df
 
+
+class _Candidates(NamedTuple):
+    table: pd.DataFrame  # one row per candidate checkpoint, sorted by model_id
+    crawl_vectors: dict[str, np.ndarray]  # archi2vec vectors the crawl computed (current archi2vec version)
+    n_timm: int
+    n_hf: int
+    n_hub_records: int
+
+
+def _candidates(rec_models: list[str], meta: pd.DataFrame, crawl_df: pd.DataFrame | None,
+                limit: int | None) -> _Candidates:
+    """Every candidate checkpoint of the default zoo, one row each: timm's catalogue, the shipped
+    transformers configs, the Hub models of the records and the crawled models. Where several
+    describe one model, the first with a value wins per column (timm cfg > shipped config >
+    records > crawl)."""
+    hub_rec = [m for m in rec_models if "/" in m and not m.startswith(NON_HUB_NAMESPACES)]
     timm_df = timm_catalogue()
     if limit is not None:
         timm_df = timm_df.iloc[:limit]
@@ -423,31 +507,50 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     parts = [timm_df, hf_df, rec_df]
     crawl_vectors: dict[str, np.ndarray] = {}
     if crawl_df is not None and len(crawl_df):
-        cr = pd.DataFrame({"model_id": crawl_df["model_id"]})
-        for col in ("library", "license", "pipeline_tag", "family", "architecture", "params", "downloads", "likes",
-                    "gated"):
-            cr[col] = crawl_df[col] if col in crawl_df else None
-        parts.append(cr)
-        dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
-        version = _archi2vec_version()
-        for m, v, ver in zip(crawl_df["model_id"], crawl_df.get("archi2vec", [None] * len(crawl_df)),
-                             crawl_df.get("archi2vec_version", [version] * len(crawl_df))):
-            if isinstance(v, list) and len(v) == dim and str(ver) == version:
-                crawl_vectors[m] = np.asarray(v, dtype=np.float32)
+        crawl_rows, crawl_vectors = _crawl_candidates(crawl_df)
+        parts.append(crawl_rows)
     cand = pd.concat(parts, ignore_index=True)
-    # first occurrence wins per column where it has a value (timm cfg > shipped config > records)
     cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
     if limit is not None:
         keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
         if crawl_df is not None:
             keep |= set(crawl_df["model_id"])
         cand = cand[cand["model_id"].isin(keep)].reset_index(drop=True)
-    ids = cand["model_id"].tolist()
-    log(f"[build-zoo] {len(ids)} candidate checkpoints: {len(timm_df)} timm, {len(hf_df)} shipped transformers "
-        f"configs, {len(hub_rec)} Hub models in the records ({time.time() - t0:.1f}s)")
+    return _Candidates(cand, crawl_vectors, len(timm_df), len(hf_df), len(hub_rec))
 
-    # archi2vec: one encoding per distinct architecture (timm tags share their architecture's);
-    # the record models (benchmark zoos included) are encoded too, for the space's cold-start map.
+
+def _crawl_candidates(crawl_df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Candidate rows of a crawl's encoded models, and the archi2vec vectors it computed with this
+    archi2vec version (others are encoded again)."""
+    rows = pd.DataFrame({"model_id": crawl_df["model_id"]})
+    for col in ("library", "license", "pipeline_tag", "family", "architecture", "params", "downloads", "likes",
+                "gated"):
+        rows[col] = crawl_df[col] if col in crawl_df else None
+    dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
+    version = _archi2vec_version()
+    vectors = {}
+    for m, v, ver in zip(crawl_df["model_id"], crawl_df.get("archi2vec", [None] * len(crawl_df)),
+                         crawl_df.get("archi2vec_version", [version] * len(crawl_df))):
+        if isinstance(v, list) and len(v) == dim and str(ver) == version:
+            vectors[m] = np.asarray(v, dtype=np.float32)
+    return rows, vectors
+
+
+class _Encoded(NamedTuple):
+    vectors: dict[str, np.ndarray]  # model id -> archi2vec vector
+    infos: dict[str, Any]  # model id -> archi2vec.ArchitectureInfo
+    n_encoded: int
+    n_architectures: int
+    n_fallback: int  # models encoded from a metadata config
+
+
+def _encode_architectures(cand: pd.DataFrame, rec_models: list[str], crawl_vectors: Mapping[str, np.ndarray],
+                          meta: pd.DataFrame, *, progress: bool) -> _Encoded:
+    """archi2vec of every candidate and record model, one encoding per distinct architecture (timm
+    tags share their architecture's; the record models, benchmark zoos included, are encoded for
+    the space's cold-start map). The crawl's vectors are kept; community checkpoints known only
+    by metadata (TransferGraph's table) get the closest shipped config of their model type at
+    their size and resolution (archi2vec.config_from_metadata)."""
     enc_key = {}
     for r in cand.itertuples(index=False):
         if r.library == "timm" and isinstance(getattr(r, "timm_name", None), str):
@@ -456,7 +559,7 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             enc_key[r.model_id] = r.model_id
     for m in rec_models:
         enc_key.setdefault(m, m)
-    for m in crawl_vectors:  # the crawl already encoded these (same archi2vec version)
+    for m in crawl_vectors:
         enc_key.pop(m, None)
     uniq = sorted(set(enc_key.values()))
     vec_u, info_u = _encode(uniq, progress=progress)
@@ -464,8 +567,6 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
     vectors.update(crawl_vectors)
     infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
-    # Community checkpoints known only by metadata (TransferGraph's table): encode the closest
-    # shipped config of their model type at their size and resolution (archi2vec.config_from_metadata).
     fallback = _metadata_configs([m for m in enc_key if m not in vectors], meta)
     if fallback:
         keys = sorted(fallback)
@@ -475,14 +576,17 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
                 vectors[m] = v_fb[j]
             if j in i_fb:
                 infos[m] = i_fb[j]
-    log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded, {len(fallback)} more from "
-        f"metadata configs ({time.time() - t0:.1f}s)")
+    return _Encoded(vectors, infos, len(vec_u), len(uniq), len(fallback))
 
+
+def _fill_catalogue_columns(cand: pd.DataFrame, meta: pd.DataFrame, infos: Mapping[str, Any]) -> list[float | None]:
+    """Fill the candidates' params (the published count, classifier included, where known (timm
+    results, Hub metadata), else the backbone built on the meta device), missing families (from the
+    architecture) and ImageNet quality, in place. Returns the params column as a list."""
+    ids = cand["model_id"].tolist()
     cand_params = dict(zip(cand["model_id"], cand["params"])) if "params" in cand.columns else {}
     params = []
     for m in ids:
-        # the published count (timm results / Hub metadata, classifier included) where known,
-        # else the backbone built on the meta device
         p = None
         if m in meta.index and pd.notna(meta.at[m, "params_m"]):
             p = float(meta.at[m, "params_m"]) * 1e6
@@ -499,8 +603,15 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     quality = imagenet_quality(ids)
     cand["imagenet_top1"] = quality["imagenet_top1"].to_numpy(float)
     cand["imagenet_from"] = quality["imagenet_from"].to_numpy(object)
+    return params
 
-    # Model features (fennec_hub.features) of every record model and candidate, one code path.
+
+def _model_features(cand: pd.DataFrame, meta: pd.DataFrame, rec_models: list[str], params: list[float | None],
+                    vectors: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Model features (fennec_hub.features) of every record model and candidate, one code path:
+    the metadata table, with the candidates' input size, pre-training data and params where it
+    has none. Also fills the candidates' `source_dataset`."""
+    ids = cand["model_id"].tolist()
     all_ids = list(dict.fromkeys(rec_models + ids))
     feat_meta = meta.reindex(all_ids).drop(columns=["imagenet_top1"]).copy()
     cand_ix = cand.set_index("model_id")
@@ -513,21 +624,23 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
     feat_meta["img_size"] = pd.to_numeric(feat_meta["img_size"], errors="coerce")
     mf = features.build_model_features(all_ids, feat_meta, vectors)
     cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
-    task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
-    tf = features.task_features(task_ids)
-    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
-    log(f"[build-zoo] fitted {space!r} ({time.time() - t0:.1f}s)")
+    return mf
 
-    # Identical weights published twice are one model: a candidate whose twin has records takes the
-    # twin's vector (and its records explain it).
+
+def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, records: pd.DataFrame,
+                   vectors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The candidates' transfer-space vectors and archi2vec matrix, and the history table; fills
+    `same_as`, `vector_source`, `n_records`, `twins` and `excluded` in place. Identical weights
+    published twice are one model: a candidate whose twin has records takes the twin's vector
+    (and the twin's records, which the history keeps for every recorded model, explain it)."""
+    ids = cand["model_id"].tolist()
     known = set(space.known_models)
-    twins = same_weights()
-    rev = {t: m for m, t in twins.items() if m in known}
+    rev = {t: m for m, t in same_weights().items() if m in known}
     same = [rev.get(m) if m not in known else None for m in ids]
     cand["same_as"] = same
     mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)
     cand["vector_source"] = ["history" if (s or m) in known else "cold_start" for m, s in zip(ids, same)]
-    history = history_table(records)  # every recorded model: twins' records explain cold starts
+    history = history_table(records)
     counts = history["model_id"].value_counts()
     cand["n_records"] = [int(counts.get(m, 0)) for m in ids]
     A = max((v.shape[0] for v in vectors.values()), default=0)
@@ -537,13 +650,19 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
             av[i] = vectors[m]
     cand["twins"] = _twin_column(space, ids, mf, cand["vector_source"])
     cand["excluded"] = [_exclusion(m, p, n) for m, p, n in zip(ids, cand["params"], cand["n_records"])]
-    tasks, tv = _task_rows(space, task_ids)
-    # Proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task vector), fitted
-    # on the historical tasks; they also place the registry datasets that have no history.
-    proxy_names, proxies = proxies, {}
+    return mv, av, history
+
+
+def _place_tasks_with_proxies(space: TransferSpace, tasks: pd.DataFrame, tv: np.ndarray, proxy_names: Sequence[str],
+                              log: Callable[..., Any]) -> dict[str, Any]:
+    """Fit the task-proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task
+    vector) on the historical tasks, and let them place the tasks without history (rows of `tv`,
+    in place; a task they cannot place keeps the space's metadata vector). Returns the proxies
+    ({} when they cannot be fitted: they are an optional extra, and the space places new tasks)."""
+    proxies: dict[str, Any] = {}
     try:
         proxies = dict(fit_task_proxies(space, proxies=tuple(proxy_names))) if proxy_names else {}
-    except Exception as exc:  # proxies are an optional extra: without them the space places new tasks
+    except Exception as exc:
         log(f"[build-zoo] no task proxies: {type(exc).__name__}: {exc}")
     if proxies:
         holder = SimpleNamespace(space=space, proxies=proxies)
@@ -557,13 +676,14 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
                 continue
             if v.shape == tv[i].shape and np.isfinite(v).all():
                 tv[i] = v  # still "metadata": the proxies read the dataset's metadata and description
-        log(f"[build-zoo] task proxies: {sorted(proxies)} ({time.time() - t0:.1f}s)")
-    tcounts = records.groupby("dataset").size()
-    tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
+    return proxies
 
+
+def _default_info(records: pd.DataFrame, space: TransferSpace) -> dict[str, Any]:
+    """The default zoo's manifest fields: what it is, how it was built, from which records, by which versions."""
     bench = sorted(records["benchmark"].dropna().unique()) if "benchmark" in records else []
     sources = sorted({str(s).split(":")[0] for s in records["source"].dropna().unique()})
-    info = {
+    return {
         "name": "fennec_hub default zoo",
         "description": ("The zoo embedded in fennec_hub: every timm pretrained checkpoint with a Hub id, the "
                         "canonical transformers vision checkpoints, and every Hub model in the bundled "
@@ -584,14 +704,6 @@ def _build_default(out: Path, *, limit: int | None = None, progress: bool = True
         "fit_models": int(len(space.known_models)),
         "license": "other",
     }
-    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-              source="built")
-    zoo.proxies = proxies
-    zoo.save(out)
-    log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
-        f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
-        f"{_dir_size(out) / 1e6:.1f} MB")
-    return Zoo.load(out, source=str(out))
 
 
 _TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|tiny-random|random-init)(?:$|[-_.])",

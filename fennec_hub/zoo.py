@@ -44,6 +44,7 @@ from . import hub
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from huggingface_hub import DatasetCardData
 
     from .space import TransferSpace
 
@@ -929,17 +930,23 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
     """README.md of a zoo dataset repo, built with huggingface_hub's ``DatasetCard``: metadata
     (license, task and size categories, ``configs:`` pointing at the parquet tables) + a readable
     body. With ``repo_id`` the loading examples name the repo; without, the local directory."""
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard("---\n" + _card_data(m).to_yaml() + "\n---\n\n" + "\n".join(_card_body(m, repo_id)))
+    return str(card.content)
+
+
+def _card_data(m: Mapping[str, Any]) -> "DatasetCardData":
+    """The card's metadata (huggingface_hub ``DatasetCardData``): license, categories, tags and the
+    ``configs:`` that let ``datasets.load_dataset`` read the parquet tables."""
+    from huggingface_hub import DatasetCardData
 
     c = m.get("counts", {})
-    d = m.get("dims", {})
-    name = m.get("name") or "fennec_hub zoo"
     lic = m.get("license") or "other"
-    records = m.get("records") or []
     extra = ({"license_name": m.get("license_name") or "fennec-hub-zoo-mixed", "license_link": "README.md"}
              if lic == "other" else {})
-    data = DatasetCardData(
-        license=lic, pretty_name=name, task_categories=["image-classification"],
+    return DatasetCardData(
+        license=lic, pretty_name=m.get("name") or "fennec_hub zoo", task_categories=["image-classification"],
         size_categories=[_size_category(int(c.get("models") or 0))],
         tags=["fennec-hub", "model-recommendation", "transfer-learning", "image-classification"],
         configs=[
@@ -950,6 +957,11 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
         ],
         **extra,
     )
+
+
+def _card_usage(repo_id: str | None) -> tuple[str, list[str]]:
+    """How to rank the zoo (a sentence) and the loading example (markdown lines): naming the repo
+    when there is one, else the local directory."""
     if repo_id:
         use = (f"Rank it with `fennec_hub.recommend(\"cifar100\", zoo=\"{repo_id}\")` or "
                f"`fennec-hub recommend cifar100 --zoo {repo_id}`.")
@@ -973,8 +985,18 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
             "recommend(\"cifar100\", zoo=zoo)",
             "```",
         ]
+    return use, loading
+
+
+def _card_body(m: Mapping[str, Any], repo_id: str | None) -> list[str]:
+    """The card's markdown lines: what the zoo holds, its files, how it was built, from which
+    records, licenses and loading."""
+    c = m.get("counts", {})
+    d = m.get("dims", {})
+    records = m.get("records") or []
+    use, loading = _card_usage(repo_id)
     body = [
-        f"# {name}",
+        f"# {m.get('name') or 'fennec_hub zoo'}",
         "",
         (m.get("description") or "Model and task vectors for fennec_hub, a recommender of pre-trained "
          "vision checkpoints to fine-tune."),
@@ -1029,5 +1051,4 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
         "Vectors are plain float32 arrays; nothing in this repo is pickled or executed.",
         "",
     ]
-    card = DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + "\n".join(body))
-    return str(card.content)
+    return body
