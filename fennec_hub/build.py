@@ -8,7 +8,9 @@
 * `build_custom_zoo` (what `Zoo.build` calls) encodes your own checkpoints into a zoo placed in an
   existing zoo's transfer space.
 
-The artifact itself (format, save / load / verify, the Hub, the card) is `fennec_hub.zoo`.
+The artifact itself (format, save / load / verify, the Hub, the card) is `fennec_hub.zoo`. This
+module (about 770 lines) holds the two builds as sequences of short named steps, and the
+catalogues they read.
 """
 
 from __future__ import annotations
@@ -201,12 +203,12 @@ def build_custom_zoo(
                      "their history vectors; the others get cold-start vectors from archi2vec + metadata"
                      + (f"; task vectors and records come from {base.label}" if base is not None else "") + ".",
         "fennec_hub_version": __version__,
-        "archi2vec_version": _archi2vec_version(),
+        "archi2vec_version": ARCHI2VEC_VERSION,
         "records": (base.info.get("records") if base is not None else None) or [],
         "license": "other",
     }
     return Zoo(mdf, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-               source="built in memory", a2v_pca=base.a2v_pca if base is not None else None)
+               source="built in memory")
 
 
 def _base_zoo(space: "TransferSpace | Zoo | None") -> tuple[Zoo | None, TransferSpace]:
@@ -335,10 +337,6 @@ def _custom_archi2vec(ids: list[str], vectors: Mapping[int, np.ndarray], base: Z
         elif m in base_rows and base is not None and base.archi2vec_vectors.shape[1] == A:
             av[i] = base.archi2vec_vectors[base_rows[m]]
     return av
-
-
-def _archi2vec_version() -> str:
-    return str(ARCHI2VEC_VERSION)
 
 
 def timm_catalogue() -> "pd.DataFrame":
@@ -527,7 +525,7 @@ def _crawl_candidates(crawl_df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, n
                 "gated"):
         rows[col] = crawl_df[col] if col in crawl_df else None
     dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
-    version = _archi2vec_version()
+    version = ARCHI2VEC_VERSION
     vectors = {}
     for m, v, ver in zip(crawl_df["model_id"], crawl_df.get("archi2vec", [None] * len(crawl_df)),
                          crawl_df.get("archi2vec_version", [version] * len(crawl_df))):
@@ -697,7 +695,7 @@ def _default_info(records: pd.DataFrame, space: TransferSpace) -> dict[str, Any]
                       "`fennec_hub/data/hf_configs/`."),
         "records": [f"{b}" for b in bench] + [f"source: {s}" for s in sources],
         "fennec_hub_version": __version__,
-        "archi2vec_version": _archi2vec_version(),
+        "archi2vec_version": ARCHI2VEC_VERSION,
         "timm_version": _version("timm"),
         "space": repr(space),
         "fit_records": int(len(records)),

@@ -23,6 +23,11 @@ finite values, the transfer space and task proxies), so a corrupt, truncated or 
 rejected at load with a `ZooFormatError` naming the file, and nothing is half-loaded.
 `Zoo.from_hub` reads `zoo.json` first and then fetches only the files it lists, each checked
 against the repo's file sizes and the byte bounds before any download.
+
+Building a zoo is `fennec_hub.build`'s job. This module is longer than most (about 1,000 lines)
+because it is the whole file format, whose parts share its constants and checks: the Zoo class,
+saving, the checks that loading makes of every file (manifest, tables, arrays, space, proxies),
+the Hub round trip and the dataset card.
 """
 
 from __future__ import annotations
@@ -85,10 +90,6 @@ HISTORY_COLUMNS = ("model_id", "dataset", "metric", "value", "benchmark", "rank"
 _INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size", "rank", "n_models",
                 "downloads", "likes"}
 _FLOAT_COLUMNS = {"value", "imagenet_top1"}
-VECTOR_SOURCES = ("history", "cold_start")
-
-PREDICTS = ("predicted fine-tuning transfer (higher = expected to fine-tune better on this dataset), "
-            "from the transfer space's dot product")
 
 
 class ZooFormatError(ValueError):
@@ -279,8 +280,6 @@ def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def _coerce_tasks(df: "pd.DataFrame") -> "pd.DataFrame":
-    import pandas as pd
-
     df = df.copy()
     for c in TASK_COLUMNS:
         if c not in df.columns:
@@ -335,7 +334,6 @@ class Zoo:
         info: Mapping[str, Any] | None = None,
         revision: str | None = None,
         source: str = "memory",
-        a2v_pca: Mapping[str, np.ndarray] | None = None,
         proxies: Mapping[str, Any] | None = None,
     ) -> None:
         import pandas as pd
@@ -361,9 +359,6 @@ class Zoo:
         self._history = history
         self._space = space
         self._proxies: dict[str, Any] = dict(proxies or {})
-        #: The archi2vec PCA ({"mean", "components"}) behind the space's a2v_* features, if any:
-        #: Zoo.build uses it so that new models get the same features the space was fitted on.
-        self.a2v_pca = None if a2v_pca is None else {k: np.asarray(v, dtype=np.float64) for k, v in a2v_pca.items()}
         self.info: dict[str, Any] = dict(info or {})
         #: Hub commit sha this zoo was read at (None for local/embedded zoos).
         self.revision: str | None = revision
@@ -542,9 +537,6 @@ class Zoo:
                        compression="zstd")
         arrays = {"model_vectors": self.model_vectors, "archi2vec": self.archi2vec_vectors,
                   "task_vectors": self.task_vectors}
-        if self.a2v_pca is not None:
-            arrays["a2v_pca_mean"] = np.ascontiguousarray(self.a2v_pca["mean"], dtype=np.float64).reshape(1, -1)
-            arrays["a2v_pca_components"] = np.ascontiguousarray(self.a2v_pca["components"], dtype=np.float64)
         save_file(arrays, str(root / VECTORS_FILE), metadata={"format": FORMAT_NAME})
         if self._space is not None:
             self._space.save(root / SPACE_DIR)
@@ -600,7 +592,7 @@ class Zoo:
         tasks = _read_table(root, TASKS_FILE, TASK_COLUMNS)
         if tasks["task_id"].isna().any():
             raise ZooFormatError(f"{TASKS_FILE}: a task has no task_id")
-        try:
+        try:  # (older zoos also hold an archi2vec PCA, a2v_pca_*: nothing reads it, it is ignored)
             arrays = load_file(str(root / VECTORS_FILE))
         except Exception as exc:
             raise ZooFormatError(f"cannot read {VECTORS_FILE}: {exc}") from exc
@@ -621,12 +613,11 @@ class Zoo:
                        ("records", None if history is None else len(history))):
             if n is not None and key in counts and counts[key] != n:
                 raise ZooFormatError(f"{MANIFEST} counts {counts[key]} {key}, the zoo holds {n}")
-        pca = _check_pca(arrays, av.shape[1])
         space = _load_space(root, listed, mv.shape[1])
         proxies = _load_proxies(root, listed, mv.shape[1])
         info = {k: v for k, v in manifest.items() if k not in ("files",)}
         return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-                   revision=revision, source=source or str(root), a2v_pca=pca, proxies=proxies)
+                   revision=revision, source=source or str(root), proxies=proxies)
 
     @classmethod
     def default(cls) -> "Zoo":
@@ -822,23 +813,6 @@ def _verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
             raise ZooFormatError(f"zoo file {rel} is corrupt: its sha256 does not match {MANIFEST}")
 
 
-def _check_pca(arrays: Mapping[str, np.ndarray], a2v_dim: int) -> dict[str, np.ndarray] | None:
-    """The archi2vec PCA stored beside the vectors (or None), checked: floats, finite, matching shapes."""
-    if "a2v_pca_mean" not in arrays and "a2v_pca_components" not in arrays:
-        return None
-    mean, comp = arrays.get("a2v_pca_mean"), arrays.get("a2v_pca_components")
-    if mean is None or comp is None:
-        raise ZooFormatError(f"{VECTORS_FILE}: the archi2vec PCA needs both a2v_pca_mean and a2v_pca_components")
-    for name, a in (("a2v_pca_mean", mean), ("a2v_pca_components", comp)):
-        if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
-            raise ZooFormatError(f"{VECTORS_FILE}: {name} must hold finite floats")
-    mean = mean.reshape(-1)
-    if comp.ndim != 2 or comp.shape[1] != mean.shape[0] or (a2v_dim and mean.shape[0] != a2v_dim):
-        raise ZooFormatError(f"{VECTORS_FILE}: inconsistent archi2vec PCA arrays (mean {mean.shape}, "
-                             f"components {comp.shape}, archi2vec dimension {a2v_dim})")
-    return {"mean": mean, "components": comp}
-
-
 def _json_file(root: Path, rel: str) -> Any:
     try:
         return json.loads((root / rel).read_text(encoding="utf-8"))
@@ -846,17 +820,9 @@ def _json_file(root: Path, rel: str) -> Any:
         raise ZooFormatError(f"{rel} is not valid JSON: {exc}") from exc
 
 
-def _str_list(value: Any, width: int | None = None) -> bool:
-    """A list of strings (``width``: a list of lists of that many strings)."""
-    if not isinstance(value, list):
-        return False
-    if width is None:
-        return all(isinstance(v, str) for v in value)
-    return all(isinstance(v, list) and len(v) == width and all(isinstance(x, str) for x in v) for v in value)
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _str_list(value: Any) -> bool:
+    """A list of strings."""
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _load_space(root: Path, listed: Mapping[str, Any], dim: int) -> "TransferSpace | None":

@@ -180,6 +180,27 @@ def test_corrupt_zoo_is_rejected_with_a_clear_error(zoo_dir: Path, damage: str):
         Zoo.load(zoo_dir)
 
 
+def test_zoo_written_with_an_archi2vec_pca_still_loads(zoo_dir: Path, small_zoo: Zoo):
+    """Older zoos stored an archi2vec PCA (a2v_pca_mean, a2v_pca_components) beside the vectors;
+    nothing reads it any more, and such a zoo loads with its vectors intact."""
+    import hashlib
+
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(zoo_dir / VECTORS_FILE))
+    arrays["a2v_pca_mean"] = np.zeros((1, 4), np.float64)
+    arrays["a2v_pca_components"] = np.eye(2, 4, dtype=np.float64)
+    save_file(arrays, str(zoo_dir / VECTORS_FILE), metadata={"format": "fennec-hub-zoo"})
+    manifest = json.loads((zoo_dir / MANIFEST).read_text())
+    data = (zoo_dir / VECTORS_FILE).read_bytes()
+    manifest["files"][VECTORS_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (zoo_dir / MANIFEST).write_text(json.dumps(manifest))
+    back = Zoo.load(zoo_dir)
+    np.testing.assert_array_equal(back.model_vectors, small_zoo.model_vectors)
+    np.testing.assert_array_equal(back.task_vectors, small_zoo.task_vectors)
+    assert back.model_ids == small_zoo.model_ids
+
+
 def test_not_a_zoo(tmp_path: Path):
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(ZooFormatError, match="zoo.json is missing"):
