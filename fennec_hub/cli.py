@@ -245,7 +245,8 @@ def _add_build_zoo(sub) -> None:
 def _run_build_zoo(args) -> int:
     from pathlib import Path
 
-    from .zoo import DEFAULT_ZOO_DIR, Zoo, build_default_zoo
+    from .build import build_default_zoo
+    from .zoo import DEFAULT_ZOO_DIR, Zoo
 
     if not args.models:
         zoo = build_default_zoo(Path(args.out) if args.out else DEFAULT_ZOO_DIR, limit=args.limit,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .zoo import NON_HUB_NAMESPACES
+from .records import NON_HUB_NAMESPACES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

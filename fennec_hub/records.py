@@ -123,6 +123,9 @@ BENCHMARKS: dict[str, Benchmark] = {
 # --------------------------------------------------------------------------------------------
 # Name normalisation
 
+#: Namespaces of benchmark models that are not downloadable Hub checkpoints (kept out of zoos).
+NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -23,6 +23,11 @@ finite values, the transfer space and task proxies), so a corrupt, truncated or 
 rejected at load with a `ZooFormatError` naming the file, and nothing is half-loaded.
 `Zoo.from_hub` reads `zoo.json` first and then fetches only the files it lists, each checked
 against the repo's file sizes and the byte bounds before any download.
+
+Building a zoo is `fennec_hub.build`'s job. This module is longer than most (about 1,000 lines)
+because it is the whole file format, whose parts share its constants and checks: the Zoo class,
+saving, the checks that loading makes of every file (manifest, tables, arrays, space, proxies),
+the Hub round trip and the dataset card.
 """
 
 from __future__ import annotations
@@ -40,14 +45,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ._extras import needs
+from . import hub
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from huggingface_hub import DatasetCardData
 
     from .space import TransferSpace
 
-__all__ = ["Zoo", "ZooFormatError", "SCHEMA_VERSION", "build_default_zoo", "DEFAULT_ZOO_DIR"]
+__all__ = ["Zoo", "ZooFormatError", "SCHEMA_VERSION", "DEFAULT_ZOO_DIR"]
 
 SCHEMA_VERSION = 1
 FORMAT_NAME = "fennec-hub-zoo"
@@ -84,10 +90,6 @@ HISTORY_COLUMNS = ("model_id", "dataset", "metric", "value", "benchmark", "rank"
 _INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size", "rank", "n_models",
                 "downloads", "likes"}
 _FLOAT_COLUMNS = {"value", "imagenet_top1"}
-VECTOR_SOURCES = ("history", "cold_start")
-
-PREDICTS = ("predicted fine-tuning transfer (higher = expected to fine-tune better on this dataset), "
-            "from the transfer space's dot product")
 
 
 class ZooFormatError(ValueError):
@@ -278,8 +280,6 @@ def _coerce_models(df: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def _coerce_tasks(df: "pd.DataFrame") -> "pd.DataFrame":
-    import pandas as pd
-
     df = df.copy()
     for c in TASK_COLUMNS:
         if c not in df.columns:
@@ -316,9 +316,9 @@ def _check_matrix(name: str, mat: Any, rows: int, cols: int | None = None, *, st
 class Zoo:
     """A ranked-in-one-matvec collection of model vectors, task vectors and their metadata.
 
-    Build one with `Zoo.build` (your own checkpoints) or `build_default_zoo`; load one with
-    `Zoo.default()` (embedded, offline), `Zoo.load(dir)` or `Zoo.from_hub(repo_id)`; publish it
-    with `push_to_hub`. `recommend(dataset, zoo=...)` ranks it.
+    Build one with `Zoo.build` (your own checkpoints) or `fennec_hub.build.build_default_zoo`;
+    load one with `Zoo.default()` (embedded, offline), `Zoo.load(dir)` or `Zoo.from_hub(repo_id)`;
+    publish it with `push_to_hub`. `recommend(dataset, zoo=...)` ranks it.
     """
 
     def __init__(
@@ -334,7 +334,6 @@ class Zoo:
         info: Mapping[str, Any] | None = None,
         revision: str | None = None,
         source: str = "memory",
-        a2v_pca: Mapping[str, np.ndarray] | None = None,
         proxies: Mapping[str, Any] | None = None,
     ) -> None:
         import pandas as pd
@@ -360,9 +359,6 @@ class Zoo:
         self._history = history
         self._space = space
         self._proxies: dict[str, Any] = dict(proxies or {})
-        #: The archi2vec PCA ({"mean", "components"}) behind the space's a2v_* features, if any:
-        #: Zoo.build uses it so that new models get the same features the space was fitted on.
-        self.a2v_pca = None if a2v_pca is None else {k: np.asarray(v, dtype=np.float64) for k, v in a2v_pca.items()}
         self.info: dict[str, Any] = dict(info or {})
         #: Hub commit sha this zoo was read at (None for local/embedded zoos).
         self.revision: str | None = revision
@@ -541,9 +537,6 @@ class Zoo:
                        compression="zstd")
         arrays = {"model_vectors": self.model_vectors, "archi2vec": self.archi2vec_vectors,
                   "task_vectors": self.task_vectors}
-        if self.a2v_pca is not None:
-            arrays["a2v_pca_mean"] = np.ascontiguousarray(self.a2v_pca["mean"], dtype=np.float64).reshape(1, -1)
-            arrays["a2v_pca_components"] = np.ascontiguousarray(self.a2v_pca["components"], dtype=np.float64)
         save_file(arrays, str(root / VECTORS_FILE), metadata={"format": FORMAT_NAME})
         if self._space is not None:
             self._space.save(root / SPACE_DIR)
@@ -599,7 +592,7 @@ class Zoo:
         tasks = _read_table(root, TASKS_FILE, TASK_COLUMNS)
         if tasks["task_id"].isna().any():
             raise ZooFormatError(f"{TASKS_FILE}: a task has no task_id")
-        try:
+        try:  # (older zoos also hold an archi2vec PCA, a2v_pca_*: nothing reads it, it is ignored)
             arrays = load_file(str(root / VECTORS_FILE))
         except Exception as exc:
             raise ZooFormatError(f"cannot read {VECTORS_FILE}: {exc}") from exc
@@ -620,12 +613,11 @@ class Zoo:
                        ("records", None if history is None else len(history))):
             if n is not None and key in counts and counts[key] != n:
                 raise ZooFormatError(f"{MANIFEST} counts {counts[key]} {key}, the zoo holds {n}")
-        pca = _check_pca(arrays, av.shape[1])
         space = _load_space(root, listed, mv.shape[1])
         proxies = _load_proxies(root, listed, mv.shape[1])
         info = {k: v for k, v in manifest.items() if k not in ("files",)}
         return cls(models, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-                   revision=revision, source=source or str(root), a2v_pca=pca, proxies=proxies)
+                   revision=revision, source=source or str(root), proxies=proxies)
 
     @classmethod
     def default(cls) -> "Zoo":
@@ -659,8 +651,6 @@ class Zoo:
         `hub.HubTimeout` when the Hub does not answer), `hub.DownloadTooLarge` (over a bound),
         `hub.InvalidRepoId`, `ZooFormatError` (not a zoo, or corrupt or malformed).
         """
-        from . import hub
-
         repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id")
         where = f"dataset repo {repo_id!r} (revision {revision or 'main'})"
         try:
@@ -722,8 +712,6 @@ class Zoo:
         `repo_id`. Returns huggingface_hub's ``CommitInfo`` (a ``str``: the commit URL; with
         `create_pr`, ``.pr_url`` / ``.pr_revision``).
         """
-        from . import hub
-
         repo_id = hub.parse_repo_id(repo_id, repo_type="dataset", argument="repo_id")
         with tempfile.TemporaryDirectory(prefix="fennec-zoo-push-") as tmp:
             root = self.save(Path(tmp) / "zoo", repo_id=repo_id)
@@ -757,9 +745,14 @@ class Zoo:
         metadata. A Hub id whose config is not shipped is fetched (`config.json`, with `token`
         for private repos) through `fennec_hub.hub`. `space` defaults to the default zoo's space;
         passing a Zoo reuses its space, task vectors and records.
+
+        Building is `fennec_hub.build`'s job (`build_custom_zoo`); it imports this module, so it is
+        imported here, when called, and this module stays free of the build's imports.
         """
-        return _build_custom(cls, models, space, token=token, endpoint=endpoint, name=name,
-                             description=description)
+        from .build import build_custom_zoo
+
+        return build_custom_zoo(models, space, token=token, endpoint=endpoint, name=name,
+                                description=description)
 
 
 _DEFAULT_ZOO: Zoo | None = None
@@ -820,23 +813,6 @@ def _verify_files(root: Path, manifest: Mapping[str, Any]) -> None:
             raise ZooFormatError(f"zoo file {rel} is corrupt: its sha256 does not match {MANIFEST}")
 
 
-def _check_pca(arrays: Mapping[str, np.ndarray], a2v_dim: int) -> dict[str, np.ndarray] | None:
-    """The archi2vec PCA stored beside the vectors (or None), checked: floats, finite, matching shapes."""
-    if "a2v_pca_mean" not in arrays and "a2v_pca_components" not in arrays:
-        return None
-    mean, comp = arrays.get("a2v_pca_mean"), arrays.get("a2v_pca_components")
-    if mean is None or comp is None:
-        raise ZooFormatError(f"{VECTORS_FILE}: the archi2vec PCA needs both a2v_pca_mean and a2v_pca_components")
-    for name, a in (("a2v_pca_mean", mean), ("a2v_pca_components", comp)):
-        if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
-            raise ZooFormatError(f"{VECTORS_FILE}: {name} must hold finite floats")
-    mean = mean.reshape(-1)
-    if comp.ndim != 2 or comp.shape[1] != mean.shape[0] or (a2v_dim and mean.shape[0] != a2v_dim):
-        raise ZooFormatError(f"{VECTORS_FILE}: inconsistent archi2vec PCA arrays (mean {mean.shape}, "
-                             f"components {comp.shape}, archi2vec dimension {a2v_dim})")
-    return {"mean": mean, "components": comp}
-
-
 def _json_file(root: Path, rel: str) -> Any:
     try:
         return json.loads((root / rel).read_text(encoding="utf-8"))
@@ -844,17 +820,9 @@ def _json_file(root: Path, rel: str) -> Any:
         raise ZooFormatError(f"{rel} is not valid JSON: {exc}") from exc
 
 
-def _str_list(value: Any, width: int | None = None) -> bool:
-    """A list of strings (``width``: a list of lists of that many strings)."""
-    if not isinstance(value, list):
-        return False
-    if width is None:
-        return all(isinstance(v, str) for v in value)
-    return all(isinstance(v, list) and len(v) == width and all(isinstance(x, str) for x in v) for v in value)
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _str_list(value: Any) -> bool:
+    """A list of strings."""
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _load_space(root: Path, listed: Mapping[str, Any], dim: int) -> "TransferSpace | None":
@@ -928,17 +896,23 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
     """README.md of a zoo dataset repo, built with huggingface_hub's ``DatasetCard``: metadata
     (license, task and size categories, ``configs:`` pointing at the parquet tables) + a readable
     body. With ``repo_id`` the loading examples name the repo; without, the local directory."""
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard("---\n" + _card_data(m).to_yaml() + "\n---\n\n" + "\n".join(_card_body(m, repo_id)))
+    return str(card.content)
+
+
+def _card_data(m: Mapping[str, Any]) -> "DatasetCardData":
+    """The card's metadata (huggingface_hub ``DatasetCardData``): license, categories, tags and the
+    ``configs:`` that let ``datasets.load_dataset`` read the parquet tables."""
+    from huggingface_hub import DatasetCardData
 
     c = m.get("counts", {})
-    d = m.get("dims", {})
-    name = m.get("name") or "fennec_hub zoo"
     lic = m.get("license") or "other"
-    records = m.get("records") or []
     extra = ({"license_name": m.get("license_name") or "fennec-hub-zoo-mixed", "license_link": "README.md"}
              if lic == "other" else {})
-    data = DatasetCardData(
-        license=lic, pretty_name=name, task_categories=["image-classification"],
+    return DatasetCardData(
+        license=lic, pretty_name=m.get("name") or "fennec_hub zoo", task_categories=["image-classification"],
         size_categories=[_size_category(int(c.get("models") or 0))],
         tags=["fennec-hub", "model-recommendation", "transfer-learning", "image-classification"],
         configs=[
@@ -949,6 +923,11 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
         ],
         **extra,
     )
+
+
+def _card_usage(repo_id: str | None) -> tuple[str, list[str]]:
+    """How to rank the zoo (a sentence) and the loading example (markdown lines): naming the repo
+    when there is one, else the local directory."""
     if repo_id:
         use = (f"Rank it with `fennec_hub.recommend(\"cifar100\", zoo=\"{repo_id}\")` or "
                f"`fennec-hub recommend cifar100 --zoo {repo_id}`.")
@@ -972,8 +951,18 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
             "recommend(\"cifar100\", zoo=zoo)",
             "```",
         ]
+    return use, loading
+
+
+def _card_body(m: Mapping[str, Any], repo_id: str | None) -> list[str]:
+    """The card's markdown lines: what the zoo holds, its files, how it was built, from which
+    records, licenses and loading."""
+    c = m.get("counts", {})
+    d = m.get("dims", {})
+    records = m.get("records") or []
+    use, loading = _card_usage(repo_id)
     body = [
-        f"# {name}",
+        f"# {m.get('name') or 'fennec_hub zoo'}",
         "",
         (m.get("description") or "Model and task vectors for fennec_hub, a recommender of pre-trained "
          "vision checkpoints to fine-tune."),
@@ -1028,685 +1017,4 @@ def _dataset_card(m: Mapping[str, Any], repo_id: str | None = None) -> str:
         "Vectors are plain float32 arrays; nothing in this repo is pickled or executed.",
         "",
     ]
-    card = DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + "\n".join(body))
-    return str(card.content)
-
-
-def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, **options: Any) -> Zoo:
-    """Build the embedded default zoo from the bundled records, timm's catalogue and shipped configs.
-
-    Deterministic: the same records, library versions and options give the same files.
-    """
-    return _build_default(Path(out), **options)
-
-
-# --------------------------------------------------------------------------------------------
-# building
-# --------------------------------------------------------------------------------------------
-
-#: Namespaces of benchmark models that are not downloadable Hub checkpoints (kept out of zoos).
-NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
-MAX_CONFIG_BYTES = 1 << 20
-
-
-def _load_config(path: Path) -> dict[str, Any]:
-    if path.is_dir():
-        path = path / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no config.json at {path}")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes; not a model config")
-    cfg = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return cfg
-
-
-def _normalise_spec(item: Any) -> dict[str, Any]:
-    """One model of `Zoo.build` as a dict with at least `model_id` (and maybe `config`)."""
-    if isinstance(item, tuple) and len(item) == 2:
-        spec: dict[str, Any] = {"model_id": str(item[0]), "config": item[1]}
-    elif isinstance(item, Mapping):
-        spec = dict(item)
-        if "model_id" not in spec:
-            raise ValueError(f"model spec {item!r} needs a 'model_id'")
-    elif isinstance(item, (str, os.PathLike)):
-        p = Path(item)
-        if isinstance(item, os.PathLike) or (p.exists() and (p.suffix == ".json" or p.is_dir())):
-            cfg = _load_config(p)
-            name = (p.parent if p.suffix == ".json" else p).name or "model"
-            spec = {"model_id": f"local/{name}", "config": cfg}
-        else:
-            spec = {"model_id": str(item).strip()}
-    else:
-        raise TypeError(f"cannot build a zoo entry from {type(item).__name__}")
-    cfg = spec.get("config")
-    if isinstance(cfg, (str, os.PathLike)):
-        spec["config"] = _load_config(Path(cfg))
-    return spec
-
-
-def _encode(keys: Sequence[Any], progress: bool = False) -> tuple[dict[int, np.ndarray], dict[int, Any]]:
-    """archi2vec vectors and ArchitectureInfo of each key (index -> value; failures are absent)."""
-    import importlib
-
-    # (fennec_hub.archi2vec the attribute is the function; the module must be imported by name)
-    a2v = importlib.import_module("fennec_hub.archi2vec")
-
-    vectors: dict[int, np.ndarray] = {}
-    infos: dict[int, Any] = {}
-    describe = getattr(a2v, "describe_architecture", None)
-    it: Iterable[int] = range(len(keys))
-    if progress:
-        from huggingface_hub.utils import tqdm
-
-        it = tqdm(list(it), desc="archi2vec", unit="arch")
-    for i in it:
-        key = keys[i]
-        try:
-            if describe is not None:
-                info = describe(key)
-                infos[i] = info
-                vec = getattr(info, "vector", None)
-                vectors[i] = np.asarray(vec if vec is not None else a2v.archi2vec(key), dtype=np.float32)
-            else:
-                vectors[i] = np.asarray(a2v.archi2vec(key), dtype=np.float32)
-        except Exception:  # unknown/unsupported architecture: the model keeps metadata-only features
-            continue
-    return vectors, infos
-
-
-def _fetch_config(model_id: str, token: str | bool | None, endpoint: str | None) -> dict[str, Any] | None:
-    """config.json of a Hub model (private ones with `token`) through fennec_hub.hub, or None.
-
-    Its size is checked before the download: over `MAX_CONFIG_BYTES` raises `hub.DownloadTooLarge`."""
-    from . import hub
-
-    try:
-        path = hub.download(model_id, "config.json", max_bytes=MAX_CONFIG_BYTES, token=token, endpoint=endpoint)
-    except hub.EntryNotFound:
-        return None
-    return _load_config(Path(path))
-
-
-def history_table(records: "pd.DataFrame", models: Iterable[str] | None = None) -> "pd.DataFrame":
-    """Records in the zoo's history format: value, and rank / group size within (benchmark, dataset, metric)."""
-    import pandas as pd
-
-    rec = records.dropna(subset=["value"]).copy()
-    if "benchmark" not in rec.columns:
-        rec["benchmark"] = rec["source"].astype(str).str.split("@").str[0]
-    rec["benchmark"] = rec["benchmark"].fillna(rec["source"].astype(str).str.split("@").str[0])
-    keys = ["benchmark", "dataset", "metric"]
-    # one value per (model, group): the best run
-    rec = rec.sort_values("value", ascending=False, kind="stable").drop_duplicates(["model"] + keys)
-    grouped = rec.groupby(keys, sort=False)["value"]
-    rec["rank"] = grouped.rank(method="min", ascending=False).astype(int)
-    rec["n_models"] = grouped.transform("count").astype(int)
-    if models is not None:
-        rec = rec[rec["model"].isin(set(models))]
-    out = pd.DataFrame({
-        "model_id": rec["model"].astype(str), "dataset": rec["dataset"].astype(str),
-        "metric": rec["metric"].astype(str), "value": rec["value"].astype(float),
-        "benchmark": rec["benchmark"].astype(str), "rank": rec["rank"], "n_models": rec["n_models"],
-    })
-    return out.sort_values(["model_id", "dataset", "metric", "benchmark"], kind="stable").reset_index(drop=True)
-
-
-def _task_rows(space: "TransferSpace", extra: Iterable[str] = ()) -> tuple["pd.DataFrame", np.ndarray]:
-    """Task rows + vectors for every registry dataset and every dataset the space knows."""
-    import pandas as pd
-
-    from .datasets import list_datasets, resolve_dataset
-
-    known = set(space.known_tasks)
-    ids = sorted({e.id for e in list_datasets()} | known | set(extra))
-    rows, vecs = [], []
-    for t in ids:
-        try:
-            e = resolve_dataset(t)
-        except (KeyError, ValueError):
-            e = None
-        try:
-            v = np.asarray(space.task_vector(t), dtype=np.float32)
-        except Exception:  # a task the space cannot place: leave it out of the zoo
-            continue
-        if not np.isfinite(v).all():
-            continue
-        rows.append({"task_id": t, "name": e.name if e else t, "domain": e.domain if e else None,
-                     "num_classes": e.num_classes if e else None, "train_size": e.train_size if e else None,
-                     "vector_source": "history" if t in known else "metadata"})
-        vecs.append(v)
-    d = space.dim
-    return pd.DataFrame(rows), (np.stack(vecs) if vecs else np.zeros((0, d), np.float32))
-
-
-def _build_custom(cls, models, space, *, token, endpoint, name, description) -> Zoo:
-    import pandas as pd
-
-    from . import __version__
-
-    base: Zoo | None = None
-    if space is None:
-        base = Zoo.default()
-        space = base.space
-    elif isinstance(space, Zoo):
-        base = space
-        space = base.space
-    specs = [_normalise_spec(m) for m in models]
-    if not specs:
-        raise ValueError("Zoo.build needs at least one model")
-    ids = [s["model_id"] for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ValueError("Zoo.build: duplicate model ids")
-    known = set(space.known_models)
-    base_rows = {}
-    if base is not None:
-        base_rows = {m: i for i, m in enumerate(base.models["model_id"])}
-
-    # Architecture: shipped/timm ids encode directly; other Hub ids fetch their config.json.
-    keys: list[Any] = []
-    for s in specs:
-        keys.append(s.get("config") if s.get("config") is not None else s["model_id"])
-    vectors, infos = _encode(keys)
-    for i, s in enumerate(specs):
-        if i in vectors or s.get("config") is not None or "/" not in s["model_id"] or s["model_id"].startswith(NON_HUB_NAMESPACES):
-            continue
-        if s["model_id"] in base_rows or s["model_id"] in known:
-            continue
-        cfg = _fetch_config(s["model_id"], token, endpoint)
-        if cfg is not None:
-            s["config"] = cfg
-            v, inf = _encode([cfg])
-            if 0 in v:
-                vectors[i] = v[0]
-            if 0 in inf:
-                infos[i] = inf[0]
-
-    rows = []
-    for i, s in enumerate(specs):
-        info = infos.get(i)
-        cfg = s.get("config") or {}
-        b = base.models.iloc[base_rows[s["model_id"]]] if s["model_id"] in base_rows else None
-
-        def pick(key, *alts):
-            if s.get(key) is not None:
-                return s[key]
-            for a in alts:
-                if a is not None and not (isinstance(a, float) and math.isnan(a)):
-                    return a
-            return None
-
-        params = pick("params", None if b is None else b["params"], getattr(info, "params", None))
-        insize = getattr(info, "input_size", None)
-        if isinstance(insize, (tuple, list)):
-            insize = insize[-1] if insize else None
-        rows.append({
-            "model_id": s["model_id"],
-            "library": pick("library", getattr(info, "library", None), None if b is None else b["library"],
-                            "transformers" if cfg.get("model_type") else None),
-            "license": pick("license", None if b is None else b["license"]),
-            "pipeline_tag": pick("pipeline_tag", None if b is None else b["pipeline_tag"]),
-            "params": params,
-            "input_size": pick("input_size", insize, cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None,
-                               None if b is None else b["input_size"]),
-            "pretrain": pick("pretrain", None if b is None else b["pretrain"]),
-            "family": pick("family", None if b is None else b["family"], getattr(info, "family", None), cfg.get("model_type")),
-            "architecture": pick("architecture", (cfg.get("architectures") or [None])[0] if isinstance(cfg.get("architectures"), list) else None,
-                                 None if b is None else b["architecture"]),
-            "imagenet_top1": pick("imagenet_top1", None if b is None else b["imagenet_top1"]),
-            "vector_source": "history" if s["model_id"] in known else "cold_start",
-        })
-    mdf = pd.DataFrame(rows)
-
-    # Vectors: reuse the base zoo's rows where the model is there; otherwise ask the space, with
-    # features built from the architecture vectors and metadata we just gathered.
-    d = space.dim
-    mv = np.zeros((len(specs), d), np.float32)
-    todo = []
-    for i, s in enumerate(specs):
-        if s["model_id"] in base_rows and base is not None and base.dim == d:
-            mv[i] = base.model_vectors[base_rows[s["model_id"]]]
-        else:
-            todo.append(i)
-    if todo:
-        feats = None
-        try:
-            from .features import build_model_features
-
-            meta = pd.DataFrame({
-                "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
-                "img_size": [mdf.at[i, "input_size"] for i in todo],
-                "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
-                "pretrain": [mdf.at[i, "pretrain"] for i in todo],
-            }, index=[ids[i] for i in todo]).astype({"params_m": float})
-            feats = build_model_features([ids[i] for i in todo], meta,
-                                         {ids[i]: vectors[i] for i in todo if i in vectors})
-        except ImportError:
-            feats = None
-        mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
-    A = max((v.shape[0] for v in vectors.values()), default=0)
-    if base is not None and base.archi2vec_vectors.shape[1]:
-        A = base.archi2vec_vectors.shape[1] if not vectors else A
-    av = np.zeros((len(specs), A), np.float32)
-    for i, s in enumerate(specs):
-        if i in vectors and vectors[i].shape[0] == A:
-            av[i] = vectors[i]
-        elif s["model_id"] in base_rows and base is not None and base.archi2vec_vectors.shape[1] == A:
-            av[i] = base.archi2vec_vectors[base_rows[s["model_id"]]]
-
-    if base is not None and base.dim == d:
-        tasks, tv = base.tasks, base.task_vectors
-        history = base.history[base.history["model_id"].isin(set(ids))]
-    else:
-        tasks, tv = _task_rows(space)
-        history = pd.DataFrame(columns=list(HISTORY_COLUMNS))
-    mdf["n_records"] = [int((history["model_id"] == m).sum()) for m in ids]
-    if feats is not None:
-        twins = dict(zip([ids[i] for i in todo], _twin_column(space, [ids[i] for i in todo], feats,
-                                                               mdf["vector_source"].iloc[todo])))
-        mdf["twins"] = [twins.get(m) for m in ids]
-    info = {
-        "name": name or "custom fennec_hub zoo",
-        "description": description or f"A custom zoo of {len(ids)} checkpoints encoded with fennec_hub.",
-        "how_built": "`Zoo.build(models, space=...)`: models the space has fine-tuning history for keep "
-                     "their history vectors; the others get cold-start vectors from archi2vec + metadata"
-                     + (f"; task vectors and records come from {base.label}" if base is not None else "") + ".",
-        "fennec_hub_version": __version__,
-        "archi2vec_version": _archi2vec_version(),
-        "records": (base.info.get("records") if base is not None else None) or [],
-        "license": "other",
-    }
-    return cls(mdf, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-               source="built in memory", a2v_pca=base.a2v_pca if base is not None else None)
-
-
-def _archi2vec_version() -> str:
-    try:
-        import importlib
-
-        a2v = importlib.import_module("fennec_hub.archi2vec")
-        return str(getattr(a2v, "ARCHI2VEC_VERSION", "unknown"))
-    except ImportError:
-        return "unknown"
-
-
-def timm_catalogue() -> "pd.DataFrame":
-    """Every timm pretrained checkpoint that timm lists with a Hub id (offline, from its cfgs).
-
-    timm's `test_*` models (tiny networks for its own CI) are left out.
-    """
-    import pandas as pd
-    with needs("encode", "the timm catalogue"):
-        import timm
-        from timm.models import get_pretrained_cfg
-
-    from .archi2vec import timm_family
-    from .records import timm_pretrain
-
-    names = sorted(timm.list_pretrained())
-    rows, seen = [], set()
-    # Tags whose Hub repo is their own name first, so that aliases sharing a repo are dropped.
-    cfgs = [(n, get_pretrained_cfg(n)) for n in names]
-    cfgs.sort(key=lambda nc: (0 if nc[1] is not None and nc[1].hf_hub_id == "timm/" + nc[0] else 1, nc[0]))
-    for name, cfg in cfgs:
-        if cfg is None or not cfg.hf_hub_id or cfg.hf_hub_id in seen:
-            continue
-        if name.startswith("test_"):  # timm's tiny CI models (test_vit, test_nfnet, ...): not for users
-            continue
-        seen.add(cfg.hf_hub_id)
-        arch, _, tag = name.partition(".")
-        ins = cfg.input_size[-1] if cfg.input_size else None
-        rows.append({
-            "model_id": cfg.hf_hub_id,
-            "library": "timm",
-            "license": cfg.license,
-            "pipeline_tag": "image-classification" if (cfg.num_classes or 0) > 0 else "image-feature-extraction",
-            "input_size": ins,
-            "pretrain": timm_pretrain(tag),
-            "family": timm_family(arch),
-            "architecture": cfg.architecture or arch,
-            "timm_name": name,
-        })
-    return pd.DataFrame(rows).sort_values("model_id", kind="stable").reset_index(drop=True)
-
-
-def hf_catalogue() -> "pd.DataFrame":
-    """The canonical transformers vision checkpoints whose config.json ships with the package."""
-    import pandas as pd
-
-    from .records import pretrain_label
-
-    root = Path(__file__).resolve().parent / "data" / "hf_configs"
-    index_path = root / "index.json"
-    if not index_path.exists():
-        return pd.DataFrame(columns=["model_id"])
-    index = json.loads(index_path.read_text(encoding="utf-8"))
-    items = index.get("models", index) if isinstance(index, dict) else index
-    if isinstance(items, dict):
-        items = [{"model_id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
-    rows = []
-    for it in items:
-        mid = it.get("model_id") or it.get("id") or it.get("repo_id")
-        if not mid:
-            continue
-        insize = it.get("image_size") or it.get("input_size")
-        if insize is None and isinstance(it.get("file"), str):
-            try:
-                cfg = _load_config(root / _safe_relpath(it["file"]))
-                insize = cfg.get("image_size") or (cfg.get("vision_config") or {}).get("image_size")
-            except (OSError, ValueError, ZooFormatError):
-                insize = None
-        if isinstance(insize, (list, tuple)):
-            insize = insize[-1] if insize else None
-        rows.append({
-            "model_id": mid, "library": it.get("library") or it.get("library_name") or "transformers",
-            "license": it.get("license"), "pipeline_tag": it.get("pipeline_tag"),
-            "input_size": insize if isinstance(insize, int) else None,
-            "pretrain": pretrain_label(it.get("pretrain") or it.get("pretraining") or it.get("dataset")),
-            "family": it.get("model_type") or it.get("family"),
-            "architecture": (it.get("architectures") or [None])[0] if isinstance(it.get("architectures"), list) else it.get("architecture"),
-        })
-    return pd.DataFrame(rows).drop_duplicates("model_id").sort_values("model_id").reset_index(drop=True)
-
-
-def _build_default(out: Path, *, limit: int | None = None, progress: bool = True, log=print,
-                   crawl: str | os.PathLike | None = None, proxies: Sequence[str] = ("metadata", "text")) -> Zoo:
-    """See `build_default_zoo`. `limit` keeps only the first N timm checkpoints (quick checks);
-    `crawl` adds a `fennec-hub crawl` directory: its encoded models become candidates (with their
-    archi2vec vectors, license, params) and its model-card records join the fit; `proxies` are the
-    task-proxy regressors to fit (fennec_hub.tasks)."""
-    import time
-
-    import pandas as pd
-
-    from . import __version__, features
-    from .records import imagenet_quality, load_model_metadata, load_records, same_weights
-    from .space import TransferSpace
-
-    t0 = time.time()
-    records = load_records()
-    meta = load_model_metadata()
-    crawl_df = None
-    if crawl is not None:
-        from .crawl import load_crawl
-
-        crawl_df, crawl_records = load_crawl(crawl)
-        if "status" in crawl_df:
-            crawl_df = crawl_df[crawl_df["status"] == "encoded"]
-        crawl_df = crawl_df.reset_index(drop=True)
-        if len(crawl_records):
-            records = pd.concat([records, crawl_records[[c for c in records.columns if c in crawl_records]]],
-                                ignore_index=True)
-        log(f"[build-zoo] crawl {crawl}: {len(crawl_df)} encoded models, {len(crawl_records)} model-card records")
-    rec_models = sorted(set(records["model"]))
-    hub_rec = [m for m in rec_models if "/" in m and not m.startswith(NON_HUB_NAMESPACES)]
-
-    timm_df = timm_catalogue()
-    if limit is not None:
-        timm_df = timm_df.iloc[:limit]
-    hf_df = hf_catalogue()
-    rec_df = pd.DataFrame({"model_id": hub_rec})
-    for col, mcol in (("library", "library"), ("license", "license"), ("input_size", "img_size"),
-                      ("pretrain", "pretrain"), ("family", "model_type"), ("architecture", "architectures")):
-        rec_df[col] = [meta.at[m, mcol] if m in meta.index else None for m in hub_rec]
-    parts = [timm_df, hf_df, rec_df]
-    crawl_vectors: dict[str, np.ndarray] = {}
-    if crawl_df is not None and len(crawl_df):
-        cr = pd.DataFrame({"model_id": crawl_df["model_id"]})
-        for col in ("library", "license", "pipeline_tag", "family", "architecture", "params", "downloads", "likes",
-                    "gated"):
-            cr[col] = crawl_df[col] if col in crawl_df else None
-        parts.append(cr)
-        dim = len(next(iter(vec_list for vec_list in crawl_df.get("archi2vec", []) if isinstance(vec_list, list)), []))
-        version = _archi2vec_version()
-        for m, v, ver in zip(crawl_df["model_id"], crawl_df.get("archi2vec", [None] * len(crawl_df)),
-                             crawl_df.get("archi2vec_version", [version] * len(crawl_df))):
-            if isinstance(v, list) and len(v) == dim and str(ver) == version:
-                crawl_vectors[m] = np.asarray(v, dtype=np.float32)
-    cand = pd.concat(parts, ignore_index=True)
-    # first occurrence wins per column where it has a value (timm cfg > shipped config > records)
-    cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
-    if limit is not None:
-        keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
-        if crawl_df is not None:
-            keep |= set(crawl_df["model_id"])
-        cand = cand[cand["model_id"].isin(keep)].reset_index(drop=True)
-    ids = cand["model_id"].tolist()
-    log(f"[build-zoo] {len(ids)} candidate checkpoints: {len(timm_df)} timm, {len(hf_df)} shipped transformers "
-        f"configs, {len(hub_rec)} Hub models in the records ({time.time() - t0:.1f}s)")
-
-    # archi2vec: one encoding per distinct architecture (timm tags share their architecture's);
-    # the record models (benchmark zoos included) are encoded too, for the space's cold-start map.
-    enc_key = {}
-    for r in cand.itertuples(index=False):
-        if r.library == "timm" and isinstance(getattr(r, "timm_name", None), str):
-            enc_key[r.model_id] = r.timm_name.partition(".")[0]
-        else:
-            enc_key[r.model_id] = r.model_id
-    for m in rec_models:
-        enc_key.setdefault(m, m)
-    for m in crawl_vectors:  # the crawl already encoded these (same archi2vec version)
-        enc_key.pop(m, None)
-    uniq = sorted(set(enc_key.values()))
-    vec_u, info_u = _encode(uniq, progress=progress)
-    pos = {k: i for i, k in enumerate(uniq)}
-    vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
-    vectors.update(crawl_vectors)
-    infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
-    # Community checkpoints known only by metadata (TransferGraph's table): encode the closest
-    # shipped config of their model type at their size and resolution (archi2vec.config_from_metadata).
-    fallback = _metadata_configs([m for m in enc_key if m not in vectors], meta)
-    if fallback:
-        keys = sorted(fallback)
-        v_fb, i_fb = _encode([fallback[k] for k in keys])
-        for j, m in enumerate(keys):
-            if j in v_fb:
-                vectors[m] = v_fb[j]
-            if j in i_fb:
-                infos[m] = i_fb[j]
-    log(f"[build-zoo] archi2vec: {len(vec_u)}/{len(uniq)} architectures encoded, {len(fallback)} more from "
-        f"metadata configs ({time.time() - t0:.1f}s)")
-
-    cand_params = dict(zip(cand["model_id"], cand["params"])) if "params" in cand.columns else {}
-    params = []
-    for m in ids:
-        # the published count (timm results / Hub metadata, classifier included) where known,
-        # else the backbone built on the meta device
-        p = None
-        if m in meta.index and pd.notna(meta.at[m, "params_m"]):
-            p = float(meta.at[m, "params_m"]) * 1e6
-        if p is None and pd.notna(cand_params.get(m)):
-            p = float(cand_params[m])
-        if p is None:
-            p = getattr(infos.get(m), "params", None)
-        params.append(p)
-    cand["params"] = params
-    for m_i, m in enumerate(ids):
-        inf = infos.get(m)
-        if inf is not None and not isinstance(cand.at[m_i, "family"], str):
-            cand.at[m_i, "family"] = getattr(inf, "family", None)
-    quality = imagenet_quality(ids)
-    cand["imagenet_top1"] = quality["imagenet_top1"].to_numpy(float)
-    cand["imagenet_from"] = quality["imagenet_from"].to_numpy(object)
-
-    # Model features (fennec_hub.features) of every record model and candidate, one code path.
-    all_ids = list(dict.fromkeys(rec_models + ids))
-    feat_meta = meta.reindex(all_ids).drop(columns=["imagenet_top1"]).copy()
-    cand_ix = cand.set_index("model_id")
-    for col, src in (("img_size", "input_size"), ("pretrain", "pretrain")):
-        filled = cand_ix[src].reindex(all_ids)
-        feat_meta[col] = feat_meta[col].astype(object).where(feat_meta[col].notna(), filled)
-    feat_meta["params_m"] = pd.to_numeric(pd.Series(
-        [None if p is None else float(p) / 1e6 for p in params], index=ids).reindex(all_ids)
-        .fillna(pd.to_numeric(feat_meta["params_m"], errors="coerce")), errors="coerce")
-    feat_meta["img_size"] = pd.to_numeric(feat_meta["img_size"], errors="coerce")
-    mf = features.build_model_features(all_ids, feat_meta, vectors)
-    cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
-    from .datasets import list_datasets
-
-    task_ids = sorted({e.id for e in list_datasets()} | set(records["dataset"]))
-    tf = features.task_features(task_ids)
-    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
-    log(f"[build-zoo] fitted {space!r} ({time.time() - t0:.1f}s)")
-
-    # Identical weights published twice are one model: a candidate whose twin has records takes the
-    # twin's vector (and its records explain it).
-    known = set(space.known_models)
-    twins = same_weights()
-    rev = {t: m for m, t in twins.items() if m in known}
-    same = [rev.get(m) if m not in known else None for m in ids]
-    cand["same_as"] = same
-    mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)
-    cand["vector_source"] = ["history" if (s or m) in known else "cold_start" for m, s in zip(ids, same)]
-    history = history_table(records)  # every recorded model: twins' records explain cold starts
-    counts = history["model_id"].value_counts()
-    cand["n_records"] = [int(counts.get(m, 0)) for m in ids]
-    A = max((v.shape[0] for v in vectors.values()), default=0)
-    av = np.zeros((len(ids), A), np.float32)
-    for i, m in enumerate(ids):
-        if m in vectors and vectors[m].shape[0] == A:
-            av[i] = vectors[m]
-    cand["twins"] = _twin_column(space, ids, mf, cand["vector_source"])
-    cand["excluded"] = [_exclusion(m, p, n) for m, p, n in zip(ids, cand["params"], cand["n_records"])]
-    tasks, tv = _task_rows(space, task_ids)
-    # Proxy regressors (fennec_hub.tasks: dataset metadata and MiniLM text -> task vector), fitted
-    # on the historical tasks; they also place the registry datasets that have no history.
-    proxy_names, proxies = proxies, {}
-    try:
-        from .tasks import fit_task_proxies, task_vector_from_proxies
-
-        proxies = dict(fit_task_proxies(space, proxies=tuple(proxy_names))) if proxy_names else {}
-    except Exception as exc:  # proxies are an optional extra: without them the space places new tasks
-        log(f"[build-zoo] no task proxies: {type(exc).__name__}: {exc}")
-    if proxies:
-        from types import SimpleNamespace
-
-        from .datasets import resolve_dataset
-
-        holder = SimpleNamespace(space=space, proxies=proxies)
-        for i, (t, src) in enumerate(zip(tasks["task_id"], tasks["vector_source"])):
-            if src == "history":
-                continue
-            try:
-                v = np.asarray(task_vector_from_proxies(resolve_dataset(t), holder, progress=False), np.float32)
-            except Exception as exc:  # keep the space's metadata vector
-                log(f"[build-zoo] proxies could not place {t}: {exc}")
-                continue
-            if v.shape == tv[i].shape and np.isfinite(v).all():
-                tv[i] = v  # still "metadata": the proxies read the dataset's metadata and description
-        log(f"[build-zoo] task proxies: {sorted(proxies)} ({time.time() - t0:.1f}s)")
-    tcounts = records.groupby("dataset").size()
-    tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
-
-    bench = sorted(records["benchmark"].dropna().unique()) if "benchmark" in records else []
-    sources = sorted({str(s).split(":")[0] for s in records["source"].dropna().unique()})
-    info = {
-        "name": "fennec_hub default zoo",
-        "description": ("The zoo embedded in fennec_hub: every timm pretrained checkpoint with a Hub id, the "
-                        "canonical transformers vision checkpoints, and every Hub model in the bundled "
-                        "fine-tuning records, placed in one transfer space."),
-        "how_built": ("`fennec-hub build-zoo` (= `python scripts/build_default_zoo.py`): "
-                      "`load_records()` (bundled public ground truth) -> model features (archi2vec + metadata) "
-                      "-> `TransferSpace.fit(records, model_features, task_features)` -> model vectors for every "
-                      "candidate (history where the records have it, cold start from architecture and metadata "
-                      "otherwise) and task vectors for every registry dataset. timm's catalogue comes from "
-                      f"`timm.list_pretrained()` (timm {_version('timm')}); transformers configs from "
-                      "`fennec_hub/data/hf_configs/`."),
-        "records": [f"{b}" for b in bench] + [f"source: {s}" for s in sources],
-        "fennec_hub_version": __version__,
-        "archi2vec_version": _archi2vec_version(),
-        "timm_version": _version("timm"),
-        "space": repr(space),
-        "fit_records": int(len(records)),
-        "fit_models": int(len(space.known_models)),
-        "license": "other",
-    }
-    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, info=info,
-              source="built")
-    zoo.proxies = proxies
-    zoo.save(out)
-    log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
-        f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
-        f"{_dir_size(out) / 1e6:.1f} MB")
-    return Zoo.load(out, source=str(out))
-
-
-_TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|tiny-random|random-init)(?:$|[-_.])",
-                       re.IGNORECASE)
-_TOY_ORGS = ("hf-internal-testing/",)
-MIN_CANDIDATE_PARAMS = 1_000_000
-
-
-def _exclusion(model_id: str, params: Any, n_records: int) -> str | None:
-    """Why a checkpoint is not a candidate (None if it is): test or toy repositories, and networks too
-    small to fine-tune usefully that have no records to show otherwise."""
-    if model_id.startswith(_TOY_ORGS):
-        return f"test repository ({model_id.split('/')[0]})"
-    if _TOY_NAME.search(model_id.split("/", 1)[-1]):
-        return "test or toy repository (by its name)"
-    try:
-        small = float(params) < MIN_CANDIDATE_PARAMS  # False for NaN: unknown size is no reason
-    except (TypeError, ValueError):
-        small = False
-    if small and not n_records:
-        return f"under {MIN_CANDIDATE_PARAMS / 1e6:.0f}M parameters and no fine-tuning records"
-    return None
-
-
-def _twin_column(space: "TransferSpace", ids: list[str], features: "pd.DataFrame", sources: Iterable[str],
-                 top: int = 3) -> list[str | None]:
-    """For each cold-start candidate, its strongest recorded architecture twins as ``"id=weight;..."``
-    (what its task-specific residuals come from); None for recorded models and models without one."""
-    from .space import _TWIN_REPORT
-
-    sources = list(sources)
-    cold = [m for m, src in zip(ids, sources) if src == "cold_start"]
-    out: dict[str, str] = {}
-    if cold:
-        W = space.twin_weights(cold, features)
-        for m, w in zip(cold, W):
-            best = [j for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
-            if best:
-                out[m] = ";".join(f"{space.models[j]}={w[j]:.2f}" for j in best)
-    return [out.get(m) for m in ids]
-
-
-def _metadata_configs(models: Iterable[str], meta: "pd.DataFrame") -> dict[str, dict]:
-    """Configs for models known only by metadata (model_type, parameter count, input size)."""
-    import importlib
-
-    import pandas as pd
-
-    try:
-        from_meta = importlib.import_module("fennec_hub.archi2vec").config_from_metadata
-    except (ImportError, AttributeError):
-        return {}
-    out = {}
-    for m in models:
-        if m not in meta.index:
-            continue
-        row = meta.loc[m]
-        mt = row.get("model_type")
-        if not isinstance(mt, str) or not mt:
-            continue
-        n = pd.to_numeric(row.get("number_of_parameters"), errors="coerce")
-        size = pd.to_numeric(row.get("input_shape"), errors="coerce")
-        try:
-            out[m] = from_meta(mt, None if pd.isna(n) else float(n), None if pd.isna(size) else int(size))
-        except Exception:  # unknown or removed model type: no architecture vector
-            continue
-    return out
-
-
-def _version(pkg: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(pkg)
-    except Exception:
-        return "unknown"
-
-
-def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+    return body

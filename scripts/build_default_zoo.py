@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fennec_hub import features  # noqa: E402
-from fennec_hub.zoo import DEFAULT_ZOO_DIR, build_default_zoo  # noqa: E402
+from fennec_hub.build import build_default_zoo  # noqa: E402
+from fennec_hub.zoo import DEFAULT_ZOO_DIR  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

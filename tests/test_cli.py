@@ -166,7 +166,7 @@ def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
     bench = importlib.import_module("fennec_hub.bench")
     report = importlib.import_module("fennec_hub.report")
     crawl = importlib.import_module("fennec_hub.crawl")  # (the package's `crawl` is the function)
-    zoo = importlib.import_module("fennec_hub.zoo")
+    build = importlib.import_module("fennec_hub.build")
     seen: dict[str, object] = {}
 
     def fake_crawl(out, **kw):
@@ -183,7 +183,7 @@ def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
         return None
 
     monkeypatch.setattr(crawl, "crawl", fake_crawl)
-    monkeypatch.setattr(zoo, "build_default_zoo", fake_build)
+    monkeypatch.setattr(build, "build_default_zoo", fake_build)
     monkeypatch.setattr(bench, "load_inputs", lambda text=True: None)
     monkeypatch.setattr(bench, "run", fake_run)
     monkeypatch.setattr(report, "write_outputs", lambda *a, **k: "report")

@@ -84,7 +84,7 @@ def _clip_processor():
 
 
 def _timm_catalogue():
-    from fennec_hub.zoo import timm_catalogue
+    from fennec_hub.build import timm_catalogue
 
     return timm_catalogue()
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from fennec_hub import hub
+from fennec_hub.build import _task_rows, history_table
 from fennec_hub.zoo import (
     HISTORY_FILE,
     MANIFEST,
@@ -20,8 +21,6 @@ from fennec_hub.zoo import (
     VECTORS_FILE,
     Zoo,
     ZooFormatError,
-    history_table,
-    _task_rows,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -179,6 +178,27 @@ def test_corrupt_zoo_is_rejected_with_a_clear_error(zoo_dir: Path, damage: str):
         expect = "unsafe"
     with pytest.raises(ZooFormatError, match=expect):
         Zoo.load(zoo_dir)
+
+
+def test_zoo_written_with_an_archi2vec_pca_still_loads(zoo_dir: Path, small_zoo: Zoo):
+    """Older zoos stored an archi2vec PCA (a2v_pca_mean, a2v_pca_components) beside the vectors;
+    nothing reads it any more, and such a zoo loads with its vectors intact."""
+    import hashlib
+
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(zoo_dir / VECTORS_FILE))
+    arrays["a2v_pca_mean"] = np.zeros((1, 4), np.float64)
+    arrays["a2v_pca_components"] = np.eye(2, 4, dtype=np.float64)
+    save_file(arrays, str(zoo_dir / VECTORS_FILE), metadata={"format": "fennec-hub-zoo"})
+    manifest = json.loads((zoo_dir / MANIFEST).read_text())
+    data = (zoo_dir / VECTORS_FILE).read_bytes()
+    manifest["files"][VECTORS_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (zoo_dir / MANIFEST).write_text(json.dumps(manifest))
+    back = Zoo.load(zoo_dir)
+    np.testing.assert_array_equal(back.model_vectors, small_zoo.model_vectors)
+    np.testing.assert_array_equal(back.task_vectors, small_zoo.task_vectors)
+    assert back.model_ids == small_zoo.model_ids
 
 
 def test_not_a_zoo(tmp_path: Path):
@@ -341,6 +361,17 @@ def test_build_custom_zoo_with_private_and_local_models(loophub, small_zoo: Zoo,
     assert back.model_ids == zoo.model_ids
 
 
+def test_build_custom_zoo_of_models_all_in_the_base_zoo(small_zoo: Zoo):
+    """Every model already in the base zoo: each keeps its row's vectors, and nothing is encoded anew."""
+    picked = [small_zoo.model_ids[0], "timm/resnet50.a1_in1k"]  # a history model and a cold start
+    zoo = Zoo.build(picked, space=small_zoo)
+    assert zoo.model_ids == picked
+    rows = [small_zoo.model_index(m) for m in picked]
+    np.testing.assert_array_equal(zoo.model_vectors, small_zoo.model_vectors[rows])
+    assert zoo.models["vector_source"].tolist() == ["history", "cold_start"]
+    assert zoo.models["twins"].isna().all()
+
+
 # ---------------------------------------------------------------------------- the default zoo
 default_missing = not (REPO_ROOT / "fennec_hub" / "data" / "zoo" / MANIFEST).exists()
 
@@ -406,7 +437,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     Stand-ins keep it fast: no timm catalogue or shipped configs, and a deterministic fake encoder
     for the record models (the archi2vec encoder itself is tested in test_archi2vec.py).
     """
-    import fennec_hub.zoo as zoo_mod
+    import fennec_hub.build as build_mod
     from fennec_hub.archi2vec import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
 
     def fake_encode(keys, progress=False):
@@ -416,9 +447,9 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
             out[i] = v / np.linalg.norm(v)
         return out, {}
 
-    monkeypatch.setattr(zoo_mod, "_encode", fake_encode)
-    monkeypatch.setattr(zoo_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
-    monkeypatch.setattr(zoo_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
+    monkeypatch.setattr(build_mod, "_encode", fake_encode)
+    monkeypatch.setattr(build_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
+    monkeypatch.setattr(build_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
 
     crawl = tmp_path / "crawl"
     crawl.mkdir()
@@ -446,8 +477,8 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     (crawl / "models.jsonl").write_text("".join(json.dumps(m) + "\n" for m in models))
     (crawl / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
-    zoo = zoo_mod.build_default_zoo(tmp_path / "zoo", crawl=crawl, proxies=("metadata",), progress=False,
-                                    log=lambda *a, **k: None)
+    zoo = build_mod.build_default_zoo(tmp_path / "zoo", crawl=crawl, proxies=("metadata",), progress=False,
+                                      log=lambda *a, **k: None)
     ids = set(zoo.model_ids)
     assert {"acme/vit-small-birds", "acme/base-convnet"} <= ids and "acme/broken" not in ids
     m = zoo.models.set_index("model_id")
@@ -467,7 +498,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
 
 
 def test_test_and_toy_repositories_are_not_candidates():
-    from fennec_hub.zoo import _exclusion
+    from fennec_hub.build import _exclusion
 
     assert _exclusion("hf-internal-testing/tiny-random-vit", 1e5, 0).startswith("test repository")
     for name in ("nateraw/test_model_a", "flyswot/test", "someone/vit_flyswot_test", "x/tiny-random-convnext"):

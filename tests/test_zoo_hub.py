@@ -207,7 +207,7 @@ def test_card_names_the_repo_and_declares_the_tables(loophub, small_zoo, unique_
 
 # ---------------------------------------------------------------------------- custom builds
 def test_custom_build_refuses_an_oversized_config_before_download(loophub, small_zoo, unique_repo_id):
-    from fennec_hub.zoo import MAX_CONFIG_BYTES
+    from fennec_hub.build import MAX_CONFIG_BYTES
 
     model_id = unique_repo_id.replace("/", "/huge-config-")
     loophub.add_repo("model", model_id, {"config.json": b" " * (MAX_CONFIG_BYTES + 1)})
