@@ -81,7 +81,7 @@ def twin_pool() -> list[str]:
     variants, ...) plus every shipped transformers config."""
     import timm
 
-    a2v = importlib.import_module("fennec_hub.archi2vec")
+    a2v = importlib.import_module("fennec_hub.architecture")
     fams = {a2v.timm_family(t) for t, _ in TWINS}
     names = {n for n in timm.list_models() if a2v.timm_family(n) in fams and not n.startswith("test_")}
     return sorted(names | {t for t, _ in TWINS}) + sorted(a2v.list_shipped_configs())
@@ -95,7 +95,7 @@ def _signature(model_id: str) -> tuple:
     kernel and a linear weight agree), without transformers' pooled-output head (``pooler``: the
     image classifiers build the backbone without it) and mask tokens (masked pre-training only)."""
     if model_id not in _SIG:
-        a2v = importlib.import_module("fennec_hub.archi2vec")
+        a2v = importlib.import_module("fennec_hub.architecture")
         model, _ = a2v._build(a2v._to_spec(model_id, None))
         _SIG[model_id] = tuple(sorted(tuple(int(d) for d in p.shape if d != 1) for n, p in model.named_parameters()
                                       if not n.startswith("pooler.") and "mask_token" not in n))
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
 
     rss0 = _peak_rss_mb()
     t0 = time.perf_counter()
-    a2v = importlib.import_module("fennec_hub.archi2vec")
+    a2v = importlib.import_module("fennec_hub.architecture")
     import timm
     import torch  # noqa: F401
     import transformers  # noqa: F401

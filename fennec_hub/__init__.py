@@ -16,13 +16,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # Public API. Each submodule keeps its heavy imports inside functions, so these imports stay cheap.
-# The function imports come last so that `fennec_hub.recommend` etc. name the functions, not the
-# submodules of the same name.
-from .archi2vec import ArchitectureError, archi2vec
-from .crawl import crawl
+# No public function shares its name with a module: `import fennec_hub.X` always gives a module
+# (archi2vec() lives in `architecture`, crawl() in `crawler`, recommend() in `ranking`).
+from .architecture import ArchitectureError, archi2vec
+from .crawler import crawl
 from .datasets import UnknownDatasetError, resolve_dataset
+from .ranking import FilterWarning, RecommendArgumentError, RecommendTypeError, recommend
 from .records import load_records
-from .recommend import FilterWarning, RecommendArgumentError, RecommendTypeError, recommend
 from .zoo import Zoo
 
 __all__ = [

@@ -30,8 +30,8 @@ import pandas as pd
 
 from . import __version__, features, hub
 from ._extras import needs
-from .archi2vec import ARCHI2VEC_VERSION, config_from_metadata, describe_architecture, timm_family
-from .crawl import load_crawl
+from .architecture import ARCHI2VEC_VERSION, config_from_metadata, describe_architecture, timm_family
+from .crawler import load_crawl
 from .datasets import list_datasets, resolve_dataset
 from .records import (
     NON_HUB_NAMESPACES,

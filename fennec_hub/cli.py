@@ -72,7 +72,7 @@ def _positive_int(text: str) -> int:
 
 
 def _params_arg(text: str) -> str:
-    from .recommend import parse_params
+    from .ranking import parse_params
 
     try:
         parse_params(text)
@@ -109,7 +109,7 @@ def _add_encode(sub) -> None:
 def _run_encode(args) -> int:
     import json
 
-    from .archi2vec import describe_architecture
+    from .architecture import describe_architecture
 
     _status(args)(f"encoding {args.model} on the meta device (no weights are downloaded)...")
     info = describe_architecture(args.model, library=args.library)
@@ -179,7 +179,7 @@ def _run_recommend(args) -> int:
     import json
     from pathlib import Path
 
-    from .recommend import format_table, recommend
+    from .ranking import format_table, recommend
     from .zoo import Zoo
 
     licenses, library = _filter_values(args.license), _filter_values(args.library)
@@ -335,7 +335,7 @@ def _add_crawl(sub) -> None:
 
 
 def _run_crawl(args) -> int:
-    from .crawl import crawl
+    from .crawler import crawl
 
     summary = crawl(
         args.out, limit=args.limit, libraries=args.library, pipeline_tags=args.pipeline_tag, sort=args.sort,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import hub
 from ._extras import needs
-from .archi2vec import config_from_metadata, describe_architecture
+from .architecture import config_from_metadata, describe_architecture
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
 from .records import (expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records, pretrain_images,
                       pretrain_label, timm_pretrain)

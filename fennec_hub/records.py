@@ -17,7 +17,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archi2vec import mapped_architecture
+from .architecture import mapped_architecture
 from .datasets import UnknownDatasetError, find_dataset, resolve_dataset
 
 if TYPE_CHECKING:  # pandas costs ~1 s to import: only the functions that build tables import it

@@ -54,7 +54,7 @@ except ImportError as exc:
                       "copies the package next to app.py, or install it (`pip install -e .` in a checkout)") from exc
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
-from fennec_hub.recommend import parse_params
+from fennec_hub.ranking import parse_params
 
 log = logging.getLogger("fennec_hub.space")
 
@@ -64,7 +64,7 @@ EXAMPLES = ("cifar100", "food101", "dtd", "eurosat", "pets", "flowers", "svhn", 
 ANY = "any"
 MAX_PARAMS_CHOICES = [ANY, "5M", "10M", "25M", "50M", "100M", "300M", "1B"]
 TOP_K_MAX = 100
-# (label, value) of the fine-tuning protocols a ranking can follow (fennec_hub.recommend.protocols()).
+# (label, value) of the fine-tuning protocols a ranking can follow (fennec_hub.ranking.protocols()).
 PROTOCOL_CHOICES = [
     ("All recorded protocols", ANY),
     ("Full fine-tuning, 30 epochs (TransferGraph)", "transfergraph_hf"),

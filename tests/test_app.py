@@ -201,7 +201,7 @@ def test_rank_follows_a_fine_tuning_protocol(app):
     assert_table_matches(table.values.tolist(), expected)
     assert expected["model_id"].tolist() != fennec_hub.recommend("eurosat", top_k=8)["model_id"].tolist()
     assert "VTAB-1k" in message
-    from fennec_hub.recommend import protocols
+    from fennec_hub.ranking import protocols
 
     assert {value for _, value in app.PROTOCOL_CHOICES} == {app.ANY, *protocols()}
     table, *_, message = app.rank("eurosat", 8, protocol="imagenet")

@@ -1,9 +1,8 @@
-"""Tests of fennec_hub.archi2vec: inputs, determinism, safety on hostile configs, and evidence that
+"""Tests of fennec_hub.architecture (archi2vec): inputs, determinism, safety on hostile configs, and evidence that
 the vectors carry architecture information (nearest neighbours share a family; size orders)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import random
@@ -19,7 +18,7 @@ import pytest
 
 os.environ["FENNEC_ARCHI2VEC_DISK_CACHE"] = "0"   # every test builds for real unless it says otherwise
 
-from fennec_hub.archi2vec import (  # noqa: E402
+from fennec_hub.architecture import (  # noqa: E402
     ARCHI2VEC_DIM,
     ARCHI2VEC_VERSION,
     ArchitectureError,
@@ -32,7 +31,7 @@ from fennec_hub.archi2vec import (  # noqa: E402
     timm_family,
 )
 
-a2v_mod = importlib.import_module("fennec_hub.archi2vec")  # the module (fennec_hub.archi2vec is the function)
+from fennec_hub import architecture as a2v_mod  # noqa: E402
 timm = pytest.importorskip("timm")
 transformers = pytest.importorskip("transformers")
 
@@ -230,7 +229,7 @@ def test_encode_cli(capsys):
 def test_deterministic_across_processes():
     code = textwrap.dedent("""
         import json, sys
-        from fennec_hub.archi2vec import archi2vec
+        from fennec_hub.architecture import archi2vec
         ids = ["resnet50", "vit_small_patch16_224", "google/vit-base-patch16-224", "microsoft/swin-tiny-patch4-window7-224"]
         print(json.dumps([archi2vec(i).tolist() for i in ids]))
     """)
@@ -247,7 +246,7 @@ def test_deterministic_across_processes():
 
 
 def test_import_fennec_hub_does_not_import_torch():
-    code = ("import sys, fennec_hub, fennec_hub.archi2vec; "
+    code = ("import sys, fennec_hub, fennec_hub.architecture; "
             "print(sorted(m for m in ('torch','transformers','timm','pytorchcv','pandas','gradio','datasets') "
             "if m in sys.modules)); fennec_hub.TransferSpace; print('pandas' in sys.modules)")
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
@@ -441,7 +440,7 @@ def test_hostile_files_rejected_in_bounded_time_and_memory(tmp_path):
     deep.write_text('{"model_type": "vit", "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
     code = _PEAK_RSS_SNIPPET + textwrap.dedent(f"""
         import time, json
-        from fennec_hub.archi2vec import archi2vec, ArchitectureError
+        from fennec_hub.architecture import archi2vec, ArchitectureError
         out = []
         for p in [{str(big)!r}, {str(deep)!r}]:
             t = time.perf_counter()
@@ -466,7 +465,7 @@ def test_hostile_builds_stay_within_memory_bounds():
     bounded (measured in a fresh process, after the library imports that any encoding needs)."""
     code = _PEAK_RSS_SNIPPET + textwrap.dedent("""
         import json, time
-        from fennec_hub.archi2vec import archi2vec, ArchitectureError
+        from fennec_hub.architecture import archi2vec, ArchitectureError
         archi2vec("google/vit-base-patch16-224"); archi2vec("microsoft/swin-tiny-patch4-window7-224")
         base = peak_kb()
         hostile = [

@@ -165,7 +165,7 @@ def test_old_spellings_still_work():
 def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
     bench = importlib.import_module("fennec_hub.bench")
     report = importlib.import_module("fennec_hub.report")
-    crawl = importlib.import_module("fennec_hub.crawl")  # (the package's `crawl` is the function)
+    crawl = importlib.import_module("fennec_hub.crawler")
     build = importlib.import_module("fennec_hub.build")
     seen: dict[str, object] = {}
 
@@ -198,7 +198,7 @@ def test_progress_reaches_the_library(monkeypatch, tmp_path: Path, capsys):
 
 
 def test_encode_progress_is_a_status_line_on_stderr(monkeypatch, capsys):
-    archi2vec = importlib.import_module("fennec_hub.archi2vec")
+    archi2vec = importlib.import_module("fennec_hub.architecture")
     info = SimpleNamespace(vector=np.zeros(4), library="timm", family="resnet", params=25e6, num_modules=10,
                            input_size=224, note=None)
     monkeypatch.setattr(archi2vec, "describe_architecture", lambda model, library=None: info)

@@ -24,7 +24,7 @@ import yaml
 
 from loophub import DEFAULT_TOKEN, LoopHub
 
-from fennec_hub.crawl import (
+from fennec_hub.crawler import (
     MAX_FRONT_MATTER_BYTES,
     MODELS_FILE,
     RECORDS_FILE,
@@ -161,7 +161,7 @@ def test_hostile_repos_are_kept_with_their_reason_and_never_executed(crawled):
 
 
 def test_encoded_rows_carry_archi2vec_and_metadata(crawled):
-    from fennec_hub.archi2vec import ARCHI2VEC_DIM, archi2vec
+    from fennec_hub.architecture import ARCHI2VEC_DIM, archi2vec
 
     out, _, _ = crawled
     rows = {r["id"]: r for r in _rows(out)}
@@ -375,7 +375,7 @@ def _die_at(kill_at: str) -> None:
     written to state.json.tmp, not yet moved over state.json)."""
     import importlib
 
-    crawl_module = importlib.import_module("fennec_hub.crawl")
+    crawl_module = importlib.import_module("fennec_hub.crawler")
     point, n = kill_at.split(":")
     n = int(n)
     output = crawl_module._Output

@@ -38,7 +38,7 @@ def test_assembled_space_carries_the_package_and_its_default_zoo(tmp_path):
     package = REPO_ROOT / "fennec_hub"
     expected = {f"fennec_hub/{p}" for p in _files(package) if "__pycache__" not in p and not p.endswith(".pyc")}
     assert {f for f in files if f.startswith("fennec_hub/")} == expected
-    assert "fennec_hub/data/zoo/zoo.json" in files and "fennec_hub/recommend.py" in files
+    assert "fennec_hub/data/zoo/zoo.json" in files and "fennec_hub/ranking.py" in files
     assert not any("__pycache__" in f for f in files)
     for name in deploy.SPACE_FILES:
         assert (folder / name).read_bytes() == (SPACE_SRC / name).read_bytes()

@@ -291,8 +291,8 @@ def test_loopback_endpoint_urls_are_repo_ids(loophub):
 
 
 def test_bad_ids_are_refused_before_any_request(loophub):
-    from fennec_hub import Zoo, recommend, tasks
-    from fennec_hub.crawl import base_models_of
+    from fennec_hub import Zoo, recommend
+    from fennec_hub.crawler import base_models_of
     from fennec_hub.datasets import UnknownDatasetError
 
     loophub.clear_log()

@@ -16,7 +16,7 @@ import pytest
 from fennec_hub import recommend
 from fennec_hub.cli import main as cli_main
 from fennec_hub.datasets import UnknownDatasetError, resolve_dataset
-from fennec_hub.recommend import (
+from fennec_hub.ranking import (
     HUB_URL,
     RESULT_COLUMNS,
     FilterWarning,
@@ -481,7 +481,7 @@ def test_max_per_family_caps_each_family_and_keeps_the_order():
 
 def test_protocol_ranks_recorded_models_as_that_protocols_records_do():
     import fennec_hub
-    from fennec_hub.recommend import protocols
+    from fennec_hub.ranking import protocols
     from fennec_hub.records import benchmark_records
     from scipy.stats import spearmanr
 

@@ -25,7 +25,7 @@ from fennec_hub import recommend  # noqa: E402
 from fennec_hub.cli import main as cli_main  # noqa: E402
 from fennec_hub.datasets import UnknownDatasetError  # noqa: E402
 from fennec_hub.hub import HubError, InvalidRepoId  # noqa: E402
-from fennec_hub.recommend import RESULT_COLUMNS, RecommendArgumentError, parse_params  # noqa: E402
+from fennec_hub.ranking import RESULT_COLUMNS, RecommendArgumentError, parse_params  # noqa: E402
 from fennec_hub.records import BENCHMARKS  # noqa: E402
 from fennec_hub.zoo import MANIFEST, DEFAULT_ZOO_DIR, Zoo, ZooFormatError  # noqa: E402
 

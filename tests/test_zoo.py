@@ -404,7 +404,7 @@ def test_push_to_hub_leaves_the_zoo_reading_its_own_files(loophub, small_zoo: Zo
 
 
 def test_task_proxies_travel_with_the_zoo(small_zoo: Zoo, tmp_path: Path):
-    from fennec_hub.recommend import recommend
+    from fennec_hub.ranking import recommend
     from fennec_hub.tasks import fit_task_proxies
 
     z = Zoo(small_zoo.models, small_zoo.model_vectors, small_zoo.tasks, small_zoo.task_vectors,
@@ -438,7 +438,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     for the record models (the archi2vec encoder itself is tested in test_archi2vec.py).
     """
     import fennec_hub.build as build_mod
-    from fennec_hub.archi2vec import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
+    from fennec_hub.architecture import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
 
     def fake_encode(keys, progress=False):
         out = {}
@@ -490,7 +490,7 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     assert set(h.loc[h["model_id"] == "acme/base-convnet", "benchmark"]) == {"hub_cards"}
     assert "hub_cards" in zoo.info["records"]
     assert set(zoo.proxies) == {"metadata"}
-    from fennec_hub.recommend import recommend
+    from fennec_hub.ranking import recommend
 
     df = recommend("cifar100", zoo=zoo, top_k=None)
     row = df[df["model_id"] == "acme/base-convnet"].iloc[0]

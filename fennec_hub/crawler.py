@@ -360,7 +360,7 @@ def _encode(config: dict, library: str | None, tags: list[str]) -> tuple[dict, s
             return fields, f"unknown model type: {mt!r} is not a transformers model type"
     elif not fields["architecture"]:
         return fields, "unknown model type: timm config has no architecture"
-    from .archi2vec import ArchitectureError, describe_architecture
+    from .architecture import ArchitectureError, describe_architecture
 
     try:
         with _ENCODE_LOCK:
@@ -384,7 +384,7 @@ def _encode(config: dict, library: str | None, tags: list[str]) -> tuple[dict, s
         archi2vec=[float(v) for v in vec] if vec is not None else None,
     )
     try:
-        from .archi2vec import ARCHI2VEC_VERSION
+        from .architecture import ARCHI2VEC_VERSION
 
         fields["archi2vec_version"] = ARCHI2VEC_VERSION
     except ImportError:

@@ -96,7 +96,6 @@ import math
 import os
 import re
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
