@@ -515,27 +515,41 @@ class _Explainer:
             extra = f" (#{rank} of {n})" if rank and n else ""
             return (f"{prefix}Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks "
                     "close to this one.")
-        bits = [f"{row.family} architecture" if _ok(row.family) else "architecture of unknown family"]
         twin = self._twin_record(row.twins)
-        if twin:
-            bits.append(twin)
-        if _ok(row.imagenet_top1):
-            borrowed = row.imagenet_from if _ok(row.imagenet_from) and row.imagenet_from != "own" else None
-            bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%" + (f" ({borrowed})" if borrowed else ""))
-        else:
-            bits.append("no ImageNet result (a cautious stand-in for its size)")
-        if _ok(row.pretrain):
-            bits.append(f"{row.pretrain} pre-training")
-        if _ok(row.params):
-            bits.append(f"{_fmt_params(row.params)} params")
-        return "Cold start (no fine-tuning records of its own): " + "; ".join(bits) + "."
+        return "Cold start (no fine-tuning records of its own): " + (f"{twin}; " if twin else "") + \
+            self._metadata_phrase(row) + "."
+
+    def _metadata_phrase(self, row: Any) -> str:
+        """``"vit architecture; ImageNet top-1 81.8% (...); in21k pre-training; 86.6M params"``, the
+        part of a cold start's sentence that does not depend on the task (cached per zoo row)."""
+        phrases = self.zoo.__dict__.setdefault("_explain_cache", {}).setdefault("metadata", {})
+        key = row.model_id
+        if key not in phrases:
+            bits = [f"{row.family} architecture" if _ok(row.family) else "architecture of unknown family"]
+            if _ok(row.imagenet_top1):
+                borrowed = row.imagenet_from if _ok(row.imagenet_from) and row.imagenet_from != "own" else None
+                bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%" + (f" ({borrowed})" if borrowed else ""))
+            else:
+                bits.append("no ImageNet result (a cautious stand-in for its size)")
+            if _ok(row.pretrain):
+                bits.append(f"{row.pretrain} pre-training")
+            if _ok(row.params):
+                bits.append(f"{_fmt_params(row.params)} params")
+            phrases[key] = "; ".join(bits)
+        return phrases[key]
 
     def _twin_record(self, twins: Any) -> str | None:
         """``"the same architecture (keras/densenet201) ranks #3 of 19 on Pets"``: the strongest twin's
         record on this task, else on the closest recorded task."""
         if not _ok(twins):
             return None
-        for item in str(twins).split(";"):
+        done = self.__dict__.setdefault("_twin_phrases", {})  # many checkpoints share their twins
+        if twins not in done:
+            done[twins] = self._twin_phrase(str(twins))
+        return done[twins]
+
+    def _twin_phrase(self, twins: str) -> str | None:
+        for item in twins.split(";"):
             twin = item.rpartition("=")[0]
             hist = self.zoo.history_of(twin)
             for wanted in ([self.task.id], self.nearest):

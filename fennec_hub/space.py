@@ -842,7 +842,7 @@ _TWIN_MIN_COSINE = 0.9  # below this archi2vec cosine, another architecture: no 
 _TWIN_COSINE_SCALE = 0.05  # twin weight exp((cos - 1) / scale): 0.99 -> 0.82, 0.97 -> 0.55, 0.9 -> 0.14
 _TWIN_PARAMS_SCALE = 0.2  # and exp(-|log params ratio| / scale): same size 1, 20% larger 0.40
 _TWIN_IMAGES_SCALE = 0.5  # and exp(-|log10 images ratio| / scale): ImageNet-1k vs -21k 0.12
-_TWIN_UNKNOWN_DATA = 0.25  # the data factor when either model's pre-training data is unknown
+_TWIN_UNKNOWN_DATA = 0.0  # no evidence carries over when either model's pre-training data is unknown
 _TWIN_REPORT = 0.05  # twins weaker than this are not named in explanations
 
 
