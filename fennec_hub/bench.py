@@ -662,5 +662,12 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *
         note = text_choice_note(space, inputs, benchmarks)
         if note:
             result.notes.append(note)
+    from .records import collapsed_counts
+
+    counts = collapsed_counts()
+    result.notes.append("Collapsed runs left out of every fit and of the ground truth (`records.collapsed_runs`: "
+                        "near chance, or cut off far below their group): " + ", ".join(
+                            f"{b} {n}" for b, n in counts.items()) + f"; besides, {counts.attrs['voided']} PARC "
+                        "rows that PARC's own evaluation voids.")
     result.timings["bench_total_s"] = time.perf_counter() - t0
     return result

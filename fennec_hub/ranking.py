@@ -671,6 +671,7 @@ def recommend(
     max_per_family: int | None = None,
     protocol: str | None = None,
     revision: str | None = None,
+    explain: int | None = None,
 ) -> "pd.DataFrame":
     """Rank the zoo's checkpoints for fine-tuning on `dataset`, best first.
 
@@ -687,7 +688,8 @@ def recommend(
     `protocol`: rank as under one fine-tuning protocol of the records (see `protocols()`, e.g.
     "vtab1k_hf": 1,000 training examples, "transfergraph_hf": full fine-tuning); None (default) uses
     every protocol's records. `images`: place the dataset from this many of its images (needs a zoo
-    with an image proxy and the Hub).
+    with an image proxy and the Hub). `explain`: write the `why` of the best this-many rows only
+    (the others' is empty), for callers that show a few rows of a long ranking; None explains all.
 
     Returns a DataFrame, one row per model, with columns:
 
@@ -711,6 +713,7 @@ def recommend(
     import pandas as pd
 
     _check_arguments(dataset, top_k, max_per_family, protocol, images, token)
+    _positive_int(explain, "explain")
     limit = parse_params(max_params)
     lic = _as_set(licenses, "licenses")
     lib = _as_set(library, "library")
@@ -762,7 +765,9 @@ def recommend(
              else np.full(len(idx), 100.0))
 
     explainer = _Explainer(z, task) if len(idx) else None
-    why = [explainer.sentence(_Row(cols, i)) for i in idx] if explainer else []
+    shown = idx if explain is None else idx[: int(explain)]
+    why = [explainer.sentence(_Row(cols, i)) for i in shown] if explainer else []
+    why += [""] * (len(idx) - len(why))
     ids = cols["model_id"][idx]
 
     stored_timm = cols.get("timm_name")

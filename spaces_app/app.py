@@ -683,8 +683,10 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
     try:
         start = time.perf_counter()
         # Every model that passes the filters: the plot shows them all, the table the first k.
+        # every model for the plot; a `why` only for the rows a table or CSV can show
         ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=query.max_params,
-                                      licenses=query.licenses, library=query.library, protocol=query.protocol)
+                                      licenses=query.licenses, library=query.library, protocol=query.protocol,
+                                      explain=TOP_K_MAX)
         elapsed_ms = (time.perf_counter() - start) * 1e3
     except fh_datasets.UnknownDatasetError as exc:
         # recommend() reports a failed Hub lookup as UnknownDatasetError caused by the Hub error.

@@ -505,3 +505,12 @@ def test_protocol_ranks_recorded_models_as_that_protocols_records_do():
         fennec_hub.recommend("beans", protocol="imagenet")
     with pytest.raises(ValueError, match="cannot be combined"):
         fennec_hub.recommend("beans", protocol="keras", images=10)
+
+
+def test_explain_writes_the_why_of_the_best_rows_only(zoo: Zoo):
+    full = recommend("cifar100", top_k=None, zoo=zoo)
+    few = recommend("cifar100", top_k=None, zoo=zoo, explain=3)
+    pd.testing.assert_frame_equal(full.drop(columns="why"), few.drop(columns="why"))
+    assert few["why"].head(3).tolist() == full["why"].head(3).tolist() and (few["why"].iloc[3:] == "").all()
+    with pytest.raises(RecommendArgumentError, match="explain"):
+        recommend("cifar100", zoo=zoo, explain=0)
