@@ -113,6 +113,7 @@ __all__ = [
     "archi2vec",
     "config_from_metadata",
     "describe_architecture",
+    "describe_many",
     "encode_many",
     "family_of",
     "list_shipped_configs",
@@ -1753,23 +1754,75 @@ def archi2vec(model_or_config: Any, *, library: str | None = None) -> np.ndarray
     return np.array(describe_architecture(model_or_config, library=library).vector, dtype=np.float32)
 
 
-def encode_many(items: Iterable[Any], progress: bool = True, *, library: str | None = None
-                ) -> tuple[list[str], np.ndarray, dict[str, str]]:
-    """Encode many models, skipping failures. Returns (ids, matrix [n, DIM], {id: reason})."""
+def describe_many(items: Iterable[Any], *, progress: bool = False, library: str | None = None,
+                  metadata: Any = None, errors: dict[int, str] | None = None) -> dict[int, ArchitectureInfo]:
+    """The one batch encoder: :func:`describe_architecture` of every item that can be built (item
+    index -> info; the others are left out, with their reason in ``errors`` when given).
+
+    ``metadata`` (a DataFrame indexed by model id with ``model_type``, ``number_of_parameters`` and
+    ``input_shape``, as TransferGraph's table has): a Hub checkpoint known only by it is encoded from
+    the closest shipped config of its type at its size and resolution (:func:`config_from_metadata`).
+    """
     from huggingface_hub.utils import tqdm
 
     items = list(items)
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
-    errors: dict[str, str] = {}
+    if metadata is not None:
+        metadata = metadata[~metadata.index.duplicated(keep="first")]
+    out: dict[int, ArchitectureInfo] = {}
     for i, item in enumerate(tqdm(items, desc="archi2vec", disable=not progress)):
-        ident = item if isinstance(item, str) else str(
-            (item.get("_name_or_path") or item.get("architecture") or f"item{i}") if isinstance(item, Mapping)
-            else getattr(item, "_name_or_path", None) or f"item{i}")
         try:
-            rows.append(archi2vec(item, library=library))
-            ids.append(ident)
-        except ArchitectureError as exc:
-            errors[ident] = str(exc)
+            out[i] = describe_architecture(item, library=library)
+            continue
+        except Exception as exc:  # unknown, unsupported or rejected: maybe its metadata says more
+            reason = str(exc)
+        row = metadata.loc[item] if isinstance(item, str) and metadata is not None and item in metadata.index else None
+        config = _metadata_config(row) if row is not None else None
+        if config is not None:
+            try:
+                out[i] = describe_architecture(config)
+                continue
+            except Exception as exc:  # a removed or unknown model type
+                reason = str(exc)
+        if errors is not None:
+            errors[i] = reason
+    return out
+
+
+def _metadata_config(row: Any) -> dict | None:
+    """A config from a metadata row (model_type, number_of_parameters, input_shape), or None."""
+    mt = row.get("model_type")
+    if not isinstance(mt, str) or not mt:
+        return None
+
+    def number(key: str) -> float | None:
+        try:
+            value = float(row.get(key))
+        except (TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    size = number("input_shape")
+    try:
+        return config_from_metadata(mt, number("number_of_parameters"), None if size is None else int(size))
+    except (ArchitectureError, ValueError, TypeError):
+        return None
+
+
+def encode_many(items: Iterable[Any], progress: bool = True, *, library: str | None = None
+                ) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    """Encode many models, skipping failures. Returns (ids, matrix [n, DIM], {id: reason})."""
+    items = list(items)
+
+    def ident(i: int, item: Any) -> str:
+        if isinstance(item, str):
+            return item
+        if isinstance(item, Mapping):
+            return str(item.get("_name_or_path") or item.get("architecture") or f"item{i}")
+        return str(getattr(item, "_name_or_path", None) or f"item{i}")
+
+    errors: dict[int, str] = {}
+    infos = describe_many(items, progress=progress, library=library, errors=errors)
+    ids = [ident(i, items[i]) for i in sorted(infos)]
+    rows = [np.asarray(infos[i].vector, dtype=np.float32) for i in sorted(infos)]
     mat = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, ARCHI2VEC_DIM), dtype=np.float32)
-    return ids, mat, errors
+    return ids, mat, {ident(i, items[i]): reason for i, reason in errors.items()}

@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import __version__, features, hub
 from ._extras import needs
-from .architecture import ARCHI2VEC_VERSION, config_from_metadata, describe_architecture, timm_family
+from .architecture import ARCHI2VEC_VERSION, describe_many, timm_family
 from .crawler import load_crawl
 from .datasets import list_datasets, resolve_dataset
 from .records import (
@@ -90,23 +90,8 @@ def _normalise_spec(item: Any) -> dict[str, Any]:
     return spec
 
 
-def _encode(keys: Sequence[Any], progress: bool = False) -> tuple[dict[int, np.ndarray], dict[int, Any]]:
-    """archi2vec vectors and ArchitectureInfo of each key (index -> value; failures are absent)."""
-    vectors: dict[int, np.ndarray] = {}
-    infos: dict[int, Any] = {}
-    it: Iterable[int] = range(len(keys))
-    if progress:
-        from huggingface_hub.utils import tqdm
-
-        it = tqdm(list(it), desc="archi2vec", unit="arch")
-    for i in it:
-        try:
-            info = describe_architecture(keys[i])
-            infos[i] = info
-            vectors[i] = np.asarray(info.vector, dtype=np.float32)
-        except Exception:  # unknown/unsupported architecture: the model keeps metadata-only features
-            continue
-    return vectors, infos
+def _vector(info: Any) -> np.ndarray:
+    return np.asarray(info.vector, dtype=np.float32)
 
 
 def _fetch_config(model_id: str, token: str | bool | None, endpoint: str | None) -> dict[str, Any] | None:
@@ -238,7 +223,8 @@ def _encode_custom(specs: list[dict[str, Any]], base_rows: Mapping[str, int], kn
     """archi2vec vectors and infos of a custom build's models (spec index -> value). Shipped and
     timm ids and given configs encode directly; another Hub id that neither the base zoo nor the
     space knows fetches its config.json (stored in its spec) and encodes that."""
-    vectors, infos = _encode([s.get("config") if s.get("config") is not None else s["model_id"] for s in specs])
+    infos = describe_many([s.get("config") if s.get("config") is not None else s["model_id"] for s in specs])
+    vectors = {i: _vector(info) for i, info in infos.items()}
     for i, s in enumerate(specs):
         if i in vectors or s.get("config") is not None or "/" not in s["model_id"] or s["model_id"].startswith(NON_HUB_NAMESPACES):
             continue
@@ -247,11 +233,10 @@ def _encode_custom(specs: list[dict[str, Any]], base_rows: Mapping[str, int], kn
         cfg = _fetch_config(s["model_id"], token, endpoint)
         if cfg is not None:
             s["config"] = cfg
-            v, inf = _encode([cfg])
-            if 0 in v:
-                vectors[i] = v[0]
-            if 0 in inf:
-                infos[i] = inf[0]
+            fetched = describe_many([cfg])
+            if fetched:
+                infos[i] = fetched[0]
+                vectors[i] = _vector(fetched[0])
     return vectors, infos
 
 
@@ -548,7 +533,7 @@ def _encode_architectures(cand: pd.DataFrame, rec_models: list[str], crawl_vecto
     tags share their architecture's; the record models, benchmark zoos included, are encoded for
     the space's cold-start map). The crawl's vectors are kept; community checkpoints known only
     by metadata (TransferGraph's table) get the closest shipped config of their model type at
-    their size and resolution (archi2vec.config_from_metadata)."""
+    their size and resolution (`architecture.describe_many` with their metadata)."""
     enc_key = {}
     for r in cand.itertuples(index=False):
         if r.library == "timm" and isinstance(getattr(r, "timm_name", None), str):
@@ -560,21 +545,15 @@ def _encode_architectures(cand: pd.DataFrame, rec_models: list[str], crawl_vecto
     for m in crawl_vectors:
         enc_key.pop(m, None)
     uniq = sorted(set(enc_key.values()))
-    vec_u, info_u = _encode(uniq, progress=progress)
+    info_u = describe_many(uniq, progress=progress)
     pos = {k: i for i, k in enumerate(uniq)}
-    vectors = {m: vec_u[pos[k]] for m, k in enc_key.items() if pos[k] in vec_u}
-    vectors.update(crawl_vectors)
     infos = {m: info_u[pos[k]] for m, k in enc_key.items() if pos[k] in info_u}
-    fallback = _metadata_configs([m for m in enc_key if m not in vectors], meta)
-    if fallback:
-        keys = sorted(fallback)
-        v_fb, i_fb = _encode([fallback[k] for k in keys])
-        for j, m in enumerate(keys):
-            if j in v_fb:
-                vectors[m] = v_fb[j]
-            if j in i_fb:
-                infos[m] = i_fb[j]
-    return _Encoded(vectors, infos, len(vec_u), len(uniq), len(fallback))
+    missing = sorted(m for m in enc_key if m not in infos and m not in crawl_vectors)
+    by_metadata = describe_many(missing, metadata=meta)
+    infos.update({missing[j]: info for j, info in by_metadata.items()})
+    vectors = {m: _vector(info) for m, info in infos.items()}
+    vectors.update(crawl_vectors)
+    return _Encoded(vectors, infos, len(info_u), len(uniq), len(by_metadata))
 
 
 def _fill_catalogue_columns(cand: pd.DataFrame, meta: pd.DataFrame, infos: Mapping[str, Any]) -> list[float | None]:
@@ -740,25 +719,6 @@ def _twin_column(space: "TransferSpace", ids: list[str], features: "pd.DataFrame
             if best:
                 out[m] = ";".join(f"{space.models[j]}={w[j]:.2f}" for j in best)
     return [out.get(m) for m in ids]
-
-
-def _metadata_configs(models: Iterable[str], meta: "pd.DataFrame") -> dict[str, dict]:
-    """Configs for models known only by metadata (model_type, parameter count, input size)."""
-    out = {}
-    for m in models:
-        if m not in meta.index:
-            continue
-        row = meta.loc[m]
-        mt = row.get("model_type")
-        if not isinstance(mt, str) or not mt:
-            continue
-        n = pd.to_numeric(row.get("number_of_parameters"), errors="coerce")
-        size = pd.to_numeric(row.get("input_shape"), errors="coerce")
-        try:
-            out[m] = config_from_metadata(mt, None if pd.isna(n) else float(n), None if pd.isna(size) else int(size))
-        except Exception:  # unknown or removed model type: no architecture vector
-            continue
-    return out
 
 
 def _version(pkg: str) -> str:

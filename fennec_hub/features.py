@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import hub
 from ._extras import needs
-from .architecture import config_from_metadata, describe_architecture
+from .architecture import describe_many
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
 from .records import (expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records, pretrain_images,
                       pretrain_label, timm_pretrain)
@@ -252,37 +252,10 @@ def source_dataset(model_id: str, meta: pd.Series | None = None) -> str | None:
 
 def _archi2vec_many(models: Sequence[str], progress: bool = False,
                     metadata: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Architecture description (vector, params, input size) of every model archi2vec can resolve.
-
-    A Hub checkpoint known only by metadata (model_type, parameter count, input size) is encoded
-    from the closest shipped config of its type. Needs torch; models whose architecture cannot be
-    built are left out (their architecture columns stay empty).
-    """
-    from huggingface_hub.utils import tqdm
-
-    out: dict[str, Any] = {}
-
-    if metadata is not None:
-        metadata = metadata[~metadata.index.duplicated(keep="first")]
-    for m in tqdm(list(models), desc="archi2vec", disable=not progress):
-        try:
-            out[m] = describe_architecture(m)
-            continue
-        except Exception:  # ArchitectureError, missing torch, unknown id: try the metadata below
-            pass
-        row = metadata.loc[m] if metadata is not None and m in metadata.index else None
-        mt = row.get("model_type") if row is not None else None
-        if not isinstance(mt, str) or not mt:
-            continue
-        n = pd.to_numeric(row.get("number_of_parameters"), errors="coerce")
-        size = pd.to_numeric(row.get("input_shape"), errors="coerce")
-        try:
-            cfg = config_from_metadata(mt, None if pd.isna(n) else float(n),
-                                       None if pd.isna(size) else int(size))
-            out[m] = describe_architecture(cfg)
-        except Exception:  # unknown or removed model type: no architecture columns
-            continue
-    return out
+    """Architecture description of every model archi2vec can resolve, by model id (needs torch;
+    see `architecture.describe_many`, which also reads Hub checkpoints known only by metadata)."""
+    models = list(models)
+    return {models[i]: info for i, info in describe_many(models, progress=progress, metadata=metadata).items()}
 
 
 def _vector_of(x: Any) -> np.ndarray:
