@@ -440,14 +440,16 @@ def test_build_from_a_crawl(tmp_path: Path, monkeypatch):
     import fennec_hub.build as build_mod
     from fennec_hub.architecture import ARCHI2VEC_DIM, ARCHI2VEC_VERSION
 
-    def fake_encode(keys, progress=False):
+    from types import SimpleNamespace
+
+    def fake_describe_many(keys, progress=False, metadata=None):
         out = {}
         for i, k in enumerate(keys):
             v = np.random.default_rng(__import__("zlib").crc32(str(k).encode())).normal(size=ARCHI2VEC_DIM).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-        return out, {}
+            out[i] = SimpleNamespace(vector=v / np.linalg.norm(v), params=None, input_size=None, family=None)
+        return out
 
-    monkeypatch.setattr(build_mod, "_encode", fake_encode)
+    monkeypatch.setattr(build_mod, "describe_many", fake_describe_many)
     monkeypatch.setattr(build_mod, "timm_catalogue", lambda: pd.DataFrame(columns=["model_id", "library", "timm_name"]))
     monkeypatch.setattr(build_mod, "hf_catalogue", lambda: pd.DataFrame(columns=["model_id"]))
 
