@@ -84,6 +84,10 @@ deep nesting are rejected with :class:`ArchitectureError` before anything is bui
 itself is guarded by a module, parameter and time budget.  A bare name (no slash) that is also a
 local file or folder is rejected as ambiguous: pass ``./name`` or a ``Path`` to read the local
 config, or ``library="timm"`` for the timm architecture.
+
+Long on purpose (the one module that knows how networks are built and described): id
+resolution, the config allow-list and range checks, the bounded meta-device build and the
+canonical layer sequence belong together; each is its own section below.
 """
 
 from __future__ import annotations
@@ -1333,6 +1337,9 @@ def _units(model, stats: dict) -> list[_Unit]:
     (however its projections are split); parameters owned by a container (class tokens, position
     embeddings, layer scales) become parameter units keyed by their squeezed shape, as do
     ``nn.Embedding`` tables. Mask tokens (used only by masked pre-training) are left out.
+
+    (Long on purpose: one branch per kind of layer, read together.)
+
     """
     import torch.nn as nn
 
@@ -1462,6 +1469,9 @@ def _analyse(model, input_size: int | None) -> tuple[np.ndarray, dict]:
     Everything is computed from the canonical layer sequence (:func:`_units`) and the repeated
     blocks found in it (:func:`_find_runs`), so two libraries' implementations of one network,
     which differ in module classes, nesting, fused projections and wrappers, give one vector.
+
+    (Long on purpose: one pass over the canonical layer sequence fills every block of the vector, sharing its running tallies.)
+
     """
     stats = {k: 0.0 for k in ("p_conv_dense", "p_conv_pw", "p_conv_group", "p_conv_dw", "p_linear", "p_norm",
                               "p_other", "layer_scale", "cls_token")}

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ._extras import needs
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .space import TransferSpace
+from .datasets import list_datasets
+from .features import build_model_features, model_features, task_features
+from .records import (BENCHMARKS, collapsed_counts, load_method_scores, load_model_metadata, load_records,
+                      same_weights)
+from .space import TransferSpace, standardize
+from .zoo import Zoo
 
 METRICS = ("wtau", "kendall", "pearson", "top1_rel", "top5_rel")
 METRIC_LABELS = {
@@ -118,10 +121,6 @@ def load_inputs(text: bool = True, *, collapsed: bool = False) -> BenchInputs:
 
     ``collapsed``: keep the runs `fennec_hub.records.collapsed_runs` flags in the ground truth (the
     published figures of other methods were computed on it); by default they are left out."""
-    from .datasets import list_datasets
-    from .features import model_features, task_features
-    from .records import BENCHMARKS, load_method_scores, load_model_metadata, load_records
-
     records = load_records(include_collapsed=collapsed)
     meta = load_model_metadata()
     meta = meta[~meta.index.duplicated(keep="first")]
@@ -144,8 +143,6 @@ def global_prior(train: pd.DataFrame) -> pd.Series:
     Given one benchmark's training records this is the README's baseline: a model's mean result on
     the benchmark's other datasets (standardised per dataset so that no dataset dominates).
     """
-    from .space import standardize
-
     if train.empty:
         return pd.Series(dtype=float)
     z = standardize(train)
@@ -261,8 +258,6 @@ def lodo_training_records(records: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def _fit_space(train: pd.DataFrame, inputs: BenchInputs, task_features: pd.DataFrame | None, **options):
-    from .space import TransferSpace
-
     return TransferSpace.fit(train, model_features=inputs.model_features, task_features=task_features, **options)
 
 
@@ -452,9 +447,6 @@ def lobo_folds(inputs: BenchInputs, hf_folds: int = LOBO_HF_FOLDS) -> list[tuple
 def zoo_features(zoo: Any = None) -> pd.DataFrame:
     """Catalogue features of every checkpoint of a zoo (default: the embedded one), from its own
     tables, as the zoo build computes them (no timm needed)."""
-    from .features import build_model_features
-    from .zoo import Zoo
-
     zoo = Zoo.default() if zoo is None else zoo
     m = zoo.models
     meta = pd.DataFrame({
@@ -486,8 +478,6 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     among the zoo's checkpoints: median rank, rank of the truly best one).
     """
     from huggingface_hub.utils import tqdm
-
-    from .records import same_weights
 
     result = result or BenchResult()
     space_options = space_options or {}
@@ -662,8 +652,6 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *
         note = text_choice_note(space, inputs, benchmarks)
         if note:
             result.notes.append(note)
-    from .records import collapsed_counts
-
     counts = collapsed_counts()
     result.notes.append("Collapsed runs left out of every fit and of the ground truth (`records.collapsed_runs`: "
                         "near chance, or cut off far below their group): " + ", ".join(

@@ -16,6 +16,9 @@ listing itself did not change in between; on the live Hub, where `sort=downloads
 rows, each once). A later re-run appends fresh rows for repos whose sha changed and skips the
 others; `load_crawl` keeps the newest row per model. Models that hit Hub errors after retries get
 status "error" and are crawled again by the next run.
+
+Long on purpose: listing, per-model processing, card mining and the resumable append-only
+output are the crawl's parts and share its on-disk format.
 """
 
 from __future__ import annotations
@@ -407,6 +410,9 @@ def process_model(info: Any, *, endpoint: str | None = None, token: Any = None) 
 
     Returns (row, records). Hub failures that survive retries come back as status "error" (the
     model is retried by the next run); everything about the repo itself is a "skipped" reason.
+
+    (Long on purpose: the steps of one model share its fetch helpers and row, and its skip reasons read in order.)
+
     """
     from . import hub
 
@@ -791,6 +797,9 @@ def crawl(
     At most `workers` models are fetched at once; rows are written in listing order and
     checkpointed every `checkpoint_every` rows or `checkpoint_seconds`. Each repo's config.json and
     README.md are read at its listed commit with one GET each (no weights, no code, no HF cache).
+
+    (Long on purpose: scheduling, in-order commits and checkpoints share the window, the output and the counters.)
+
     """
     t0 = time.perf_counter()
     if isinstance(libraries, str):

@@ -32,6 +32,9 @@ Errors are :class:`HubError` subclasses with readable messages that are ALSO the
 :class:`NotCached` (``LocalEntryNotFoundError``) and :class:`HubTimeout` (also a ``TimeoutError``).
 The original error is kept as ``__cause__``. huggingface_hub is imported inside the functions (the
 error classes are created on first use) so that ``import fennec_hub.hub`` stays cheap.
+
+Long on purpose: every Hub call is here by design (one timeout, size-bound, retry and error
+policy), so every kind of call the project makes is too.
 """
 
 from __future__ import annotations

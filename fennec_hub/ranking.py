@@ -6,6 +6,9 @@ resolve the dataset -> its task vector (stored in the zoo, or encoded by the zoo
 Nothing here touches the network unless asked to: the default zoo is embedded in the package, and
 the Hub is consulted only for a zoo given as a repo id or a dataset id the registry does not know
 (both through `fennec_hub.hub`, which honours `HF_HUB_OFFLINE=1` without waiting).
+
+Long on purpose: argument checks with their documented errors, task resolution, the ranking,
+its explanations and the table rendering are the steps of one call.
 """
 
 from __future__ import annotations
@@ -709,6 +712,9 @@ def recommend(
     `df.attrs` records the resolved dataset, the zoo and its revision, the filters, and how many
     models were ranked. Bad arguments raise `RecommendArgumentError` (a ValueError; its subclass
     `RecommendTypeError` is also a TypeError); Hub failures raise `fennec_hub.hub.HubError`.
+
+    (Long on purpose: half of it is this docstring; the body checks, ranks, filters and assembles the table in order.)
+
     """
     import pandas as pd
 

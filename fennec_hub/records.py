@@ -5,6 +5,9 @@ README there for provenance and caveats). This module loads them in one long tab
 ``model`` column holds normalised model ids (Hub repo ids where the checkpoint is on the Hub,
 a namespaced id otherwise) and whose ``dataset`` column holds the dataset registry's canonical
 ids, so that every other part of fennec_hub can join records, scores and metadata by id.
+
+Long on purpose: every record file's name normalisation, hygiene (voided and collapsed runs),
+the model metadata and the ImageNet quality with its provenance are read here, where the files are.
 """
 
 from __future__ import annotations

@@ -125,7 +125,10 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
 
 
 def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]) -> str:
-    """The markdown report: summary tables, per-benchmark tables, per-dataset details."""
+    """The markdown report: summary tables, per-benchmark tables, per-dataset details.
+
+    (Long on purpose: it writes the report's sections in their order.)
+    """
     frame = result.frame()
     summ = summarize(frame)
     lines = ["# fennec_hub ranking benchmarks", "",

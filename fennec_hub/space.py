@@ -36,6 +36,9 @@ A model's score for a task is
 
 So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly, and ranking
 100,000 models is one matrix-vector product.
+
+Long on purpose: the TransferSpace, its task encoder and the nested leave-one-dataset-out
+tuning that chooses its settings are one model; the file format is checked field by field on load.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ import numpy as np
 import pandas as pd
 
 from ._extras import needs
+from .datasets import resolve_dataset
+from .features import model_features, task_features
 
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
@@ -337,6 +342,9 @@ class TransferSpace:
         columns form the text view), used to place new tasks. Either may be ``None``.
         Runs that collapsed should not be passed in: `fennec_hub.records.load_records` leaves them out
         (:func:`fennec_hub.records.collapsed_runs` flags them in any table).
+
+        (Long on purpose: its steps share the group matrices, and each is a few lines.)
+
         """
         s = self.settings
         need = {"model", "dataset", "metric", "value", "source"}
@@ -620,8 +628,6 @@ class TransferSpace:
         if task in self.datasets:
             return task
         try:
-            from .datasets import resolve_dataset
-
             return resolve_dataset(task).id
         except (KeyError, ValueError, NotImplementedError):
             return task
@@ -741,7 +747,10 @@ class TransferSpace:
     @classmethod
     def load(cls, path: str | Path) -> "TransferSpace":
         """Read a space written by :meth:`save`, checking every field's type and every array's shape
-        (a malformed space raises ``ValueError`` naming the field, at load time)."""
+        (a malformed space raises ``ValueError`` naming the field, at load time).
+
+        (Long on purpose: every field and array of the file format is checked here, at load time.)
+        """
         from safetensors.numpy import load_file
 
         path = Path(path)
@@ -1107,8 +1116,6 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
     rest = [m for m in models if cached is None or m not in cached.index]
     if rest:
         try:
-            from .features import model_features
-
             extra = model_features(rest)
         except Exception:  # features unavailable: the cold start falls back to the average prior
             extra = pd.DataFrame(index=rest)
@@ -1117,14 +1124,10 @@ def _lookup_model_features(models: list[str], cached: pd.DataFrame | None) -> pd
 
 
 def _entry_features(entry: Any) -> pd.Series:
-    from .features import task_features
-
     return task_features([entry], text=None).iloc[0]
 
 
 def _lookup_task_features(tasks: list[str], cached: pd.DataFrame | None) -> pd.DataFrame:
     if cached is not None and all(t in cached.index for t in tasks):
         return cached.loc[tasks]
-    from .features import task_features
-
     return task_features(tasks, text=None)
