@@ -344,9 +344,6 @@ def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str
             return hit
     # A custom zoo may carry tasks the registry does not know: accept its own ids first.
     if protocol is not None:
-        if images is not None:
-            raise ValueError("protocol= and images= cannot be combined: the image proxy places tasks without "
-                             "a protocol; drop one of them")
         entry = _resolve_entry(dataset, token)
         vec, how = _protocol_task_vector(zoo, entry, protocol)
         task = _Task(entry.id, entry.name, vec, how, entry)
@@ -383,10 +380,15 @@ def _new_task_vector(zoo: "Zoo", entry: "DatasetEntry", token: str | bool | None
         vec = task_vector_from_proxies(entry, zoo, token=token, progress=False)
     if vec is None:
         vec = zoo.space.task_vector(entry.id)
+    return _checked_vector(zoo, vec, entry, "the zoo's transfer space"), how
+
+
+def _checked_vector(zoo: "Zoo", vec: Any, entry: "DatasetEntry", what: str) -> np.ndarray:
+    """``vec`` as float32 if it is a finite vector of the zoo's length; else a ValueError naming ``what``."""
     vec = np.asarray(vec, dtype=np.float32)
     if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
-        raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")
-    return vec, how
+        raise ValueError(f"{what} gave an invalid task vector for {entry.id!r}")
+    return vec
 
 
 def protocols() -> dict[str, str]:
@@ -403,10 +405,8 @@ def _protocol_task_vector(zoo: "Zoo", entry: "DatasetEntry", protocol: str) -> t
     """Task vector under one fine-tuning protocol, from the zoo's transfer space: a recorded task
     uses that protocol's own records where it has them; a new task is placed among the protocol's
     recorded tasks by task similarity (metadata, and text where the space found it helps)."""
-    from .records import BENCHMARKS, benchmark_protocol
+    from .records import benchmark_protocol
 
-    if protocol not in BENCHMARKS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(BENCHMARKS)}")
     source, metric = benchmark_protocol(protocol)
     space = zoo.space
     if source not in {s for s, _ in space.protocols}:
@@ -417,26 +417,19 @@ def _protocol_task_vector(zoo: "Zoo", entry: "DatasetEntry", protocol: str) -> t
         from .tasks import task_feature_row
 
         task, how = task_feature_row(entry), "metadata"
-    vec = np.asarray(space.task_vector(task, source=source, metric=metric), dtype=np.float32)
-    if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
-        raise ValueError(f"the zoo's transfer space gave an invalid task vector for {entry.id!r}")
-    return vec, how
+    return _checked_vector(zoo, space.task_vector(task, source=source, metric=metric), entry,
+                           "the zoo's transfer space"), how
 
 
 def _task_vector_from_images(zoo: "Zoo", entry: "DatasetEntry", images: Any) -> np.ndarray:
-    """The image proxy (fennec_hub.tasks): place the task from `images` images of its Hub dataset."""
-    if "image" not in zoo.proxies:
-        raise ValueError("this zoo has no image-proxy regressor, so images= cannot be used with it; "
-                         "omit images= to place the task from its metadata")
+    """The image proxy (fennec_hub.tasks): place the task from `images` images of its Hub dataset.
+
+    `recommend` has checked that `images` is a positive integer and that the zoo has an image proxy.
+    """
     from .tasks import task_vector_from_proxies
 
-    n = images if isinstance(images, int) and not isinstance(images, bool) else None
-    if n is None or n < 1:
-        raise ValueError(f"images must be a positive number of images to sample, got {images!r}")
-    vec = np.asarray(task_vector_from_proxies(entry, zoo, images=n, progress=False), dtype=np.float32)
-    if vec.shape != (zoo.dim,) or not np.isfinite(vec).all():
-        raise ValueError(f"the image proxy gave an invalid task vector for {entry.id!r}")
-    return vec
+    return _checked_vector(zoo, task_vector_from_proxies(entry, zoo, images=int(images), progress=False), entry,
+                           "the image proxy")
 
 
 # --------------------------------------------------------------------------------------------

@@ -592,7 +592,7 @@ class TransferSpace:
                 lam, tau, anchor = self.protocol_shrink[p], self.protocol_temperature[p], self.protocol_anchor[p]
                 uniform = np.full(int(cand.sum()), anchor / cand.sum())
                 sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb,
-                                   _at(self.protocol_text, p))
+                                   float(self.protocol_text[p]))
                 w[cand] += (1.0 - trust) * (uniform + lam * (_softmax(sims / tau) - uniform)) / len(chosen)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
@@ -613,7 +613,7 @@ class TransferSpace:
     def text_weights(self) -> dict[str, float]:
         """Weight of the text view in task similarity, per protocol (``"source/metric"``) and for
         the pair term, as chosen at fit time (0 = registry metadata only)."""
-        out = {f"{s}/{m}": float(_at(self.protocol_text, i)) for i, (s, m) in enumerate(self.protocols)}
+        out = {f"{s}/{m}": float(self.protocol_text[i]) for i, (s, m) in enumerate(self.protocols)}
         out["source similarity"] = float(self.pair_text)
         return out
 
@@ -892,11 +892,6 @@ def _fit_prior_weights(Z: np.ndarray, obs: np.ndarray, P: np.ndarray, sources: S
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:
     """Source/target similarity -> pair feature: 1 for identical datasets, decaying with dissimilarity."""
     return np.exp((np.asarray(sim) - 1.0) / tau)
-
-
-def _at(values: np.ndarray, i: int, default: float = 0.0) -> float:
-    """``values[i]``, or ``default`` for spaces saved before the array existed."""
-    return float(values[i]) if i < len(values) else default
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
