@@ -84,6 +84,7 @@ __all__ = [
     "list_files",
     "repo_files",
     "download",
+    "check_sizes",
     "snapshot",
     "push_files",
     "push_folder",
@@ -770,16 +771,32 @@ def repo_files(repo_id: str, *, repo_type: str = "dataset", revision: str | None
 
 # ---------------------------------------------------------------------------- downloads
 def _check_size(repo_id: str, filename: str, size: int | None, max_bytes: int | None, *,
-                repo_type: str) -> None:
+                repo_type: str, bound: str = "max_bytes", where: str | None = None) -> None:
     if max_bytes is None:
         return
-    what = f"'{filename}' of {_describe(repo_type, repo_id)}"
+    what = f"'{filename}' of {where or _describe(repo_type, repo_id)}"
     if size is None:
         raise DownloadTooLarge(f"refusing to download {what}: the Hub did not say how large it is "
                                f"(the bound is {max_bytes:,} bytes)")
     if size > max_bytes:
         raise DownloadTooLarge(f"refusing to download {what}: it is {size:,} bytes, over the "
-                               f"{max_bytes:,}-byte bound (pass a larger max_bytes to allow it)")
+                               f"{max_bytes:,}-byte bound ({bound}); pass a larger {bound} to allow it")
+
+
+def check_sizes(repo_id: str, sizes: Mapping[str, int | None], *, max_file_bytes: int | None,
+                max_bytes: int | None, repo_type: str = "dataset", where: str | None = None) -> int:
+    """Refuse files before they are downloaded: one over ``max_file_bytes`` (or of unknown size
+    under a bound), or all of them together over ``max_bytes`` (:class:`DownloadTooLarge`, naming
+    the bound; ``None`` = no bound). ``sizes``: file name -> bytes, e.g. :func:`repo_files`'
+    ``sizes``. ``where`` names the repo in messages. Returns the files' total size."""
+    where = where or _describe(repo_type, repo_id)
+    for name, size in sizes.items():
+        _check_size(repo_id, name, size, max_file_bytes, repo_type=repo_type, bound="max_file_bytes", where=where)
+    total = sum(size or 0 for size in sizes.values())
+    if max_bytes is not None and total > max_bytes:
+        raise DownloadTooLarge(f"refusing to download {where}: its {len(sizes)} files are {total:,} bytes "
+                               f"together, over the {max_bytes:,}-byte bound (max_bytes)")
+    return total
 
 
 def download(repo_id: str, filename: str, *, repo_type: str = "model", revision: str | None = None,
@@ -873,23 +890,18 @@ def snapshot(repo_id: str, *, repo_type: str = "dataset", revision: str | None =
             raise err from None
     wanted = sorted(filter_repo_objects(list(listing.sizes), allow_patterns=allow_patterns,
                                         ignore_patterns=ignore_patterns))
-    total = 0
-    for name in wanted:
-        _check_size(repo_id, name, listing.sizes[name], max_file_bytes, repo_type=repo_type)
-        total += listing.sizes[name] or 0
-    if max_bytes is not None and total > max_bytes:
-        raise DownloadTooLarge(f"refusing to download {len(wanted)} files of {_describe(repo_type, repo_id)}: "
-                               f"{total:,} bytes together, over the {max_bytes:,}-byte bound")
+    check_sizes(repo_id, {n: listing.sizes[n] for n in wanted}, max_file_bytes=max_file_bytes,
+                max_bytes=max_bytes, repo_type=repo_type)
     # Exactly the files just checked. The caller's revision (not the listed commit) is passed on so
     # that the cache records which commit it names and serves it offline later.
     local, sha = fetch(revision, [_pattern(n) for n in wanted], None, False)
     if sha != listing.commit:  # the repo moved between the listing and the download: re-check
         on_disk = {n: (Path(local) / n).stat().st_size for n in wanted if (Path(local) / n).is_file()}
-        for name, size in on_disk.items():
-            _check_size(repo_id, name, size, max_file_bytes, repo_type=repo_type)
-        if max_bytes is not None and sum(on_disk.values()) > max_bytes:
+        try:
+            check_sizes(repo_id, on_disk, max_file_bytes=max_file_bytes, max_bytes=max_bytes, repo_type=repo_type)
+        except DownloadTooLarge as err:
             raise DownloadTooLarge(f"{_describe(repo_type, repo_id)} changed during the download and is now "
-                                   f"over the {max_bytes:,}-byte bound")
+                                   f"over a bound: {err}") from None
     return local, sha
 
 
@@ -1006,7 +1018,8 @@ def read_small_file(repo_id: str, filename: str, *, revision: str | None = None,
     chunks: list[bytes] = []
     with _translated(repo_id, repo_type=repo_type, endpoint=endpoint, revision=revision, filename=filename,
                      call=f"read of '{filename}'"):
-        with get_session().stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as r:
+        with get_session().stream("GET", url, headers=headers, follow_redirects=True,
+                                  timeout=network_timeout() if timeout is None else timeout) as r:
             if r.status_code >= 400:
                 r.read()
                 hf_raise_for_status(r)

@@ -684,15 +684,8 @@ class Zoo:
                 if sizes[rel] is not None and sizes[rel] != meta["size"]:
                     raise ZooFormatError(f"{where}: {rel} is {sizes[rel]} bytes on the Hub, {MANIFEST} says "
                                          f"{meta['size']}")
-        total = 0
-        for rel, meta in files.items():
-            if max_file_bytes is not None and meta["size"] > max_file_bytes:
-                raise hub.DownloadTooLarge(f"refusing to download {rel} of {where}: it is {meta['size']:,} "
-                                           f"bytes, over the {max_file_bytes:,}-byte bound (max_file_bytes)")
-            total += meta["size"]
-        if max_bytes is not None and total > max_bytes:
-            raise hub.DownloadTooLarge(f"refusing to download {where}: its {len(files)} files are {total:,} "
-                                       f"bytes together, over the {max_bytes:,}-byte bound (max_bytes)")
+        hub.check_sizes(repo_id, {rel: meta["size"] for rel, meta in files.items()}, max_file_bytes=max_file_bytes,
+                        max_bytes=max_bytes, where=where)
         for rel, meta in files.items():
             hub.download(repo_id, rel, repo_type="dataset", revision=commit, size=meta["size"],
                          max_bytes=max_file_bytes, endpoint=endpoint, token=token)
