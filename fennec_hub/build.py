@@ -42,7 +42,7 @@ from .records import (
     same_weights,
     timm_pretrain,
 )
-from .space import _TWIN_REPORT, TransferSpace
+from .space import TransferSpace
 from .tasks import fit_task_proxies, task_vector_from_proxies
 from .zoo import DEFAULT_ZOO_DIR, HISTORY_COLUMNS, Zoo, ZooFormatError, _safe_relpath
 
@@ -294,17 +294,14 @@ def _custom_model_vectors(space: TransferSpace, ids: list[str], mdf: pd.DataFram
             todo.append(i)
     feats = None
     if todo:
-        try:
-            meta = pd.DataFrame({
-                "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
-                "img_size": [mdf.at[i, "input_size"] for i in todo],
-                "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
-                "pretrain": [mdf.at[i, "pretrain"] for i in todo],
-            }, index=[ids[i] for i in todo]).astype({"params_m": float})
-            feats = features.build_model_features([ids[i] for i in todo], meta,
-                                                  {ids[i]: vectors[i] for i in todo if i in vectors})
-        except ImportError:
-            feats = None
+        meta = pd.DataFrame({
+            "params_m": [None if mdf.at[i, "params"] is None else float(mdf.at[i, "params"]) / 1e6 for i in todo],
+            "img_size": [mdf.at[i, "input_size"] for i in todo],
+            "imagenet_top1": [mdf.at[i, "imagenet_top1"] for i in todo],
+            "pretrain": [mdf.at[i, "pretrain"] for i in todo],
+        }, index=[ids[i] for i in todo]).astype({"params_m": float})
+        feats = features.build_model_features([ids[i] for i in todo], meta,
+                                              {ids[i]: vectors[i] for i in todo if i in vectors})
         mv[todo] = np.asarray(space.model_vectors([ids[i] for i in todo], model_features=feats), dtype=np.float32)
     return mv, todo, feats
 
@@ -435,9 +432,8 @@ def build_default_zoo(out: str | os.PathLike = DEFAULT_ZOO_DIR, *, limit: int | 
         timed(f"task proxies: {sorted(fitted)}")
     tcounts = records.groupby("dataset").size()
     tasks["n_records"] = [int(tcounts.get(t, 0)) for t in tasks["task_id"]]
-    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space,
+    zoo = Zoo(cand, mv, tasks, tv, archi2vec_vectors=av, history=history, space=space, proxies=fitted,
               info=_default_info(records, space), source="built")
-    zoo.proxies = fitted
     zoo.save(out)
     log(f"[build-zoo] wrote {out} ({time.time() - t0:.1f}s): {len(ids)} models "
         f"({int((cand['vector_source'] == 'history').sum())} history), {len(tasks)} tasks, "
@@ -713,11 +709,9 @@ def _twin_column(space: "TransferSpace", ids: list[str], features: "pd.DataFrame
     cold = [m for m, src in zip(ids, sources) if src == "cold_start"]
     out: dict[str, str] = {}
     if cold:
-        W = space.twin_weights(cold, features)
-        for m, w in zip(cold, W):
-            best = [j for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
+        for m, best in zip(cold, space.top_twins(cold, features, top)):
             if best:
-                out[m] = ";".join(f"{space.models[j]}={w[j]:.2f}" for j in best)
+                out[m] = ";".join(f"{twin}={w:.2f}" for twin, w in best)
     return [out.get(m) for m in ids]
 
 

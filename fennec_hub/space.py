@@ -530,6 +530,14 @@ class TransferSpace:
                 w[i, index[m]] = 0.0
         return w
 
+    def top_twins(self, models: Sequence[str], model_features: pd.DataFrame | None = None,
+                  top: int = 3) -> list[list[tuple[str, float]]]:
+        """Each model's strongest recorded architecture twins, ``(model id, weight)`` strongest first:
+        at most ``top``, none weaker than the weight worth naming in an explanation."""
+        W = self.twin_weights(models, model_features)
+        return [[(self.models[j], float(w[j])) for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
+                for w in W]
+
     def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
         feats = self._features_for(models, model_features)
         f = np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
@@ -676,11 +684,7 @@ class TransferSpace:
         f = float(self.quality_prior([model], model_features)[0])
         twins = []
         if cold:
-            w = self.twin_weights([model], model_features)[0]
-            for j in np.argsort(-w, kind="stable")[:3]:
-                if w[j] < _TWIN_REPORT:
-                    break
-                twins.append(dict(model=self.models[j], weight=float(w[j])))
+            twins = [dict(model=m, weight=w) for m, w in self.top_twins([model], model_features)[0]]
         tasks = []
         for g in np.argsort(-tv[1 : 1 + G], kind="stable")[: max(top, 0)]:
             if tv[1 + g] <= 0:

@@ -649,7 +649,3 @@ def mixing_weights(names: Sequence[str], gains: Sequence[float | None]) -> np.nd
             w = np.ones(len(names))
     return w / w.sum()
 
-
-# --------------------------------------------------------------------------------------------
-# LogME (You et al., "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
-# ICML 2021): log marginal evidence of a Bayesian linear model on frozen features.

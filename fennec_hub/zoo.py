@@ -409,8 +409,6 @@ class Zoo:
     @property
     def history(self) -> "pd.DataFrame":
         """The fine-tuning records the zoo's history vectors were fitted on (long format)."""
-        if callable(self._history):
-            self._history = self._history()
         return self._history
 
     @property
