@@ -370,15 +370,24 @@ class ProxyRegressor:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ProxyRegressor:
-        """Read a regressor written by :meth:`save`."""
+        """Read a regressor written by :meth:`save`; malformed arrays or ``meta`` raise ``ValueError``."""
         from safetensors.numpy import load_file
 
         path = Path(path)
         arrays = load_file(str(path.with_suffix(".safetensors")))
         info = json.loads(path.with_suffix(".json").read_text())
-        return cls(name=str(info["name"]), coef=arrays["coef"], intercept=arrays["intercept"],
-                   alpha=float(info["alpha"]), quality=info.get("quality"),
-                   baseline_quality=info.get("baseline_quality"), meta=dict(info.get("meta") or {}))
+        coef, icpt = arrays.get("coef"), arrays.get("intercept")
+        if coef is None or coef.ndim != 2 or icpt is None or icpt.shape != (coef.shape[0],):
+            raise ValueError(f"{path.with_suffix('.safetensors')}: coef {getattr(coef, 'shape', None)} / intercept "
+                             f"{getattr(icpt, 'shape', None)} are not a [d, p] matrix and its [d] offsets")
+        for a_name, a in (("coef", coef), ("intercept", icpt)):
+            if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+                raise ValueError(f"{path.with_suffix('.safetensors')}: {a_name} must hold finite floats")
+        meta = info.get("meta") or {}
+        if not isinstance(meta, dict) or not isinstance(meta.get("encoder", ""), str):
+            raise ValueError(f"{path.with_suffix('.json')}: malformed 'meta'")
+        return cls(name=str(info["name"]), coef=coef, intercept=icpt, alpha=float(info["alpha"]),
+                   quality=info.get("quality"), baseline_quality=info.get("baseline_quality"), meta=dict(meta))
 
 
 def _agreement(model_vectors: np.ndarray | None):
