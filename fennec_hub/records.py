@@ -65,8 +65,6 @@ TRANSFERGRAPH_METADATA_FILE = "transfergraph_hf_model_metadata.csv"
 # values look broken (README section 1), so they are flagged and left out by default.
 PARC_VOIDED_SOURCES = ("swav_imagenet", "deepclusterv2_imagenet", "npid_imagenet", "moco_imagenet", "simclr_imagenet")
 PARC_CONTROLLED_TAG = "(controlled bank)"
-_PARC_CONTROLLED_SOURCES = ("nabird", "oxford_pets", "cub200", "caltech101", "stanford_dogs", "voc2007", "cifar10",
-                            "imagenet")
 
 # PARC checkpoints that are standard torchvision ImageNet weights (= timm ".tv_in1k").
 _PARC_KNOWN = {
@@ -644,8 +642,7 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
 
 def _parc_finetune(model: str) -> bool:
     """A PARC controlled-bank checkpoint: a torchvision ImageNet network fine-tuned on one dataset."""
-    ns, _, rest = model.partition("/")
-    return ns == "parc" and rest.partition("-")[2] in _PARC_CONTROLLED_SOURCES
+    return model.startswith("parc/") and _parc_models().get(model, ("", "", False))[2]
 
 
 def _original_recipe(arch: str, evaluated: pd.Index) -> str | None:
@@ -741,10 +738,9 @@ def _short_name(dataset: str) -> str:
     return "in1k" if entry.id == "ILSVRC/imagenet-1k" else entry.short_name
 
 
-def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Metadata derivable from the record files themselves (library, arch, source dataset)."""
-    import pandas as pd
-
+@functools.lru_cache(maxsize=1)
+def _parc_models() -> dict[str, tuple[str, str, bool]]:
+    """PARC's checkpoints: model id -> (architecture, source it was trained on, in the controlled bank)."""
     raw: dict[str, tuple[str, str, bool]] = {}
     for fname in ("parc_oracles.csv", "parc_method_scores.csv"):
         df = _read_csv(RECORDS_DIR / fname)
@@ -752,6 +748,14 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
         for m, ctl in zip(df["model"].astype(str).str.strip(), controlled):
             arch, source = m.split("|", 1)
             raw[normalize_model_id(m, fname)] = (arch, source, bool(ctl))
+    return raw
+
+
+def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Metadata derivable from the record files themselves (library, arch, source dataset)."""
+    import pandas as pd
+
+    raw = _parc_models()
     rows = []
     for model in sorted(set(records["model"]) | set(scores["model"])):
         row: dict[str, object] = {"model": model}
