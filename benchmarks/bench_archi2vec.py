@@ -91,13 +91,14 @@ _SIG: dict[str, tuple] = {}
 
 
 def _signature(model_id: str) -> tuple:
-    """The network's parameter tensors: sorted shapes, singleton dimensions dropped (a 1x1 conv
-    kernel and a linear weight agree), without transformers' pooled-output head (``pooler``: the
-    image classifiers build the backbone without it) and mask tokens (masked pre-training only)."""
+    """The network's parameter tensors: sorted shapes, singleton dimensions dropped as archi2vec
+    drops them (a 1x1 conv kernel and a linear weight agree), without transformers' pooled-output
+    head (``pooler``: the image classifiers build the backbone without it) and mask tokens (masked
+    pre-training only)."""
     if model_id not in _SIG:
         a2v = importlib.import_module("fennec_hub.architecture")
         model, _ = a2v._build(a2v._to_spec(model_id, None))
-        _SIG[model_id] = tuple(sorted(tuple(int(d) for d in p.shape if d != 1) for n, p in model.named_parameters()
+        _SIG[model_id] = tuple(sorted(a2v._squeezed(p.shape) for n, p in model.named_parameters()
                                       if not n.startswith("pooler.") and "mask_token" not in n))
     return _SIG[model_id]
 

@@ -150,7 +150,6 @@ _DEPTH_CAP = 128           # layers per stage / number of layers
 _TOTAL_DEPTH_CAP = 192
 _IMAGE_CAP = 2048
 _DEPTH_KEYS = re.compile(r"^(num_)?(hidden_)?(encoder_)?(layers|depths?|blocks|stages)$|^num_\w*(layers|blocks)$|_depths?$")
-_SCALE_KEYS = re.compile(r"(_coefficient|_multiplier|^width_factor|^mlp_ratios?|_ratio)$")
 _SCALE_CAP = 16.0
 _DIM_KEYS = re.compile(r"(hidden_size|hidden_sizes|hidden_dim|embed_dim|embedding_size|intermediate_size|"
                        r"channels|_dim$|^dim$|dims$|width|neck_hidden_sizes|projection_dim|decoder_hidden_size)")
@@ -608,26 +607,45 @@ _TORCHVISION = {"alexnet": ("pytorchcv", "alexnet", None),
                 "googlenet": ("pytorchcv", "bninception", "GoogLeNet (Inception v1) is in neither timm nor pytorchcv; "
                               "BN-Inception, its batch-normalised successor, is the closest available"),
                 "inception_v3": ("timm", "inception_v3", None)}
+# Networks in neither timm nor pytorchcv: the table maps them to the closest available one.
+_STAND_INS = frozenset({"googlenet"})
 # When pytorchcv is not installed: the closest timm architecture.
 _PYTORCHCV_FALLBACK = {"nasnet_4a1056": "nasnetalarge", "bninception": "inception_v3", "alexnet": "vgg11"}
+
+
+def _table_entry(model_id: str) -> tuple[str, str, str, bool] | None:
+    """``(library, name, note, stand_in)`` of a ``keras/<name>``, ``parc/<arch>-<source>`` or
+    ``torchvision/<arch>`` id, from :data:`_KERAS` and :data:`_TORCHVISION` (other torchvision and
+    PARC architectures: timm's of that name); ``stand_in`` when the named network is in neither
+    library and ``name`` is only the closest available.  None for other ids and unknown Keras
+    applications."""
+    ns, _, rest = model_id.strip().partition("/")
+    ns = ns.lower()
+    if not rest:
+        return None
+    if ns == "keras":
+        hit = _KERAS.get(re.sub(r"[^a-z0-9]", "", rest.lower()))
+        if hit is None:
+            return None
+        lib, name, note = hit
+        return lib, name, note or f"Keras {rest} mapped to {lib} {name}", False
+    if ns in ("parc", "torchvision"):
+        arch = (rest.split("-")[0].split("|")[0] if ns == "parc" else rest).lower()
+        lib, name, note = _TORCHVISION.get(arch) or ("timm", arch, None)
+        return lib, name, note or f"{arch} mapped to {lib} {name}", arch in _STAND_INS
+    return None
 
 
 def mapped_architecture(model_id: str) -> tuple[str, str] | None:
     """``(library, name)`` of the network a benchmark id is an instance of (``keras/vgg16`` ->
     ``("timm", "vgg16")``, ``torchvision/alexnet`` and ``parc/alexnet-cub200`` -> ``("pytorchcv",
     "alexnet")``), from the tables
-    :func:`resolve_architecture` uses, without importing any model library; None for other ids."""
-    ns, _, rest = str(model_id).partition("/")
-    if ns == "keras":
-        hit = _KERAS.get(re.sub(r"[^a-z0-9]", "", rest.lower()))
-    elif ns in ("torchvision", "parc"):
-        arch = rest.split("-")[0].lower()
-        hit = _TORCHVISION.get(arch) or ("timm", arch, None)
-        if hit[2] and "closest" in hit[2]:  # a stand-in for a network neither library has
-            return None
-    else:
+    :func:`resolve_architecture` uses, without importing any model library; None for other ids and
+    for a stand-in (``torchvision/googlenet``: a network neither library has)."""
+    hit = _table_entry(str(model_id))
+    if hit is None or hit[3]:
         return None
-    return (hit[0], hit[1]) if hit else None
+    return hit[0], hit[1]
 
 
 def resolve_architecture(model_id: str) -> ArchitectureSpec:
@@ -654,18 +672,12 @@ def resolve_architecture(model_id: str) -> ArchitectureSpec:
         return _timm_spec(rest, source=mid)
     if rest and nsl == "pytorchcv":
         return _pytorchcv_spec(rest, source=mid)
+    entry = _table_entry(mid)
+    if entry is not None:
+        lib, name, note, _ = entry
+        return _mapped(lib, name, mid, note)
     if rest and nsl == "keras":
-        key = re.sub(r"[^a-z0-9]", "", rest.lower())
-        if key not in _KERAS:
-            raise ArchitectureError(f"unknown Keras application {rest!r}; known: {', '.join(sorted(_KERAS))}")
-        lib, name, note = _KERAS[key]
-        return _mapped(lib, name, mid, note or f"Keras {rest} mapped to {lib} {name}")
-    if rest and nsl in ("parc", "torchvision"):
-        arch = rest.split("-")[0].split("|")[0].lower() if nsl == "parc" else rest.lower()
-        if arch in _TORCHVISION:
-            lib, name, note = _TORCHVISION[arch]
-            return _mapped(lib, name, mid, note or f"{arch} mapped to {lib} {name}")
-        return _mapped("timm", arch, mid, f"{arch} mapped to timm {arch}")
+        raise ArchitectureError(f"unknown Keras application {rest!r}; known: {', '.join(sorted(_KERAS))}")
     if rest and nsl == "vtab":
         return _mapped("timm", "resnetv2_50", mid, "VTAB leaderboard methods are all ResNet-50 v2")
     if rest and nsl in ("hf", "huggingface"):
@@ -786,21 +798,29 @@ def _spec_from_dict(d: Mapping[str, Any], *, source: str | None = None) -> Archi
                           model_args=d.get("model_args"))
     if mt in _REMOVED_TYPES:
         raise ArchitectureError(f"model type {mt!r}: {_REMOVED_TYPES[mt]}; cannot be encoded")
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    if mt not in CONFIG_MAPPING:
-        close = difflib.get_close_matches(mt, list(CONFIG_MAPPING.keys()), n=3, cutoff=0.6)
-        raise ArchitectureError(f"unknown transformers model type {mt!r}" + (f"; did you mean {close}?" if close else ""))
+    config_cls = _config_class(mt)
     # An allow-list: only what the config class declares as architecture reaches the builder (for a
     # composite model, only its vision tower's config).
     src = {"vision_config": d.get("vision_config") or {}} if mt in _TOWER_TYPES else d
-    cfg = _architecture_config(CONFIG_MAPPING[mt], src)
+    cfg = _architecture_config(config_cls, src)
     _check_ranges(cfg, mt)
     _check_type_specific(mt, cfg)
     res = _res_from(cfg.get("image_size"))
     if res is None and isinstance(cfg.get("vision_config"), Mapping):
         res = _res_from(cfg["vision_config"].get("image_size"))
     return ArchitectureSpec("transformers", mt, cfg, res, source, None)
+
+
+def _config_class(model_type: str) -> type:
+    """The transformers config class of ``model_type``; :class:`ArchitectureError` (naming close
+    types) when transformers has none."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        close = difflib.get_close_matches(model_type, list(CONFIG_MAPPING.keys()), n=3, cutoff=0.6)
+        raise ArchitectureError(f"unknown transformers model type {model_type!r}"
+                                + (f"; did you mean {close}?" if close else ""))
+    return CONFIG_MAPPING[model_type]
 
 
 def _check_type_specific(mt: str, cfg: Mapping[str, Any]) -> None:
@@ -1038,13 +1058,10 @@ def _prepare_transformers(spec: ArchitectureSpec):
     with needs("encode", "archi2vec"):
         import transformers
         from transformers.models.auto import modeling_auto as ma
-        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
         from transformers.utils import logging as tlog
 
     mt = spec.name
-    if mt not in CONFIG_MAPPING:
-        close = difflib.get_close_matches(mt, list(CONFIG_MAPPING.keys()), n=3, cutoff=0.6)
-        raise ArchitectureError(f"unknown transformers model type {mt!r}" + (f"; did you mean {close}?" if close else ""))
+    config_cls = _config_class(mt)
     if mt in _NOT_BUILDABLE:
         raise ArchitectureError(f"model type {mt!r} is not supported by archi2vec")
     vision = set(ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES) | set(ma.MODEL_FOR_BACKBONE_MAPPING_NAMES) \
@@ -1055,7 +1072,7 @@ def _prepare_transformers(spec: ArchitectureSpec):
     prev = tlog.get_verbosity()
     tlog.set_verbosity_error()          # defaults of unused sub-configs (e.g. CLIP's text tower) warn loudly
     try:
-        cfg = CONFIG_MAPPING[mt](**cfg_dict)
+        cfg = config_cls(**cfg_dict)
     finally:
         tlog.set_verbosity(prev)
     tower_guess = None
@@ -1213,6 +1230,25 @@ def _linear_label(c_in: int, c_out: int) -> str:
     return f"linear/r{_ratio(c_in, c_out)}"
 
 
+def _linear_unit(c_in: int, c_out: int, n: int, stats: dict) -> _Unit:
+    """A linear layer (or 1x1 convolution) of ``n`` parameters, counted as linear parameters."""
+    stats["p_linear"] += n
+    return _Unit("linear", _linear_label(c_in, c_out), f"l:{c_in}>{c_out}", n, int(c_out))
+
+
+def _param_unit(p, stats: dict) -> _Unit:
+    """A free parameter tensor (token, position table, layer scale, embedding) keyed by its squeezed
+    shape, counted as other parameters."""
+    shape = _squeezed(p.shape)
+    n = int(p.numel())
+    stats["p_other"] += n
+    return _Unit("param", f"param{len(shape)}d", f"p:{shape}", n)
+
+
+def _act_unit(kind: str) -> _Unit:
+    return _Unit("act", f"act:{kind}", f"a:{kind}")
+
+
 def _conv_unit(m, stats: dict) -> _Unit:
     k = tuple(int(x) for x in m.kernel_size)
     kk = max(k) if k else 1
@@ -1222,9 +1258,7 @@ def _conv_unit(m, stats: dict) -> _Unit:
     if kk == 1 and s == 1 and g == 1:
         # a 1x1 convolution is a linear layer applied at every position (ConvNeXt's MLP is one or
         # the other depending on the library)
-        stats["p_linear"] += n
-        return _Unit("linear", _linear_label(m.in_channels, m.out_channels), f"l:{m.in_channels}>{m.out_channels}",
-                     n, int(m.out_channels))
+        return _linear_unit(m.in_channels, m.out_channels, n, stats)
     if g > 1 and g == m.in_channels:
         sub, key = "dw", "p_conv_dw"
     elif g > 1:
@@ -1282,10 +1316,8 @@ def _collapse(m, kind: str, stats: dict) -> list[_Unit]:
             inner.add("norm")
         else:
             for p in own:        # tables apart; vectors (biases held beside a linear layer) as linear
-                shape = _squeezed(p.shape)
-                if len(shape) >= 2:
-                    stats["p_other"] += int(p.numel())
-                    tables.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+                if len(_squeezed(p.shape)) >= 2:
+                    tables.append(_param_unit(p, stats))
                     n -= int(p.numel())
                 else:
                     stats["p_linear"] += int(p.numel())
@@ -1361,10 +1393,7 @@ def _units(model, stats: dict) -> list[_Unit]:
             units.append(_conv_unit(m, stats))
             continue
         if isinstance(m, nn.Linear):
-            n = int(sum(p.numel() for _, p in own))
-            stats["p_linear"] += n
-            units.append(_Unit("linear", _linear_label(m.in_features, m.out_features),
-                               f"l:{m.in_features}>{m.out_features}", n, int(m.out_features)))
+            units.append(_linear_unit(m.in_features, m.out_features, int(sum(p.numel() for _, p in own)), stats))
             continue
         nk = _norm_kind(m, cname) if (not children or isinstance(m, norm_types)) else None
         if nk is not None:
@@ -1376,7 +1405,7 @@ def _units(model, stats: dict) -> list[_Unit]:
                 ak = _act_kind(type(c).__name__.lower()) if not any(True for _ in c.children()) else None
                 if ak is not None and id(c) not in seen:
                     seen.add(id(c))
-                    units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+                    units.append(_act_unit(ak))
             continue
         if name == "pooler" and depth == 1 and (_is_bert_pooler(m) or not any(True for _ in m.parameters())):
             continue
@@ -1392,28 +1421,24 @@ def _units(model, stats: dict) -> list[_Unit]:
             units.append(_pool_unit(m, cname))
             continue
         if isinstance(m, nn.Embedding):
-            shape = _squeezed(m.weight.shape)
-            stats["p_other"] += int(m.weight.numel())
-            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(m.weight.numel())))
+            units.append(_param_unit(m.weight, stats))
             continue
         if not children and not own:
             ak = _act_kind(cname.lower())
             if ak is not None:
-                units.append(_Unit("act", f"act:{ak}", f"a:{ak}"))
+                units.append(_act_unit(ak))
             elif "pool" in cname.lower():
                 units.append(_pool_unit(m, cname))
             continue
         for pn, p in own:
             if "mask_token" in pn:
                 continue
-            shape = _squeezed(p.shape)
-            stats["p_other"] += int(p.numel())
-            if p.ndim <= 1 or len(shape) == 1:
+            if p.ndim <= 1 or len(_squeezed(p.shape)) == 1:
                 if re.search(r"gamma|scale|lambda", pn.lower()) or "scale" in cname.lower():
                     stats["layer_scale"] += 1
             if "cls" in pn.lower() or "class_emb" in pn.lower():
                 stats["cls_token"] += 1
-            units.append(_Unit("param", f"param{len(shape)}d", f"p:{shape}", int(p.numel())))
+            units.append(_param_unit(p, stats))
         stack.extend((n, c, depth + 1) for n, c in reversed(children))
     return units
 
