@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from loophub import DEFAULT_TOKEN, LoopHub, StallingServer  # noqa: E402  (stdlib + yaml only)
 
 CALLS = {
     "recommend('someuser/some-dataset')": "fennec_hub.recommend('someuser/some-dataset')",
@@ -39,25 +39,9 @@ CALLS = {
 }
 
 
-def stalling_server() -> tuple[socket.socket, str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 def time_to_failure(timeout: float, limit: float) -> dict[str, dict]:
-    sock, url = stalling_server()
+    server = StallingServer()
+    url = server.url
     out = {}
     try:
         for label, stmt in CALLS.items():
@@ -85,13 +69,11 @@ def time_to_failure(timeout: float, limit: float) -> dict[str, dict]:
             print(f"{label:55s} call {call_s if call_s is not None else '-':>7} s  process {wall:6.2f} s  "
                   f"{out[label]['error']}")
     finally:
-        sock.close()
+        server.close()
     return out
 
 
 def cache_growth(junk_mib: int) -> dict[str, dict]:
-    from loophub import DEFAULT_TOKEN, LoopHub
-
     hub_srv = LoopHub().start()
     home = tempfile.mkdtemp(prefix="bench-hub-io-cache-")
     script = f"""

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from spacetools import free_port, model_of_cell  # noqa: E402  (stdlib only)
 
 # (dataset, top_k, max_params, protocol): registry datasets, several sizes and filters.
 JOBS = [
@@ -38,13 +39,6 @@ JOBS = [
     ("svhn", 15, "25M", "any"), ("caltech101", 10, "any", "transfergraph_hf"), ("cifar10", 7, "any", "any"),
     ("resisc45", 12, "300M", "any"),
 ]
-_LINK = re.compile(r"^\[(?P<id>[^\]]+)\]\(")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_app(port: int, log_path: Path) -> subprocess.Popen:
@@ -93,8 +87,7 @@ def check(job, out) -> str | None:
                                     protocol=None if protocol == "any" else protocol)
     table = out[0]
     rows = table["data"] if isinstance(table, dict) else table
-    got = [(int(r[0]), (_LINK.match(str(r[1])).group("id") if _LINK.match(str(r[1])) else str(r[1]).split(" *(")[0]),
-            round(float(r[2]), 1)) for r in rows]
+    got = [(int(r[0]), model_of_cell(str(r[1])), round(float(r[2]), 1)) for r in rows]
     want = [(int(r.rank), str(r.model_id), round(float(r.score), 1)) for r in expected.itertuples(index=False)]
     if got != want:
         return f"{job}: table differs from recommend() (first rows {got[:2]} vs {want[:2]})"

@@ -54,7 +54,7 @@ except ImportError as exc:
                       "copies the package next to app.py, or install it (`pip install -e .` in a checkout)") from exc
 from fennec_hub import datasets as fh_datasets
 from fennec_hub import hub as fh_hub
-from fennec_hub.ranking import parse_params
+from fennec_hub.ranking import MAX_PARAMS, parse_params
 
 log = logging.getLogger("fennec_hub.space")
 
@@ -226,18 +226,14 @@ def visitor_of(request: Any) -> str:
     return str(host or getattr(request, "session_hash", None) or "unknown")
 
 
-def _load_hub_zoo(repo: str) -> Any:
-    """Download and load one zoo repo, no larger than :func:`max_zoo_bytes`."""
-    return fennec_hub.Zoo.from_hub(repo, max_bytes=max_zoo_bytes())
-
-
 def load_zoo(zoo_repo: str | None = None, visitor: str = "local") -> Any:
     """The zoo to rank with: the advanced field's repo, else ``$FENNEC_ZOO``, else the embedded one.
 
     Loaded once per repo and shared by all visitors. A repo typed by a visitor must pass
     :func:`check_zoo_allowed` and costs one of the visitor's zoo loads (:func:`zoo_load_limiter`)
-    when it is not loaded yet; a refusal is a :class:`VisitorMessage`. Loading one repo does not
-    hold up rankings with the zoos already loaded.
+    when it is not loaded yet; a refusal is a :class:`VisitorMessage`. A repo is downloaded only when
+    no larger than :func:`max_zoo_bytes`. Loading one repo does not hold up rankings with the zoos
+    already loaded.
     """
     repo = (zoo_repo or "").strip() or zoo_repo_from_env()
     if repo:  # owner/name, hf://datasets/owner/name or the repo's URL; anything else: ValueError
@@ -259,7 +255,7 @@ def load_zoo(zoo_repo: str | None = None, visitor: str = "local") -> Any:
                         f"This Space has loaded several zoos for you recently; it can load another in "
                         f"about {max(1, math.ceil(wait / 60))} min. Zoos already loaded, and the built-in "
                         "zoo (clear the *Zoo* field), work meanwhile.")
-            zoo = _load_hub_zoo(repo) if repo else fennec_hub.Zoo.default()
+            zoo = fennec_hub.Zoo.from_hub(repo, max_bytes=max_zoo_bytes()) if repo else fennec_hub.Zoo.default()
             with _zoo_lock:
                 hub_zoos = [key for key in _zoos if key]
                 if repo and len(hub_zoos) >= _MAX_HUB_ZOOS:  # visitors can name any repo: bound memory
@@ -341,35 +337,24 @@ def dataset_id_from_text(text: str | None) -> str:
 # arrives as whatever JSON the caller sent; these functions turn it into recommend()'s arguments or
 # raise ValueError with the sentence the visitor sees. The README's "Inputs" table documents them.
 _NO_LIMIT = {"", ANY, "none", "no limit", "unlimited", "inf", "+inf", "infinity"}
-#: A size limit at or above this many parameters filters nothing: it is treated as no limit.
-_NO_LIMIT_FROM = 10**15
 _MAX_LIST_ITEMS = 50
 
 
 def _max_params_arg(value: Any) -> int | None:
     """Max parameters as an int, or None for no limit (empty, "any", "inf", or beyond any checkpoint)."""
-    bad = ValueError(f"Max parameters must be a positive parameter count such as `50M`, `1.5B` or "
-                     f"`25000000` (or `any`); got {md_escape(' '.join(str(value)[:40].split())) or 'nothing'}.")
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise bad
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isnan(value) or value < 1:
-            raise bad
-        return None if value >= _NO_LIMIT_FROM else int(value)
-    text = str(value).strip()
-    if text.lower() in _NO_LIMIT:
+    # Python numbers go to parse_params as they are; anything else as its text, as a visitor typed it.
+    given = value if isinstance(value, (int, float)) else str(value).strip()
+    if isinstance(given, str) and given.lower() in _NO_LIMIT:
         return None
-    try:
-        limit = parse_params(text, beyond_any_model="no limit")
-    except ValueError:
-        raise bad from None
-    if limit is None:  # beyond any checkpoint
-        return None
-    if limit <= 0:
-        raise bad
-    return None if limit >= _NO_LIMIT_FROM else limit
+    try:  # refuses booleans, NaN and counts below 1; None for a count beyond MAX_PARAMS
+        limit = parse_params(given, beyond_any_model="no limit")
+    except ValueError:  # RecommendTypeError is a ValueError too
+        shown = md_escape(" ".join(str(value)[:40].split())) or "nothing"
+        raise ValueError(f"Max parameters must be a positive parameter count such as `50M`, `1.5B` or "
+                         f"`25000000` (or `any`); got {shown}.") from None
+    return None if limit is None or limit >= MAX_PARAMS else limit  # MAX_PARAMS itself filters nothing
 
 
 def _text_items(value: Any) -> list[str]:

@@ -10,6 +10,9 @@ paths-info listings, whoami, refs and commit listings, branch creation and pull 
 downloads with ``GatedRepo``. Faults can be injected per path regex (status codes with headers,
 delays, dropped connections) and every request is logged.
 
+``StallingServer`` is the opposite stand-in: a Hub that accepts connections and never answers, for
+timeout tests and benchmarks.
+
 This module must not import huggingface_hub or datasets at import time: the conftest starts the
 server first and only then points ``HF_ENDPOINT`` at it.
 """
@@ -23,6 +26,7 @@ import io
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +37,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import yaml
 
-__all__ = ["LoopHub", "Request", "DEFAULT_TOKEN", "DEFAULT_USER"]
+__all__ = ["LoopHub", "StallingServer", "Request", "DEFAULT_TOKEN", "DEFAULT_USER"]
 
 DEFAULT_USER = "fennec-tester"
 DEFAULT_TOKEN = "hf_loophub_fennec_tester_token"
@@ -1201,6 +1205,41 @@ def _in_range(total: int, spec: str) -> bool:
         if op.strip() == "max" and total > bound:
             return False
     return True
+
+
+class StallingServer:
+    """A Hub that stalls: accepts every TCP connection on 127.0.0.1 and never sends a byte back.
+
+    Point ``HF_ENDPOINT`` at ``url``; ``connections`` holds the connections accepted so far."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.connections:
+            conn.close()
+        self.sock.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,6 @@ import inspect
 import json
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ import pytest
 import fennec_hub
 from fennec_hub import hub
 from fennec_hub.datasets import UnknownDatasetError, list_datasets, resolve_dataset
+from spacetools import free_port, model_of_cell
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "spaces_app" / "app.py"
@@ -39,21 +39,6 @@ def load_app_module():
     sys.modules["fennec_space_app"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-_LINK = re.compile(r"^\[(?P<id>[^\]]+)\]\((?P<url>[^)]+)\)$")
-
-
-def model_of_cell(cell: str) -> str:
-    """The model id shown in a table cell: a Markdown Hub link, or plain text for off-Hub models."""
-    m = _LINK.match(cell)
-    return m.group("id") if m else cell.split(" *(", 1)[0]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ast
 import pickle
-import socket
-import threading
 from pathlib import Path
 
 import huggingface_hub.errors as hf_errors
@@ -19,42 +17,10 @@ import pytest
 
 import fennec_hub
 from fennec_hub import hub
+from loophub import StallingServer
 
 HUB_PY = Path(__file__).resolve().parents[1] / "fennec_hub" / "hub.py"
 STALL_TIMEOUT = "1"  # seconds: FENNEC_HUB_TIMEOUT for the stalling-server tests
-
-
-class StallingServer:
-    """Accepts every TCP connection on 127.0.0.1 and never sends a byte back."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.connections: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.connections.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for conn in self.connections:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture
