@@ -20,6 +20,7 @@ where the shared data has them), and a re-implementation of Fennec's pipeline as
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -179,17 +180,13 @@ def fennec_reimplementation(
         from sklearn.cluster import KMeans
         from sklearn.decomposition import NMF
         from sklearn.ensemble import RandomForestRegressor
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LinearRegression
 
     H = history.reindex(list(candidates)).astype(float)
     lo, hi = H.min(), H.max()
     H = (H - lo) / (hi - lo).where(hi > lo, 1.0)
     H = H.apply(lambda row: row.fillna(row.mean()), axis=1).fillna(H.mean()).fillna(0.0)
-    import warnings
-
-    with needs("fit", "fennec-hub bench"):
-        from sklearn.exceptions import ConvergenceWarning
-
     nmf = NMF(n_components=min(5, min(H.shape)), max_iter=1000, random_state=SEED)
     with warnings.catch_warnings():  # Fennec's setting; NMF sometimes stops at max_iter, as in theirs
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -500,15 +497,19 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         for b in benches:
             proto = inputs.protocol(b)
             truth_tab = inputs.truth(b)
+            # Model vectors do not depend on the dataset: once per benchmark, as a C-ordered array
+            # (a DataFrame's column-major values would change the products' last bits).
+            mv = space.model_vectors(list(truth_tab.index), inputs.model_features)
             for d in truth_tab.columns:
                 truth = truth_tab[d].dropna()
                 tv = space.task_vector(d, **proto)
                 cold = truth.index.isin(held_set)
+                full = mv[truth_tab.index.get_indexer(truth.index)] @ tv
                 if cold.sum() >= MIN_CANDIDATES:
                     cands = list(truth.index[cold])
                     y = truth.to_numpy()[cold]
                     add = lambda method, sc: result.add("lobo", b, d, method, sc, y, fold=name)  # noqa: E731
-                    scores = space.model_vectors(cands, inputs.model_features) @ tv
+                    scores = full[cold]
                     add(OURS, scores)
                     _add_meta_baselines(add, inputs, cands, rng, ours=scores)
                     if len(zoo_ids):
@@ -520,7 +521,6 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
                                                 best_rank=float(ranks[int(np.argmax(y))]),
                                                 top_rank=float(ranks.min())))
                 if cold.any() and not cold.all() and len(truth) >= MIN_CANDIDATES:
-                    full = space.model_vectors(list(truth.index), inputs.model_features) @ tv
                     for method, sc in ((OURS, full), (COLD_AT_MEAN, np.where(cold, 0.0, full))):
                         result.add("lobo_mixed", b, d, method, sc, truth.to_numpy(), fold=name)
     return result

@@ -43,13 +43,19 @@ def _method_order(methods: Iterable[str]) -> list[str]:
     return head + tail + (["Random"] if "Random" in methods else [])
 
 
+def _wtau(frame: pd.DataFrame, protocol: str) -> pd.DataFrame | None:
+    """Mean weighted tau over datasets of one protocol's rows, method x benchmark; None without rows."""
+    rows = frame[frame["protocol"] == protocol]
+    return None if rows.empty else rows.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+
+
 def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
     """The issue's bar, checked on this run's figures (mean weighted tau over datasets)."""
     out = ["## Scorecard", ""]
-    lodo = frame[frame["protocol"] == "lodo"]
-    if not lodo.empty:
-        piv = lodo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
-        cols = [b for b in benchmarks if b in piv.columns]
+    lodo_piv = piv = _wtau(frame, "lodo")
+    if piv is not None:
+        lodo = frame[frame["protocol"] == "lodo"]
+        lodo_cols = cols = [b for b in benchmarks if b in piv.columns]
         if OURS in piv.index and PRIOR in piv.index:
             ours, prior = piv.loc[OURS, cols], piv.loc[PRIOR, cols]
             diff = ours - prior
@@ -74,18 +80,16 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                     out.append(f"* {b}, on the {len(covered)} datasets {method} covers: {OURS} {sub[OURS]:.3f} vs "
                                f"{method} {sub[method]:.3f}" + (f" (global prior {sub[PRIOR]:.3f})" if PRIOR in sub
                                                                 else "") + ".")
-    lomo = frame[frame["protocol"] == "lomo"]
-    if not lomo.empty:
-        piv = lomo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+    piv = _wtau(frame, "lomo")
+    if piv is not None:
         for b in [b for b in benchmarks if b in piv.columns]:
             col = piv[b]
-            others = [m for m in ("ImageNet top-1", "Parameter count") if m in col and np.isfinite(col[m])]
+            others = [m for m in (TOP1, PARAMS) if m in col and np.isfinite(col[m])]
             desc = ", ".join(f"{m} {col[m]:.3f}" for m in others) or "no metadata prior defined"
             out.append(f"* Leave-models-out, {b}: {OURS} (cold-start vectors) {col.get(OURS, float('nan')):.3f}; "
                        f"{desc}.")
-    lobo = frame[frame["protocol"] == "lobo"]
-    if not lobo.empty:
-        piv = lobo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+    piv = _wtau(frame, "lobo")
+    if piv is not None:
         for b in [b for b in benchmarks if b in piv.columns]:
             col = piv[b]
             parts = []
@@ -100,12 +104,9 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                 parts.append(f"{verdict} of {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
             out.append(f"* Leave-one-bank-out, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
                        f"models; " + "; ".join(parts) + ".")
-    lodo_any = frame[(frame["protocol"] == "lodo") & frame["method"].str.startswith(EVERY_QUERY_AS)]
-    if not lodo_any.empty and OURS_ANY in set(frame["method"]):
-        lodo = frame[frame["protocol"] == "lodo"]
-        piv = lodo.groupby(["method", "benchmark"])["wtau"].mean().unstack()
-        cols = [b for b in benchmarks if b in piv.columns]
-        singles = [m for m in piv.index if m.startswith(EVERY_QUERY_AS)]
+    singles = [m for m in lodo_piv.index if m.startswith(EVERY_QUERY_AS)] if lodo_piv is not None else []
+    if singles and OURS_ANY in set(frame["method"]):
+        piv, cols = lodo_piv, lodo_cols
         means = piv.loc[singles, cols].mean(axis=1)
         best = means.idxmax()
         out.append(f"* Default query (no protocol named) vs the best single protocol used for every query "
@@ -113,9 +114,8 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                    f"{piv.loc[OURS_ANY, cols].mean():.3f} vs {means[best]:.3f}; per benchmark, default / "
                    "protocol named: " + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}"
                                                   for b in cols) + ".")
-    mixed = frame[frame["protocol"] == "mixed"]
-    if not mixed.empty:
-        piv = mixed.groupby(["method", "benchmark"])["wtau"].mean().unstack()
+    piv = _wtau(frame, "mixed")
+    if piv is not None:
         cols = [b for b in benchmarks if b in piv.columns]
         if OURS in piv.index and COLD_AT_MEAN in piv.index:
             out.append(f"* Cold-start models ranked among recorded ones, {OURS} vs {COLD_AT_MEAN}: "
