@@ -2,7 +2,7 @@
 
     python benchmarks/bench_recommend.py [--zoo DIR] [--runs 5]
 
-Goals (issue 4): `import fennec_hub` + the first recommend() under 1.5 s in a fresh process;
+Goals: `import fennec_hub` + the first recommend() under 1.5 s in a fresh process;
 further calls under 20 ms; ranking 100,000 models under 50 ms. Everything runs offline
 (HF_HUB_OFFLINE=1) on the embedded default zoo unless --zoo names another zoo directory.
 """

@@ -1,6 +1,6 @@
 """Speed of the transfer space: fit on all shared records, and ranking 100,000 models for one task.
 
-Goals (issue 3): fit < 60 s; scoring 100,000 models for one task < 50 ms (one matrix-vector
+Goals: fit < 60 s; scoring 100,000 models for one task < 50 ms (one matrix-vector
 product over stored model vectors, plus building the task vector).
 
     python benchmarks/bench_space.py [--models 100000] [--repeats 20]
