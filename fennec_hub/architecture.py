@@ -201,6 +201,8 @@ class ArchitectureSpec:
         """A stable hash of the normalised spec (the cache key)."""
         payload = {"v": ARCHI2VEC_VERSION, "lib": self.library, "name": self.name,
                    "config": _normalise_config(self.config or {}), "input": self.input_size}
+        if self.library == "pytorchcv":  # encodings that keep the dense layers of an output block
+            payload["head"] = "last layer"
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
@@ -1039,6 +1041,24 @@ def _prepare_timm(spec: ArchitectureSpec):
     return construct
 
 
+def _drop_pytorchcv_classifier(model, nn) -> None:
+    """Drop a pytorchcv network's classifier, like timm's ``num_classes=0``: its ``output`` when that
+    is the classifier itself, else the last layer with weights in it (AlexNet's and VGG's ``output``
+    blocks also hold their two 4096-wide dense layers, which are part of the network)."""
+    out = getattr(model, "output", None)
+    if out is None:
+        return
+    layers = [(n, c) for n, c in out.named_children() if any(True for _ in c.parameters())]
+    if not layers:
+        model.output = nn.Identity()
+        return
+    name, last = layers[-1]
+    if isinstance(last, (nn.Linear, nn.modules.conv._ConvNd)):
+        setattr(out, name, nn.Identity())
+    else:
+        model.output = nn.Identity()
+
+
 def _prepare_pytorchcv(spec: ArchitectureSpec):
     with _PYTORCHCV_LOCK:
         from pytorchcv.model_provider import get_model
@@ -1046,8 +1066,7 @@ def _prepare_pytorchcv(spec: ArchitectureSpec):
 
     def construct():
         model = get_model(spec.name, pretrained=False)
-        if getattr(model, "output", None) is not None:    # drop the classifier head, like timm num_classes=0
-            model.output = nn.Identity()
+        _drop_pytorchcv_classifier(model, nn)
         res = spec.input_size or _res_from(getattr(model, "in_size", None)) or 224
         return model, res
 

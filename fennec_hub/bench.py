@@ -383,7 +383,8 @@ def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rn
     """The trivial priors: ImageNet top-1, parameter count, ImageNet top-1 within pre-training data
     (more pre-training images first, then top-1), and one random permutation, from the catalogue
     features of `cands`. A prior known for only some candidates ranks those; with ``ours`` (our
-    scores of `cands`), ours is also reported on exactly those models (``"<ours> | <prior> models"``)."""
+    scores of `cands`), ours is also reported on exactly those models (``"<ours> | <prior> models"``),
+    wherever the prior is reported."""
     feats = inputs.model_features
     top1 = _numeric_meta(feats, cands, "imagenet_top1")
     images = _numeric_meta(feats, cands, "log_pretrain_images")
@@ -394,7 +395,7 @@ def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rn
         if known.sum() < MIN_CANDIDATES:
             continue
         add(name, values)
-        if ours is not None and not known.all():
+        if ours is not None:  # on every dataset, so that both means run over the same datasets
             add(f"{OURS} | {name} models", np.where(known, ours, np.nan))
     add("Random", rng.permutation(len(cands)).astype(float))
 

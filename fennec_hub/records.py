@@ -536,6 +536,7 @@ def _timm_metadata() -> pd.DataFrame:
 
 SAME_WEIGHTS_FILE = Path(__file__).parent / "data" / "same_weights.csv"
 PYTORCHCV_RESULTS_FILE = "pytorchcv_imagenet_results.csv"
+TORCHVISION_RESULTS_FILE = "torchvision_imagenet_results.csv"  # scripts/torchvision_imagenet_results.py
 IMAGENET_RESULTS = ("imagenet", "imagenet-real", "imagenetv2-mf", "imagenet-sketch", "imagenet-r", "imagenet-a")
 
 
@@ -596,8 +597,9 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     identical checkpoint published as X, `same_weights`), ``"fine-tuned sibling: X"`` (a checkpoint
     without a result borrows that of its own ImageNet fine-tune X), ``"same architecture: X"`` (an
     ImageNet classifier of a benchmark zoo, e.g. Keras, or a PARC fine-tune of a torchvision network,
-    borrows the result of the same network's original-recipe timm checkpoint X), ``"top-5
-    (pytorchcv)"`` (top-1 estimated from the top-5
+    borrows the result of the same network's original-recipe timm checkpoint X), ``"torchvision: X
+    IMAGENET1K_V1"`` (torchvision's published figure for its own weights, where timm has none),
+    ``"top-5 (pytorchcv)"`` (top-1 estimated from the top-5
     pytorchcv reports, through timm's top-5/top-1 relation), or None.
     """
     import numpy as np
@@ -607,6 +609,7 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     results = _timm_results()
     twins = same_weights()
     pcv = _read_csv(RECORDS_DIR / PYTORCHCV_RESULTS_FILE).set_index("model")["value"]
+    tv = _read_csv(RECORDS_DIR / TORCHVISION_RESULTS_FILE).query("metric == 'top1'").set_index("model")["value"]
     x5, y1 = _top5_to_top1()
     rows = []
     for m in models:
@@ -621,16 +624,22 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
             sib = _sibling(name, results.index)
             if sib is not None:
                 hit, how = sib, f"fine-tuned sibling: timm/{sib}"
+        tv_arch = _torchvision_arch(m)
         if hit is None and (m.startswith(("keras/", "torchvision/")) or _parc_finetune(m)):
             mapped = mapped_architecture(m)
             if mapped is not None and mapped[0] == "timm":
                 hit = _original_recipe(mapped[1], results.index)
                 how = f"same architecture: timm/{hit}" if hit else None
+            elif tv_arch in tv.index:
+                pass  # torchvision's own figure for its weights, below
             elif mapped is not None and mapped[1] in pcv.index:
                 m = f"pytorchcv/{mapped[1]}"  # the pytorchcv network's own top-5, below
         if hit is not None:
             row.update({k: float(results.at[hit, k]) for k in IMAGENET_RESULTS if k in results.columns})
             row["imagenet_from"] = how
+        elif tv_arch in tv.index:
+            row["imagenet"] = float(tv[tv_arch])
+            row["imagenet_from"] = f"torchvision: {tv_arch} IMAGENET1K_V1"
         elif m.startswith("pytorchcv/") and m[len("pytorchcv/"):] in pcv.index:
             top5 = float(pcv[m[len("pytorchcv/"):]])
             row["imagenet"] = float(np.interp(top5, x5, y1))
@@ -638,6 +647,14 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
     return out.rename(columns={"imagenet": "imagenet_top1"})
+
+
+def _torchvision_arch(model: str) -> str | None:
+    """The torchvision network whose ImageNet weights a benchmark id is (``torchvision/googlenet``,
+    or a PARC fine-tune of one, ``parc/googlenet-cub200`` -> ``googlenet``); None otherwise."""
+    if model.startswith("torchvision/"):
+        return model[len("torchvision/"):]
+    return _parc_models()[model][0] if _parc_finetune(model) else None
 
 
 def _parc_finetune(model: str) -> bool:

@@ -129,6 +129,8 @@ def test_pytorchcv_ids():
     pytest.importorskip("pytorchcv")
     info = describe_architecture("pytorchcv/resnet50")
     assert info.library == "pytorchcv" and 23_000_000 < info.params < 26_000_000
+    # Only the classifier is dropped: AlexNet's two 4096-wide dense layers are part of the network.
+    assert 55_000_000 < describe_architecture("pytorchcv/alexnet").params < 62_000_000
     cifar = describe_architecture("pytorchcv/resnet20_cifar10")
     assert cifar.input_size == 32
     for mid in ("torchvision/alexnet", "torchvision/googlenet", "parc/alexnet-cub200", "keras/nasnetmobile"):

@@ -315,5 +315,10 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     assert src["keras/vgg16"] == "same architecture: timm/vgg16.tv_in1k"
     assert src["pytorchcv/resnet50"] == "top-5 (pytorchcv)" and 70 < q.at["pytorchcv/resnet50", "imagenet_top1"] < 85
     assert pd.isna(src["someone/unknown"]) and pd.isna(q.at["someone/unknown", "imagenet_top1"])
+    # torchvision's weights without a timm evaluation carry torchvision's published figure.
+    tv = imagenet_quality(["torchvision/googlenet", "parc/googlenet-cub200", "torchvision/alexnet"])
+    assert tv.at["torchvision/googlenet", "imagenet_top1"] == tv.at["parc/googlenet-cub200", "imagenet_top1"] == 69.778
+    assert tv.at["torchvision/alexnet", "imagenet_top1"] == 56.522
+    assert tv["imagenet_from"].str.startswith("torchvision: ").all()
     # An unknown checkpoint's stand-in is cautious: below what the same size typically reaches.
     assert expected_imagenet_top1(25.0) < 80 and expected_imagenet_top1(25.0, 1.4e7) > expected_imagenet_top1(25.0)
