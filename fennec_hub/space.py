@@ -328,6 +328,7 @@ class TransferSpace:
         # queries about unknown ids fall back to.
         self._model_features: pd.DataFrame | None = None
         self._task_features: pd.DataFrame | None = None
+        self._twin_profile_cache: np.ndarray | None = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -455,6 +456,7 @@ class TransferSpace:
         self.options = dict(self.settings, prior_kappa=float(kappa),
                             prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
         self._model_features, self._task_features = model_features, task_features
+        self._twin_profile_cache = None
         return self
 
     # -- queries --------------------------------------------------------------------------------
@@ -530,6 +532,32 @@ class TransferSpace:
                 w[i, index[m]] = 0.0
         return w
 
+    def _source_index(self, feats: pd.DataFrame) -> np.ndarray:
+        if not self.sources or "source_dataset" not in feats:
+            return np.full(len(feats), -1, dtype=np.int64)
+        sindex = {s: i for i, s in enumerate(self.sources)}
+        return np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in feats["source_dataset"]],
+                        dtype=np.int64)
+
+    def _twin_profile(self) -> np.ndarray:
+        """What a recorded model lends its architecture twins: its residuals less, in each group, the
+        part that the recorded models' prior level explains (an intercept and a slope on the prior,
+        fitted within the group). A group whose spread is narrower than the prior's says something
+        about the group, not about the twin's network, and would otherwise move every twin of a
+        strong model down against checkpoints that have no twin."""
+        if self._twin_profile_cache is not None:
+            return self._twin_profile_cache
+        P = self.profile.copy()
+        for g in range(P.shape[1]):
+            obs = P[:, g] != 0
+            if obs.sum() < 3:
+                continue
+            x = self.prior[obs] - self.prior[obs].mean()
+            y = P[obs, g] - P[obs, g].mean()
+            P[obs, g] = y - (float(x @ y / (x @ x)) if x @ x > 0 else 0.0) * x
+        self._twin_profile_cache = P
+        return P
+
     def top_twins(self, models: Sequence[str], model_features: pd.DataFrame | None = None,
                   top: int = 3) -> list[list[tuple[str, float]]]:
         """Each model's strongest recorded architecture twins, ``(model id, weight)`` strongest first:
@@ -543,15 +571,11 @@ class TransferSpace:
         f = np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
         W = self.twin_weights(models, feats)
         # The twins' task-specific residuals, per group, shrunk by one pseudo-observation. Their
-        # overall level is not borrowed: a twin's standing is measured against its own source's
-        # population, which the prior describes less well than the model's own metadata.
-        r = (W @ self.profile) / (W @ (self.profile != 0).astype(float) + 1.0)
-        src = np.full(len(models), -1, dtype=np.int64)
-        if self.sources and "source_dataset" in feats:
-            sindex = {s: i for i, s in enumerate(self.sources)}
-            src = np.array([sindex.get(s, -1) if isinstance(s, str) else -1 for s in feats["source_dataset"]],
-                           dtype=np.int64)
-        return np.hstack([f[:, None], r, self._source_onehot(src)])
+        # overall level is not borrowed (a twin's standing is measured against its own source's
+        # population, which the prior describes less well than the model's own metadata), nor the
+        # part of a residual that only says how steeply the group follows the prior.
+        r = (W @ self._twin_profile()) / (W @ (self.profile != 0).astype(float) + 1.0)
+        return np.hstack([f[:, None], r, self._source_onehot(self._source_index(feats))])
 
     def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
         """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
