@@ -537,6 +537,7 @@ def _timm_metadata() -> pd.DataFrame:
 SAME_WEIGHTS_FILE = Path(__file__).parent / "data" / "same_weights.csv"
 PYTORCHCV_RESULTS_FILE = "pytorchcv_imagenet_results.csv"
 TORCHVISION_RESULTS_FILE = "torchvision_imagenet_results.csv"  # scripts/torchvision_imagenet_results.py
+KERAS_RESULTS_FILE = "keras_imagenet_results.csv"  # Keras Applications' published table
 IMAGENET_RESULTS = ("imagenet", "imagenet-real", "imagenetv2-mf", "imagenet-sketch", "imagenet-r", "imagenet-a")
 
 
@@ -597,8 +598,9 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     identical checkpoint published as X, `same_weights`), ``"fine-tuned sibling: X"`` (a checkpoint
     without a result borrows that of its own ImageNet fine-tune X), ``"same architecture: X"`` (an
     ImageNet classifier of a benchmark zoo, e.g. Keras, or a PARC fine-tune of a torchvision network,
-    borrows the result of the same network's original-recipe timm checkpoint X), ``"torchvision: X
-    IMAGENET1K_V1"`` (torchvision's published figure for its own weights, where timm has none),
+    borrows the result of the same network's original-recipe timm checkpoint X), ``"keras-applications"`` /
+    ``"torchvision: X IMAGENET1K_V1"`` (the figure Keras or torchvision publishes for its own
+    weights, where timm has no copy of them),
     ``"top-5 (pytorchcv)"`` (top-1 estimated from the top-5
     pytorchcv reports, through timm's top-5/top-1 relation), or None.
     """
@@ -610,6 +612,7 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     twins = same_weights()
     pcv = _read_csv(RECORDS_DIR / PYTORCHCV_RESULTS_FILE).set_index("model")["value"]
     tv = _read_csv(RECORDS_DIR / TORCHVISION_RESULTS_FILE).query("metric == 'top1'").set_index("model")["value"]
+    keras = _read_csv(RECORDS_DIR / KERAS_RESULTS_FILE).query("metric == 'top1'").set_index("model")["value"]
     x5, y1 = _top5_to_top1()
     rows = []
     for m in models:
@@ -624,22 +627,20 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
             sib = _sibling(name, results.index)
             if sib is not None:
                 hit, how = sib, f"fine-tuned sibling: timm/{sib}"
-        tv_arch = _torchvision_arch(m)
+        published = _published_top1(m, keras, tv) if hit is None else None
         if hit is None and (m.startswith(("keras/", "torchvision/")) or _parc_finetune(m)):
             mapped = mapped_architecture(m)
-            if mapped is not None and mapped[0] == "timm":
+            if mapped is not None and mapped[0] == "timm" and (published is None or _torchvision_arch(m)):
+                # timm's evaluation of the torchvision weights themselves, or of the same network
                 hit = _original_recipe(mapped[1], results.index)
                 how = f"same architecture: timm/{hit}" if hit else None
-            elif tv_arch in tv.index:
-                pass  # torchvision's own figure for its weights, below
-            elif mapped is not None and mapped[1] in pcv.index:
+            elif published is None and mapped is not None and mapped[1] in pcv.index:
                 m = f"pytorchcv/{mapped[1]}"  # the pytorchcv network's own top-5, below
         if hit is not None:
             row.update({k: float(results.at[hit, k]) for k in IMAGENET_RESULTS if k in results.columns})
             row["imagenet_from"] = how
-        elif tv_arch in tv.index:
-            row["imagenet"] = float(tv[tv_arch])
-            row["imagenet_from"] = f"torchvision: {tv_arch} IMAGENET1K_V1"
+        elif published is not None:
+            row["imagenet"], row["imagenet_from"] = published
         elif m.startswith("pytorchcv/") and m[len("pytorchcv/"):] in pcv.index:
             top5 = float(pcv[m[len("pytorchcv/"):]])
             row["imagenet"] = float(np.interp(top5, x5, y1))
@@ -647,6 +648,18 @@ def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
     return out.rename(columns={"imagenet": "imagenet_top1"})
+
+
+def _published_top1(model: str, keras: pd.Series, tv: pd.Series) -> tuple[float, str] | None:
+    """The ImageNet top-1 its publisher reports for a benchmark bank's own weights: Keras
+    Applications for ``keras/<name>``, torchvision for ``torchvision/<arch>`` and PARC's fine-tunes
+    of them; None where the publisher reports none."""
+    if model.startswith("keras/") and model[len("keras/"):] in keras.index:
+        return float(keras[model[len("keras/"):]]), "keras-applications"
+    arch = _torchvision_arch(model)
+    if arch in tv.index:
+        return float(tv[arch]), f"torchvision: {arch} IMAGENET1K_V1"
+    return None
 
 
 def _torchvision_arch(model: str) -> str | None:

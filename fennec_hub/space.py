@@ -530,6 +530,14 @@ class TransferSpace:
         for i, m in enumerate(models):
             if m in index:
                 w[i, index[m]] = 0.0
+        if self.sources and "source_dataset" in feats:
+            # A network fine-tuned on a downstream dataset lends only to models of that dataset.
+            theirs = np.array(self.sources + [""], dtype=object)[self.model_source]
+            downstream = (self.model_source >= 0) & ~np.isin(theirs, _PRETRAINING_SOURCES)
+            ours = feats["source_dataset"].to_numpy(object)
+            known = np.array([isinstance(x, str) and bool(x) for x in ours])
+            other = known[:, None] & (ours[:, None] != theirs[None, :])
+            w[other & downstream[None, :]] = 0.0
         return w
 
     def _source_index(self, feats: pd.DataFrame) -> np.ndarray:
@@ -880,6 +888,9 @@ _TWIN_COSINE_SCALE = 0.05  # twin weight exp((cos - 1) / scale): 0.99 -> 0.82, 0
 _TWIN_PARAMS_SCALE = 0.2  # and exp(-|log params ratio| / scale): same size 1, 20% larger 0.40
 _TWIN_IMAGES_SCALE = 0.5  # and exp(-|log10 images ratio| / scale): ImageNet-1k vs -21k 0.12
 _TWIN_UNKNOWN_DATA = 0.0  # no evidence carries over when either model's pre-training data is unknown
+# Pre-training datasets: a twin trained on one lends to models of any source; a twin fine-tuned on a
+# downstream dataset (PARC's ResNet-50 on NABirds) carries that dataset's effect, not the network's.
+_PRETRAINING_SOURCES = ("ILSVRC/imagenet-1k", "public/imagenet-21k")
 _TWIN_REPORT = 0.05  # twins weaker than this are not named in explanations
 
 

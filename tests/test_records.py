@@ -312,7 +312,10 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     assert (q.loc["facebook/convnext-tiny-224"].drop("imagenet_from")
             == q.loc["timm/convnext_tiny.fb_in1k"].drop("imagenet_from")).all()
     assert src["timm/convnext_large.fb_in22k"] == "fine-tuned sibling: timm/convnext_large.fb_in22k_ft_in1k"
-    assert src["keras/vgg16"] == "same architecture: timm/vgg16.tv_in1k"
+    # A bank's own weights carry their publisher's figure (Keras's VGG16 is not torchvision's) ...
+    assert src["keras/vgg16"] == "keras-applications" and q.at["keras/vgg16", "imagenet_top1"] == 71.268
+    # ... and PARC's fine-tunes of torchvision weights carry timm's evaluation of those weights.
+    assert imagenet_quality(["parc/resnet50-nabird"])["imagenet_from"].iloc[0] == "same architecture: timm/resnet50.tv_in1k"
     assert src["pytorchcv/resnet50"] == "top-5 (pytorchcv)" and 70 < q.at["pytorchcv/resnet50", "imagenet_top1"] < 85
     assert pd.isna(src["someone/unknown"]) and pd.isna(q.at["someone/unknown", "imagenet_top1"])
     # torchvision's weights without a timm evaluation carry torchvision's published figure.

@@ -317,3 +317,16 @@ def test_twins_lend_no_group_slope():
         x = space.prior[obs] - space.prior[obs].mean()
         assert abs(lent[obs, g].mean()) < 1e-9 and abs(x @ lent[obs, g]) < 1e-9
         assert np.all(lent[~obs, g] == 0)
+
+
+def test_twins_fine_tuned_on_a_downstream_dataset_lend_only_to_its_models():
+    """A network fine-tuned on a downstream dataset carries that dataset's effect: it is a twin of
+    models of the same source only (pre-training datasets such as ImageNet lend to every source)."""
+    records, mf, tf = _toy()
+    mf = mf.assign(source_dataset=None)
+    mf.loc["org/m12", "source_dataset"] = "d4"  # the recorded twin of org/m0 was fine-tuned on d4
+    space = TransferSpace.fit(records[records["model"] != "org/m0"], model_features=mf, task_features=tf)
+    twin = space.known_models.index("org/m12")
+    for source, weight in (("d4", 1.0), ("d5", 0.0)):
+        cold = mf.loc[["org/m0"]].assign(source_dataset=source)
+        assert space.twin_weights(["org/m0"], cold)[0, twin] == pytest.approx(weight)
