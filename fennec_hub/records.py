@@ -13,6 +13,7 @@ the model metadata and the ImageNet quality with its provenance are read here, w
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -686,34 +687,52 @@ def _original_recipe(arch: str, evaluated: pd.Index) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _expected_top1_fit():
+    """What :func:`expected_imagenet_top1` interpolates, from timm's evaluated checkpoints: the gain
+    per decade of pre-training images (least squares on log params and log images, with the residual
+    spread and the median top-1), and, with that gain removed, ``(log params, lower quartile)`` knots
+    over 12 equal-count bins of log params, made non-decreasing."""
     import numpy as np
 
     meta = _timm_metadata()
-    images = meta["pretrain"].map(lambda p: pretrain_images(p) or np.nan)
-    x = np.column_stack([np.ones(len(meta)), np.log10(images.to_numpy(float)),
-                         np.log(meta["params_m"].to_numpy(float))])
+    images = np.log10(meta["pretrain"].map(lambda p: pretrain_images(p) or np.nan).to_numpy(float))
+    size = np.log(meta["params_m"].to_numpy(float))
     y = meta["imagenet_top1"].to_numpy(float)
-    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
-    coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
-    spread = float(np.std(y[ok] - x[ok] @ coef))
-    return coef, spread, float(np.median(y[ok]))
+    ok = np.isfinite(images) & np.isfinite(size) & np.isfinite(y)
+    images, size, y = images[ok], size[ok], y[ok]
+    x = np.column_stack([np.ones(len(y)), images, size])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    spread = float(np.std(y - x @ coef))
+    base = y - coef[1] * (images - math.log10(PRETRAIN_IMAGES["in1k"]))
+    bins = np.clip(np.searchsorted(np.quantile(size, np.linspace(0.0, 1.0, 13)), size, side="right") - 1, 0, 11)
+    knots = np.array([np.median(size[bins == b]) for b in range(12)])
+    lower = np.maximum.accumulate([np.quantile(base[bins == b], 0.25) for b in range(12)])
+    return coef, spread, float(np.median(y)), knots, lower
 
 
 def expected_imagenet_top1(params_m: float, pretrain_images_: float | None = None) -> float:
-    """A cautious ImageNet top-1 (%) for a checkpoint that publishes none: the lower quartile of what
-    timm's checkpoints of its size and pre-training data reach (least squares over timm's results on
-    log parameters and log pre-training images, minus 0.674 residual standard deviations; ImageNet-1k
-    when the data is unknown), and never above the median checkpoint's top-1, however large the
-    network. An unknown checkpoint is not assumed to be a typical one: it stands in for a model's own
-    figure in the quality prior only, and is never shown as one."""
-    import math
+    """A cautious ImageNet top-1 (%) for a checkpoint that publishes none; it stands in for a
+    model's own figure in the quality prior only, and is never shown as one.
 
-    coef, spread, median = _expected_top1_fit()
+    With its pre-training data declared (a timm tag such as ``laion2b`` or ``openai``): the lower
+    quartile of what timm's evaluated checkpoints of its size reach (interpolated between size bins,
+    never decreasing with size, flat beyond the largest but for 0.01 per e-fold of parameters that
+    keeps larger networks ahead), plus what its data adds per decade of images. Without it (most
+    community uploads): the lower quartile of a least-squares fit on log parameters at ImageNet-1k
+    scale, and never above the median checkpoint's top-1, however large the network: an unknown
+    upload is not assumed to be a typical one.
+    """
+    import numpy as np
+
+    coef, spread, median, knots, lower = _expected_top1_fit()
     if not (params_m and params_m > 0):
         return float("nan")
-    images = pretrain_images_ if pretrain_images_ and pretrain_images_ > 0 else PRETRAIN_IMAGES["in1k"]
-    fit = coef[0] + coef[1] * math.log10(images) + coef[2] * math.log(params_m) - 0.674 * spread
-    return float(min(fit, median))
+    size = math.log(params_m)
+    if not (pretrain_images_ and pretrain_images_ >= PRETRAIN_IMAGES["in1k"]):
+        images = pretrain_images_ if pretrain_images_ and pretrain_images_ > 0 else PRETRAIN_IMAGES["in1k"]
+        fit = coef[0] + coef[1] * math.log10(images) + coef[2] * size - 0.674 * spread
+        return float(min(fit, median))
+    data = coef[1] * (math.log10(pretrain_images_) - math.log10(PRETRAIN_IMAGES["in1k"]))
+    return float(np.interp(size, knots, lower) + data + 0.01 * size)
 
 
 def _meta_pretrain(value: object) -> str | None:

@@ -381,7 +381,11 @@ class TransferSpace:
 
         # Quality prior: f = P @ beta, learned from within-group differences of complete rows.
         P = prior_matrix(model_features, self.models)
-        self.prior_weights = _fit_prior_weights(Z, obs, P, [g[0] for g in self.groups], s["prior_ridge"])
+        fit_rows = P.copy()
+        if model_features is not None and "imagenet_top1" in model_features:
+            # The weights are learned from published ImageNet figures only, not from the stand-ins.
+            fit_rows[~np.isfinite(_column(model_features, self.models, "imagenet_top1"))] = np.nan
+        self.prior_weights = _fit_prior_weights(Z, obs, fit_rows, [g[0] for g in self.groups], s["prior_ridge"])
         f = np.nan_to_num(P) @ self.prior_weights
         # Standardised scores on the prior's scale: within-group differences kept, group offsets
         # replaced by the prior's (a group of strong models sits higher than a group of weak ones).

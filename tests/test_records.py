@@ -325,3 +325,9 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     assert tv["imagenet_from"].str.startswith("torchvision: ").all()
     # An unknown checkpoint's stand-in is cautious: below what the same size typically reaches.
     assert expected_imagenet_top1(25.0) < 80 and expected_imagenet_top1(25.0, 1.4e7) > expected_imagenet_top1(25.0)
+    # Declared pre-training: larger networks stand higher, however large, and never above what the
+    # largest evaluated checkpoints' lower quartile reaches; undeclared: never above the median.
+    sizes = [86.0, 300.0, 1000.0, 4000.0]
+    declared = [expected_imagenet_top1(p, 2e9) for p in sizes]
+    assert all(a < b for a, b in zip(declared, declared[1:])) and declared[-1] - declared[1] < 0.5
+    assert expected_imagenet_top1(4000.0) == expected_imagenet_top1(300.0) < declared[0]

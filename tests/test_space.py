@@ -330,3 +330,19 @@ def test_twins_fine_tuned_on_a_downstream_dataset_lend_only_to_its_models():
     for source, weight in (("d4", 1.0), ("d5", 0.0)):
         cold = mf.loc[["org/m0"]].assign(source_dataset=source)
         assert space.twin_weights(["org/m0"], cold)[0, twin] == pytest.approx(weight)
+
+
+def test_prior_weights_are_learned_from_published_figures_only():
+    """A stand-in ImageNet figure (``quality_top1`` without ``imagenet_top1``) places a model but does
+    not teach the prior how much ImageNet accuracy matters."""
+    records, mf, tf = _toy()
+    mf = mf.assign(imagenet_top1=mf["quality_top1"])
+    stand_ins = [f"org/m{k}" for k in range(0, 24, 3)]
+    weights = []
+    for seed in (1, 2):
+        changed = mf.copy()
+        changed.loc[stand_ins, "imagenet_top1"] = np.nan
+        changed.loc[stand_ins, "quality_top1"] = np.random.default_rng(seed).uniform(60, 90, len(stand_ins))
+        weights.append(TransferSpace.fit(records, model_features=changed, task_features=tf).prior_weights)
+    np.testing.assert_allclose(weights[0], weights[1])
+    assert weights[0][0] > 0
