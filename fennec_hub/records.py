@@ -443,6 +443,9 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"yfcc100m|yfcc15m", "yfcc100m"),
     (r"m38m|m30m", "merged-38m"),
     (r"lvd142m", "lvd142m"),
+    (r"lvd1689m", "lvd1689m"),
+    (r"merged2b", "merged-2b"),
+    (r"dfndr2b", "dfn"),
     (r"in22k|in21k", "in21k"),
     (r"in12k", "in12k"),
     (r"in1k", "in1k"),
@@ -453,8 +456,10 @@ _PRETRAIN_PHRASES = (("imagenet-21k", "in21k"), ("imagenet-22k", "in21k"), ("lvd
 PRETRAIN_IMAGES: dict[str, float] = {
     "in1k": 1.28e6, "in12k": 1.2e7, "in21k": 1.4e7, "merged-38m": 3.8e7, "yfcc100m": 1.0e8,
     "lvd142m": 1.42e8, "jft": 3.0e8, "openai": 4.0e8, "instagram": 1.0e9, "laion": 2.0e9, "dfn": 2.0e9,
-    "webli": 1.0e10,
+    "webli": 1.0e10, "lvd1689m": 1.689e9, "merged-2b": 2.0e9, "metaclip-400m": 4.0e8, "metaclip-2.5b": 2.5e9,
 }
+# Tags that name their data in two tokens (``metaclip_2pt5b``): the size is the tag's own.
+_PRETRAIN_PAIRS = ((("metaclip", "400m"), "metaclip-400m"), (("metaclip", "2pt5b"), "metaclip-2.5b"))
 
 
 def timm_pretrain(tag: str | None) -> str | None:
@@ -464,6 +469,9 @@ def timm_pretrain(tag: str | None) -> str | None:
         return None
     tokens = tag.lower().split("_")
     pre = tokens[: tokens.index("ft")] if "ft" in tokens else tokens
+    for pair, label in _PRETRAIN_PAIRS:
+        if set(pair) <= set(pre):
+            return label
     for pattern, label in _PRETRAIN_RE:
         if any(pattern.fullmatch(t) for t in pre):
             return label

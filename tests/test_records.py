@@ -267,6 +267,10 @@ def test_timm_two_resolutions_keep_smaller():
         ("fb_swsl_ig1b_ft_in1k", "instagram"),
         ("sw_in12k_ft_in1k", "in12k"),
         ("clip_ft_in1k", None),
+        ("metaclip_2pt5b", "metaclip-2.5b"),  # the data's size as the tag names it
+        ("lvd1689m", "lvd1689m"),
+        ("apple_mclip2_dfndr2b", "dfn"),
+        ("datacompxl", None),  # no size in the tag: not guessed
         (None, None),
     ],
 )
