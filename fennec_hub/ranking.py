@@ -436,13 +436,22 @@ def _task_vector_from_images(zoo: "Zoo", entry: "DatasetEntry", images: Any) -> 
 # explanations
 # --------------------------------------------------------------------------------------------
 
+def _protocol_phrase(metric: str, dataset_name: str) -> str:
+    """How a record was obtained, named so that figures of different protocols are not compared:
+    ``"fine-tuned on Pets"``, ``"fine-tuned on 1,000 examples of Pets"`` (VTAB-1k),
+    ``"with a linear probe on Pets"``."""
+    if metric.startswith("linear_probe"):
+        return f"with a linear probe on {dataset_name}"
+    if "vtab1k" in metric:
+        return f"fine-tuned on 1,000 examples of {dataset_name}"
+    return f"fine-tuned on {dataset_name}"
+
+
 def _metric_phrase(metric: str, value: float, dataset_name: str) -> str:
     v = f"{value:.1f}%"
-    if metric.startswith("linear_probe"):
-        return f"{v} linear-probe on {dataset_name}"
     if metric in ("top1", "top5"):
         return f"{metric.replace('top', 'top-')} {v} on {dataset_name}"
-    return f"{v} fine-tuned on {dataset_name}"
+    return f"{v} {_protocol_phrase(metric, dataset_name)}"
 
 
 class _Explainer:
@@ -493,7 +502,7 @@ class _Explainer:
         hist = self.zoo.history_of(same or model_id)
         prefix = f"Same weights as {same}: " if same else ""
         if hist:
-            own = [r for r in hist if r[0] == self.task.id]
+            own = sorted((r for r in hist if r[0] == self.task.id), key=lambda r: r[1].startswith("linear_probe"))
             if own:
                 ds, metric, value, rank, n = own[0]
                 s = _metric_phrase(metric, value, self._name(ds))
@@ -504,7 +513,7 @@ class _Explainer:
             if near:
                 parts = []
                 for ds, metric, value, rank, n in near[:2]:
-                    parts.append(f"#{rank}/{n} on {self._name(ds)}" if rank and n else
+                    parts.append(f"#{rank}/{n} {_protocol_phrase(metric, self._name(ds))}" if rank and n else
                                  _metric_phrase(metric, value, self._name(ds)))
                 return f"{prefix}Ranked {' and '.join(parts)} in its records, tasks close to this one."
             ds, metric, value, rank, n = hist[0]
@@ -549,10 +558,12 @@ class _Explainer:
             twin = item.rpartition("=")[0]
             hist = self.zoo.history_of(twin)
             for wanted in ([self.task.id], self.nearest):
-                hit = [r for r in hist if r[0] in wanted and r[3] and r[4]]
+                hit = sorted((r for r in hist if r[0] in wanted and r[3] and r[4]),
+                             key=lambda r: r[1].startswith("linear_probe"))  # fine-tuning records first
                 if hit:
-                    ds, _, _, rank, n = hit[0]
-                    return f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} on {self._name(ds)}"
+                    ds, metric, _, rank, n = hit[0]
+                    return (f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} "
+                            f"{_protocol_phrase(metric, self._name(ds))}")
         return None
 
 

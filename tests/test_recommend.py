@@ -514,3 +514,14 @@ def test_explain_writes_the_why_of_the_best_rows_only(zoo: Zoo):
     assert few["why"].head(3).tolist() == full["why"].head(3).tolist() and (few["why"].iloc[3:] == "").all()
     with pytest.raises(RecommendArgumentError, match="explain"):
         recommend("cifar100", zoo=zoo, explain=0)
+
+
+def test_why_names_how_a_record_was_obtained():
+    """Figures of different protocols are not comparable: the explanation says which one it quotes
+    (full fine-tuning, fine-tuning on 1,000 examples, linear probe), fine-tuning first."""
+    df = recommend("oxford_pets", top_k=None, explain=3000).set_index("model_id")
+    whys = df["why"].dropna()
+    assert whys.str.contains("fine-tuned on 1,000 examples of Oxford-IIIT Pets in its records").any()
+    assert whys.str.contains(r"% fine-tuned on Oxford-IIIT Pets in its records").any()
+    # keras/efficientnetb3's weights were both fine-tuned and linear-probed on Pets: the fine-tune is quoted.
+    assert "fine-tuned on Oxford-IIIT Pets" in df.at["timm/tf_efficientnet_b3.in1k", "why"]
