@@ -587,8 +587,9 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             cands = list(truth.index)
             y = truth.to_numpy()
             add = lambda method, s: result.add("lomo", b, d, method, s, y)  # noqa: E731
-            add(OURS, pred[d].reindex(cands).to_numpy(float))
-            _add_meta_baselines(add, inputs, cands, rng)
+            ours = pred[d].reindex(cands).to_numpy(float)
+            add(OURS, ours)
+            _add_meta_baselines(add, inputs, cands, rng, ours=ours)
     return result
 
 

@@ -80,16 +80,10 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                     out.append(f"* {b}, on the {len(covered)} datasets {method} covers: {OURS} {sub[OURS]:.3f} vs "
                                f"{method} {sub[method]:.3f}" + (f" (global prior {sub[PRIOR]:.3f})" if PRIOR in sub
                                                                 else "") + ".")
-    piv = _wtau(frame, "lomo")
-    if piv is not None:
-        for b in [b for b in benchmarks if b in piv.columns]:
-            col = piv[b]
-            others = [m for m in (TOP1, PARAMS) if m in col and np.isfinite(col[m])]
-            desc = ", ".join(f"{m} {col[m]:.3f}" for m in others) or "no metadata prior defined"
-            out.append(f"* Leave-models-out, {b}: {OURS} (cold-start vectors) {col.get(OURS, float('nan')):.3f}; "
-                       f"{desc}.")
-    piv = _wtau(frame, "lobo")
-    if piv is not None:
+    for protocol, label in (("lomo", "Leave-models-out"), ("lobo", "Leave-one-bank-out")):
+        piv = _wtau(frame, protocol)
+        if piv is None:
+            continue
         for b in [b for b in benchmarks if b in piv.columns]:
             col = piv[b]
             parts = []
@@ -102,7 +96,7 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                 verdict = "ahead" if ours > col[prior] + 0.001 else ("tied" if abs(ours - col[prior]) <= 0.001
                                                                     else "behind")
                 parts.append(f"{verdict} of {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
-            out.append(f"* Leave-one-bank-out, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
+            out.append(f"* {label}, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
                        f"models; " + "; ".join(parts) + ".")
     singles = [m for m in lodo_piv.index if m.startswith(EVERY_QUERY_AS)] if lodo_piv is not None else []
     if singles and OURS_ANY in set(frame["method"]):
