@@ -1041,20 +1041,18 @@ def _prepare_timm(spec: ArchitectureSpec):
     return construct
 
 
-def _drop_pytorchcv_classifier(model, nn) -> None:
-    """Drop a pytorchcv network's classifier, like timm's ``num_classes=0``: its ``output`` when that
-    is the classifier itself, else the last layer with weights in it (AlexNet's and VGG's ``output``
-    blocks also hold their two 4096-wide dense layers, which are part of the network)."""
+def _drop_pytorchcv_classifier(model) -> None:
+    """Drop a pytorchcv network's classifier, like timm's ``num_classes=0``: the last layer with
+    weights of its ``output`` block, or the whole block when that is the classifier itself (AlexNet's
+    and VGG's ``output`` blocks also hold their two 4096-wide dense layers, part of the network)."""
+    import torch.nn as nn
+
     out = getattr(model, "output", None)
     if out is None:
         return
     layers = [(n, c) for n, c in out.named_children() if any(True for _ in c.parameters())]
-    if not layers:
-        model.output = nn.Identity()
-        return
-    name, last = layers[-1]
-    if isinstance(last, (nn.Linear, nn.modules.conv._ConvNd)):
-        setattr(out, name, nn.Identity())
+    if layers and isinstance(layers[-1][1], (nn.Linear, nn.modules.conv._ConvNd)):
+        setattr(out, layers[-1][0], nn.Identity())
     else:
         model.output = nn.Identity()
 
@@ -1062,11 +1060,10 @@ def _drop_pytorchcv_classifier(model, nn) -> None:
 def _prepare_pytorchcv(spec: ArchitectureSpec):
     with _PYTORCHCV_LOCK:
         from pytorchcv.model_provider import get_model
-    import torch.nn as nn
 
     def construct():
         model = get_model(spec.name, pretrained=False)
-        _drop_pytorchcv_classifier(model, nn)
+        _drop_pytorchcv_classifier(model)
         res = spec.input_size or _res_from(getattr(model, "in_size", None)) or 224
         return model, res
 

@@ -447,6 +447,12 @@ def _protocol_phrase(metric: str, dataset_name: str) -> str:
     return f"fine-tuned on {dataset_name}"
 
 
+def _fine_tuning_first(records: Iterable[tuple]) -> list[tuple]:
+    """``(dataset, metric, value, rank, n)`` records with linear-probe ones after the fine-tuning ones
+    (otherwise in their order): a fine-tuning record is what a user who fine-tunes wants quoted."""
+    return sorted(records, key=lambda r: r[1].startswith("linear_probe"))
+
+
 def _metric_phrase(metric: str, value: float, dataset_name: str) -> str:
     v = f"{value:.1f}%"
     if metric in ("top1", "top5"):
@@ -502,7 +508,7 @@ class _Explainer:
         hist = self.zoo.history_of(same or model_id)
         prefix = f"Same weights as {same}: " if same else ""
         if hist:
-            own = sorted((r for r in hist if r[0] == self.task.id), key=lambda r: r[1].startswith("linear_probe"))
+            own = _fine_tuning_first(r for r in hist if r[0] == self.task.id)
             if own:
                 ds, metric, value, rank, n = own[0]
                 s = _metric_phrase(metric, value, self._name(ds))
@@ -558,8 +564,7 @@ class _Explainer:
             twin = item.rpartition("=")[0]
             hist = self.zoo.history_of(twin)
             for wanted in ([self.task.id], self.nearest):
-                hit = sorted((r for r in hist if r[0] in wanted and r[3] and r[4]),
-                             key=lambda r: r[1].startswith("linear_probe"))  # fine-tuning records first
+                hit = _fine_tuning_first(r for r in hist if r[0] in wanted and r[3] and r[4])
                 if hit:
                     ds, metric, _, rank, n = hit[0]
                     return (f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} "
