@@ -93,9 +93,9 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                     continue
                 same = f"{OURS} | {prior} models"
                 ours = col[same] if same in col and np.isfinite(col[same]) else col[OURS]
-                verdict = "ahead" if ours > col[prior] + 0.001 else ("tied" if abs(ours - col[prior]) <= 0.001
-                                                                    else "behind")
-                parts.append(f"{verdict} of {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
+                verdict = "ahead of" if ours > col[prior] + 0.001 else ("tied with" if abs(ours - col[prior]) <= 0.001
+                                                                       else "behind")
+                parts.append(f"{verdict} {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
             out.append(f"* {label}, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
                        f"models; " + "; ".join(parts) + ".")
     singles = [m for m in lodo_piv.index if m.startswith(EVERY_QUERY_AS)] if lodo_piv is not None else []

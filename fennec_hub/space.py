@@ -3,7 +3,10 @@
 The space is fitted on fine-tuning records from many sources whose protocols differ, so values are
 only ever compared inside one ``(source, dataset, metric)`` group: each group is standardised on its
 own (rank-gaussianised by default, robust to outliers), and nothing compares raw accuracies across
-sources. Runs that collapsed (near chance, or cut off far below the group: see
+sources. Each group's standardised results are then put on the quality prior's scale (spread
+``sqrt(var(prior in the group) + s^2)``, :func:`_group_spreads`), so the best of a group of similar
+models does not look as far ahead as the best of a group that runs from AlexNet to ResNet-152.
+Runs that collapsed (near chance, or cut off far below the group: see
 :func:`fennec_hub.records.collapsed_runs`) are left out of the records it is fitted on.
 
 A model's score for a task is
@@ -385,7 +388,13 @@ class TransferSpace:
         if model_features is not None and "imagenet_top1" in model_features:
             # The weights are learned from published ImageNet figures only, not from the stand-ins.
             fit_rows[~np.isfinite(_column(model_features, self.models, "imagenet_top1"))] = np.nan
-        self.prior_weights = _fit_prior_weights(Z, obs, fit_rows, [g[0] for g in self.groups], s["prior_ridge"])
+        group_sources = [g[0] for g in self.groups]
+        self.prior_weights = _fit_prior_weights(Z, obs, fit_rows, group_sources, s["prior_ridge"])
+        # Every group's results on one scale: a group of similar models has a narrower spread of
+        # results than one that runs from AlexNet to ResNet-152, though both standardise to 1.
+        spread, unseen = _group_spreads(Z, obs, fit_rows @ self.prior_weights)
+        Z = Z * spread[None, :]
+        self.prior_weights = _fit_prior_weights(Z, obs, fit_rows, group_sources, s["prior_ridge"])
         f = np.nan_to_num(P) @ self.prior_weights
         # Standardised scores on the prior's scale: within-group differences kept, group offsets
         # replaced by the prior's (a group of strong models sits higher than a group of weak ones).
@@ -457,7 +466,7 @@ class TransferSpace:
         self.model_a2v = _architecture_vectors(model_features, self.models, width)
         self.model_log_params = _column(model_features, self.models, "log_params")
         self.model_log_images = _column(model_features, self.models, "log_pretrain_images")
-        self.options = dict(self.settings, prior_kappa=float(kappa),
+        self.options = dict(self.settings, prior_kappa=float(kappa), unseen_spread=unseen,
                             prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
         self._model_features, self._task_features = model_features, task_features
         self._twin_profile_cache = None
@@ -930,6 +939,36 @@ def _fit_prior_weights(Z: np.ndarray, obs: np.ndarray, P: np.ndarray, sources: S
     lam = np.sqrt(ridge * (w ** 2).sum())
     beta, _ = nnls(np.vstack([X, lam * np.eye(K)]), np.concatenate([y, np.zeros(K)]))
     return beta
+
+
+def _group_spreads(Z: np.ndarray, obs: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, float]:
+    """Spread of each group's results on the prior's scale, ``sqrt(var_g(f) + s^2)``, and ``s``.
+
+    A group's standardised results have unit spread whatever its models, so the best of a group of
+    similar networks looks as far ahead as the best of a group running from AlexNet to ResNet-152.
+    On a common scale, a group's spread is that of its models' priors plus ``s``, the spread the
+    prior does not see, the same in every group. ``s`` is where the unseen share of each group's
+    spread, ``1 - r_g^2`` (``r_g``: correlation of prior and results in the group), matches what it
+    implies: ``s^2 = sum_g var_g(f) (1 - r_g^2) / sum_g r_g^2``. Only models with a prior (``f`` not
+    NaN) count; groups with fewer than 3 count for ``s`` not at all, and a group without prior spread
+    gets spread ``s``.
+    """
+    G = Z.shape[1]
+    var_f, r2 = np.zeros(G), np.zeros(G)
+    obs = obs & np.isfinite(f)[:, None]
+    for g in range(G):
+        m = obs[:, g]
+        if m.sum() < 2:
+            continue
+        var_f[g] = f[m].var()
+        y = Z[m, g]
+        if m.sum() >= 3 and var_f[g] > 1e-12 and y.var() > 1e-12:
+            r2[g] = np.corrcoef(f[m], y)[0, 1] ** 2
+    use = obs.sum(axis=0) >= 3
+    if r2[use].sum() <= 1e-9:
+        return np.ones(G), 1.0  # the prior explains nothing: results stay as standardised
+    s2 = float((var_f[use] * (1.0 - r2[use])).sum() / r2[use].sum())
+    return np.sqrt(var_f + s2), float(np.sqrt(s2))
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

@@ -75,11 +75,14 @@ def test_fit_handles_missing_cells_and_reproduces_history():
     records, mf, tf = _toy(missing=0.3)
     space = TransferSpace.fit(records, model_features=mf, task_features=tf)
     z = standardize(records)
-    # A known model on a known task scores its own standardised result, moved by one offset per group
-    # (the group's mean quality prior): within a group, the records' order exactly.
+    # A known model on a known task scores its own standardised result, on one scale and moved by one
+    # offset per group (the group's spread and mean quality prior): within a group, the records' order.
     for (src, d), g in records.assign(z=z).groupby(["source", "dataset"]):
         got = space.score(list(g["model"]), d, source=src)
-        np.testing.assert_allclose(got - got.mean(), g["z"] - g["z"].mean(), atol=1e-9)
+        x, y = g["z"].to_numpy() - g["z"].mean(), got - got.mean()
+        scale = float(x @ y / (x @ x))
+        assert scale > 0
+        np.testing.assert_allclose(y, scale * x, atol=1e-9)
     # Missing cells get finite predictions.
     full = {(m, d) for m, d in zip(records["model"], records["dataset"])}
     gaps = [(m, d) for m in space.known_models for d in DATASETS if (m, d) not in full]
@@ -346,3 +349,43 @@ def test_prior_weights_are_learned_from_published_figures_only():
         weights.append(TransferSpace.fit(records, model_features=changed, task_features=tf).prior_weights)
     np.testing.assert_allclose(weights[0], weights[1])
     assert weights[0][0] > 0
+
+
+def test_a_group_of_similar_models_is_narrower_on_the_common_scale():
+    """The best of a population of weak models must not be placed above a population of stronger
+    ones just because each population standardises to the same spread: every group's results are
+    put on the prior's scale, sqrt(var(prior in the group) + s^2)."""
+    rng = np.random.default_rng(1)
+    quality = np.concatenate([rng.uniform(-2.0, -1.0, 12), rng.uniform(1.0, 2.0, 12), rng.uniform(-2.0, 2.0, 12)])
+    rows, names = [], [f"org/m{m}" for m in range(36)]
+    for m, q in enumerate(quality):
+        source = ("weak", "strong", "mixed")[m // 12]
+        for j, d in enumerate(DATASETS):
+            rows.append(dict(model=names[m], dataset=d, metric="finetune_top1", source=source,
+                             value=70 + 5 * q + rng.normal(scale=3.0)))
+    records = pd.DataFrame(rows)
+    mf = pd.DataFrame({"quality_top1": 80 + 5 * quality + rng.normal(scale=1.0, size=36), "log_params": 3.0,
+                       "log_pretrain_images": 6.1}, index=names)
+    space = TransferSpace.fit(records, model_features=mf)
+    assert space.options["unseen_spread"] > 0
+    scores = space.score(names, "d0")
+    truth = records[records["dataset"] == "d0"].set_index("model")["value"].reindex(names).to_numpy()
+    weak, strong = scores[:12], scores[12:24]
+    assert weak.max() < np.median(strong)  # the weak population's best stays below the strong one's middle
+    assert pd.Series(scores).corr(pd.Series(truth), method="spearman") > 0.93
+
+
+def test_group_spreads_follow_the_prior_spread_of_each_group():
+    from fennec_hub.space import _group_spreads
+
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=40)
+    obs = np.zeros((40, 3), bool)
+    obs[:20, 0] = obs[20:, 1] = obs[:, 2] = True
+    f[:20] = 0.3  # group 0: one prior level for every model
+    Z = np.where(obs, (f + rng.normal(scale=0.5, size=40))[:, None], np.nan)
+    spread, s = _group_spreads(Z, obs, f)
+    assert spread[0] == pytest.approx(s)
+    var = [f[obs[:, g]].var() for g in range(3)]
+    np.testing.assert_allclose(spread, np.sqrt(np.array(var) + s ** 2))
+    assert _group_spreads(Z, obs, np.zeros(40)) == (pytest.approx(np.ones(3)), 1.0)  # no prior: unchanged
