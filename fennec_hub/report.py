@@ -93,8 +93,8 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                     continue
                 same = f"{OURS} | {prior} models"
                 ours = col[same] if same in col and np.isfinite(col[same]) else col[OURS]
-                verdict = "ahead of" if ours > col[prior] + 0.001 else ("tied with" if abs(ours - col[prior]) <= 0.001
-                                                                       else "behind")
+                gap = ours - col[prior]
+                verdict = "ahead of" if gap > 0.001 else ("tied with" if abs(gap) <= 0.001 else "behind")
                 parts.append(f"{verdict} {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
             out.append(f"* {label}, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
                        f"models; " + "; ".join(parts) + ".")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fennec_hub.space import TransferSpace, standardize
+from fennec_hub.space import TransferSpace, _group_spreads, standardize
 
 DATASETS = ["d0", "d1", "d2", "d3", "d4", "d5"]
 
@@ -376,8 +376,6 @@ def test_a_group_of_similar_models_is_narrower_on_the_common_scale():
 
 
 def test_group_spreads_follow_the_prior_spread_of_each_group():
-    from fennec_hub.space import _group_spreads
-
     rng = np.random.default_rng(1)
     f = rng.normal(size=40)
     obs = np.zeros((40, 3), bool)
