@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .records import NON_HUB_NAMESPACES
+from .records import NON_HUB_NAMESPACES, PRETRAINING_SOURCES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -544,6 +544,9 @@ class _Explainer:
                 bits.append("no ImageNet result (a cautious stand-in for its size)")
             if _ok(row.pretrain):
                 bits.append(f"{row.pretrain} pre-training")
+            source = getattr(row, "source_dataset", None)
+            if _ok(source) and source not in PRETRAINING_SOURCES:
+                bits.append(f"fine-tuned on {self._name(str(source))}")
             if _ok(row.params):
                 bits.append(f"{_fmt_params(row.params)} params")
             phrases[key] = "; ".join(bits)

@@ -128,6 +128,10 @@ BENCHMARKS: dict[str, Benchmark] = {
 #: Namespaces of benchmark models that are not downloadable Hub checkpoints (kept out of zoos).
 NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
 
+#: Pre-training datasets: a checkpoint whose ``source_dataset`` is another known dataset is a
+#: downstream fine-tune (PARC's ResNet-50 on NABirds, a community ViT on EuroSAT).
+PRETRAINING_SOURCES = ("ILSVRC/imagenet-1k", "public/imagenet-21k")
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -17,8 +17,9 @@ A model's score for a task is
   an identical checkpoint's, its fine-tuned sibling's, or else what checkpoints of its size and
   pre-training data reach) and a penalty for pre-training data smaller than ImageNet-1k, with
   non-negative weights learned from how the recorded models rank *within* each group (so sources
-  with different populations do not mix). Every model has one, recorded or not, on one scale: this is what lets a checkpoint without
-  records be ranked among checkpoints with records.
+  with different populations do not mix), plus one step down for a checkpoint fine-tuned on a
+  downstream dataset (:func:`_downstream_level`). Every model has one, recorded or not, on one
+  scale: this is what lets a checkpoint without records be ranked among checkpoints with records.
 * ``delta_m``: the model's **own evidence** beyond its prior: its mean residual over the groups it
   was fine-tuned in, shrunk towards 0 by ``n / (n + kappa)`` (``kappa`` by nested leave-one-dataset-
   out); 0 for a model without records.
@@ -57,6 +58,7 @@ import pandas as pd
 from ._extras import needs
 from .datasets import resolve_dataset
 from .features import model_features, task_features
+from .records import PRETRAINING_SOURCES
 
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
@@ -147,6 +149,15 @@ def _architecture_vectors(features: pd.DataFrame | None, models: Sequence[str], 
         x = np.hstack([x, np.full((len(x), width - x.shape[1]), np.nan)])
     x = np.where(np.isnan(x).any(axis=1, keepdims=True), 0.0, x)
     return _unit_rows(x)
+
+
+def downstream_models(features: pd.DataFrame | None, models: Sequence[str]) -> np.ndarray:
+    """[len(models)] bool: the model was last trained on a known dataset that is not a pre-training
+    one (a PARC ResNet-50 fine-tuned on NABirds, a community ViT fine-tuned on EuroSAT)."""
+    if features is None or "source_dataset" not in features:
+        return np.zeros(len(models), dtype=bool)
+    src = features.reindex(list(models))["source_dataset"].to_numpy(object)
+    return np.array([isinstance(x, str) and bool(x) and x not in PRETRAINING_SOURCES for x in src], dtype=bool)
 
 
 def _column(features: pd.DataFrame | None, models: Sequence[str], column: str) -> np.ndarray:
@@ -396,6 +407,11 @@ class TransferSpace:
         Z = Z * spread[None, :]
         self.prior_weights = _fit_prior_weights(Z, obs, fit_rows, group_sources, s["prior_ridge"])
         f = np.nan_to_num(P) @ self.prior_weights
+        # A downstream fine-tune shares its parent's metadata; left at the parent's prior, a bank of
+        # them (PARC's) would set its groups' level too high and lift the parent against its peers.
+        down = downstream_models(model_features, self.models)
+        level = _downstream_level(Z, obs, f, down, group_sources)
+        f = f + level * down
         # Standardised scores on the prior's scale: within-group differences kept, group offsets
         # replaced by the prior's (a group of strong models sits higher than a group of weak ones).
         n_g = np.maximum(obs.sum(axis=0), 1)
@@ -466,7 +482,7 @@ class TransferSpace:
         self.model_a2v = _architecture_vectors(model_features, self.models, width)
         self.model_log_params = _column(model_features, self.models, "log_params")
         self.model_log_images = _column(model_features, self.models, "log_pretrain_images")
-        self.options = dict(self.settings, prior_kappa=float(kappa), unseen_spread=unseen,
+        self.options = dict(self.settings, prior_kappa=float(kappa), unseen_spread=unseen, downstream_level=level,
                             prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
         self._model_features, self._task_features = model_features, task_features
         self._twin_profile_cache = None
@@ -494,10 +510,20 @@ class TransferSpace:
         """Pseudo-count of the shrinkage of a model's evidence (own or twins') towards its prior."""
         return float(self.options.get("prior_kappa", _DEFAULT_KAPPA))
 
+    @property
+    def downstream_level(self) -> float:
+        """How far below its prior a checkpoint fine-tuned on a downstream dataset sits (<= 0)."""
+        value = self.options.get("downstream_level", 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value > 0:
+            raise ValueError(f"options['downstream_level'] must be a finite number <= 0, got {value!r}")
+        return float(value)
+
     def quality_prior(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
         """``f_m``: the quality prior of each model from its metadata alone (records not used)."""
-        feats = self._features_for(list(models), model_features)
-        return np.nan_to_num(prior_matrix(feats, list(models))) @ self.prior_weights
+        models = list(models)
+        feats = self._features_for(models, model_features)
+        return (np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
+                + self.downstream_level * downstream_models(feats, models))
 
     def model_vectors(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
         """[n, dim] float64 vectors; unknown models get cold-start vectors from their features.
@@ -546,7 +572,7 @@ class TransferSpace:
         if self.sources and "source_dataset" in feats:
             # A network fine-tuned on a downstream dataset lends only to models of that dataset.
             theirs = np.array(self.sources + [""], dtype=object)[self.model_source]
-            downstream = (self.model_source >= 0) & ~np.isin(theirs, _PRETRAINING_SOURCES)
+            downstream = (self.model_source >= 0) & ~np.isin(theirs, PRETRAINING_SOURCES)
             ours = feats["source_dataset"].to_numpy(object)
             known = np.array([isinstance(x, str) and bool(x) for x in ours])
             other = known[:, None] & (ours[:, None] != theirs[None, :])
@@ -589,7 +615,7 @@ class TransferSpace:
 
     def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
         feats = self._features_for(models, model_features)
-        f = np.nan_to_num(prior_matrix(feats, models)) @ self.prior_weights
+        f = self.quality_prior(models, feats)
         W = self.twin_weights(models, feats)
         # The twins' task-specific residuals, per group, shrunk by one pseudo-observation. Their
         # overall level is not borrowed (a twin's standing is measured against its own source's
@@ -901,9 +927,6 @@ _TWIN_COSINE_SCALE = 0.05  # twin weight exp((cos - 1) / scale): 0.99 -> 0.82, 0
 _TWIN_PARAMS_SCALE = 0.2  # and exp(-|log params ratio| / scale): same size 1, 20% larger 0.40
 _TWIN_IMAGES_SCALE = 0.5  # and exp(-|log10 images ratio| / scale): ImageNet-1k vs -21k 0.12
 _TWIN_UNKNOWN_DATA = 0.0  # no evidence carries over when either model's pre-training data is unknown
-# Pre-training datasets: a twin trained on one lends to models of any source; a twin fine-tuned on a
-# downstream dataset (PARC's ResNet-50 on NABirds) carries that dataset's effect, not the network's.
-_PRETRAINING_SOURCES = ("ILSVRC/imagenet-1k", "public/imagenet-21k")
 _TWIN_REPORT = 0.05  # twins weaker than this are not named in explanations
 
 
@@ -969,6 +992,30 @@ def _group_spreads(Z: np.ndarray, obs: np.ndarray, f: np.ndarray) -> tuple[np.nd
         return np.ones(G), 1.0  # the prior explains nothing: results stay as standardised
     s2 = float((var_f[use] * (1.0 - r2[use])).sum() / r2[use].sum())
     return np.sqrt(var_f + s2), float(np.sqrt(s2))
+
+
+def _downstream_level(Z: np.ndarray, obs: np.ndarray, f: np.ndarray, down: np.ndarray,
+                      sources: Sequence[str]) -> float:
+    """How far below the prior ``f`` downstream fine-tunes (``down``) rank, within groups.
+
+    Group-centred least squares of the results' residuals on the downstream indicator, over groups
+    with at least 3 models of which some are downstream fine-tunes and some not, every source
+    counting the same in total (as for the prior weights); never above 0, as fine-tuning on a
+    downstream dataset does not make a checkpoint a better start for other tasks.
+    """
+    x_all = down.astype(float)
+    per_source = pd.Series(list(sources)).value_counts()
+    num = den = 0.0
+    for g in range(Z.shape[1]):
+        m = obs[:, g]
+        if m.sum() < 3 or x_all[m].min() == x_all[m].max():
+            continue
+        x = x_all[m] - x_all[m].mean()
+        y = Z[m, g] - f[m]
+        w = 1.0 / (m.sum() * per_source[sources[g]])
+        num += w * float(x @ (y - y.mean()))
+        den += w * float(x @ x)
+    return min(0.0, num / den) if den > 0 else 0.0
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

@@ -525,3 +525,15 @@ def test_why_names_how_a_record_was_obtained():
     assert whys.str.contains(r"% fine-tuned on Oxford-IIIT Pets in its records").any()
     # keras/efficientnetb3's weights were both fine-tuned and linear-probed on Pets: the fine-tune is quoted.
     assert "fine-tuned on Oxford-IIIT Pets" in df.at["timm/tf_efficientnet_b3.in1k", "why"]
+
+
+def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
+    models = zoo.models.copy()
+    models["source_dataset"] = None
+    models.loc[models["model_id"] == "timm/convnext_tiny.fb_in1k", "source_dataset"] = "tanganke/eurosat"
+    models.loc[models["model_id"] == "timm/resnet50.a1_in1k", "source_dataset"] = "ILSVRC/imagenet-1k"
+    variant = Zoo(models, zoo.model_vectors, zoo.tasks, zoo.task_vectors, history=zoo.history, space=zoo.space,
+                  info=dict(zoo.info))
+    why = recommend("cifar100", top_k=None, zoo=variant).set_index("model_id")["why"]
+    assert "fine-tuned on EuroSAT" in why["timm/convnext_tiny.fb_in1k"]
+    assert "fine-tuned on" not in why["timm/resnet50.a1_in1k"]  # pre-training data is not a fine-tune

@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fennec_hub.space import TransferSpace, _group_spreads, standardize
+from fennec_hub.space import (
+    TransferSpace,
+    _downstream_level,
+    _group_spreads,
+    downstream_models,
+    standardize,
+)
 
 DATASETS = ["d0", "d1", "d2", "d3", "d4", "d5"]
 
@@ -387,3 +393,49 @@ def test_group_spreads_follow_the_prior_spread_of_each_group():
     var = [f[obs[:, g]].var() for g in range(3)]
     np.testing.assert_allclose(spread, np.sqrt(np.array(var) + s ** 2))
     assert _group_spreads(Z, obs, np.zeros(40)) == (pytest.approx(np.ones(3)), 1.0)  # no prior: unchanged
+
+
+def _bank_with_fine_tunes(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Eight ImageNet checkpoints and, recorded beside them, three downstream fine-tunes of each
+    (same metadata, results about 8 points lower): PARC's layout."""
+    rows, feats = [], {}
+    for k, q in enumerate(np.linspace(70, 82, 8)):
+        parent = f"org/g{k}"
+        feats[parent] = {"quality_top1": q, "source_dataset": "ILSVRC/imagenet-1k"}
+        members = [(parent, 0.0)]
+        for c in range(3):
+            feats[f"{parent}-ft{c}"] = {"quality_top1": q, "source_dataset": f"org/downstream{c}"}
+            members.append((f"{parent}-ft{c}", -8.0))
+        for name, gap in members:
+            for d in DATASETS:
+                rows.append({"model": name, "dataset": d, "metric": "finetune_top1", "source": "bank",
+                             "value": 70 + 1.5 * (q - 76) + gap + rng.normal(scale=1.0)})
+    mf = pd.DataFrame.from_dict(feats, orient="index").assign(log_params=3.0, log_pretrain_images=6.1)
+    return pd.DataFrame(rows), mf
+
+
+def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers():
+    """A bank of downstream fine-tunes shares its parents' metadata. Left at the parents' prior, they
+    set the group level too low for the parents, whose own evidence then reads as a large lead over
+    any unrecorded checkpoint of the same metadata. The fine-tunes sit one step below instead."""
+    records, mf = _bank_with_fine_tunes(np.random.default_rng(0))
+    space = TransferSpace.fit(records, model_features=mf)
+    assert space.downstream_level < -0.3
+    parents = [f"org/g{k}" for k in range(8)]
+    evidence = space.model_vectors(parents, mf)[:, 0] - space.quality_prior(parents, mf)
+    assert np.abs(evidence).mean() < 0.2  # the parents' level is their prior's, as an unrecorded peer's
+    peers = pd.DataFrame({"quality_top1": [82.0, 82.0], "source_dataset": ["ILSVRC/imagenet-1k", "org/downstream0"],
+                          "log_params": 3.0, "log_pretrain_images": 6.1}, index=["new/peer", "new/fine-tune"])
+    cold = space.model_vectors(list(peers.index), peers)[:, 0]
+    assert cold[1] - cold[0] == pytest.approx(space.downstream_level)
+    assert list(downstream_models(peers, list(peers.index))) == [False, True]
+
+
+def test_downstream_level_is_within_groups_and_never_positive():
+    obs = np.ones((6, 2), bool)
+    f = np.zeros(6)
+    down = np.array([0, 0, 0, 1, 1, 1], bool)
+    Z = np.array([[1.0, 5.0], [0.0, 4.0], [-1.0, 3.0], [0.0, 4.0], [-1.0, 3.0], [-2.0, 2.0]])
+    assert _downstream_level(Z, obs, f, down, ["a", "b"]) == pytest.approx(-1.0)  # group offsets do not count
+    assert _downstream_level(-Z, obs, f, down, ["a", "b"]) == 0.0
+    assert _downstream_level(Z, obs, f, np.zeros(6, bool), ["a", "b"]) == 0.0
