@@ -6,7 +6,9 @@ Protocols
   benchmark's models that have ground truth for the dataset are ranked (cold-start task).
 * ``lomo`` (leave models out): each benchmark's models are split into 5 folds; a fold's models are
   removed from all records, the space is fitted on the rest and scores them from their features
-  only (cold-start models), on every dataset of the benchmark; folds are pooled per dataset.
+  only (cold-start models), on every dataset of the benchmark; each fold's models are ranked among
+  themselves (scores from different fits are not on one scale) and the metrics are averaged over
+  the folds of each dataset, the trivial priors' on the same models.
 
 Metrics per (benchmark, dataset): weighted Kendall tau (``scipy.stats.weightedtau``, defaults),
 Kendall tau, Pearson r, top-1 relative accuracy (accuracy of the top pick / best accuracy) and
@@ -530,7 +532,8 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
 def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
              result: BenchResult | None = None, folds: int = LOMO_FOLDS, space_options: dict | None = None,
              progress: bool = True) -> BenchResult:
-    """Leave-models-out: per benchmark, k folds of its models scored from features only.
+    """Leave-models-out: per benchmark, k folds of its models scored from features only, each fold
+    ranked on its own (its scores come from one fit) with the trivial priors on the same models.
 
     Also the ``mixed`` protocol, what a zoo does: on every dataset, the fold's held-out models
     (cold-start vectors) are ranked together with the benchmark's other models (history vectors,
@@ -551,7 +554,7 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         k = min(folds, len(models))
         for i, (_, test) in enumerate(KFold(k, shuffle=True, random_state=SEED).split(models)):
             jobs.append((b, truth_tab, models[test]))
-    preds: dict[str, list[pd.DataFrame]] = {}
+    per_fold: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     mixed: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     n_candidates: dict[tuple[str, str], int] = {}
     for b, truth_tab, held_models in tqdm(jobs, desc="leave-models-out", disable=not progress):
@@ -560,10 +563,20 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
         held = list(held_models)
         mv = space.model_vectors(held, inputs.model_features)
         proto = inputs.protocol(b)
-        cols = {}
         for d in truth_tab.columns:
             tv = space.task_vector(d, **proto)
-            cols[d] = mv @ tv
+            own = pd.Series(mv @ tv, index=held)
+            truth = truth_tab[d].reindex(held).dropna()
+            if len(truth) >= MIN_CANDIDATES:
+                y = truth.to_numpy()
+
+                def add(method: str, s, b=b, d=d, y=y) -> None:
+                    ok = np.isfinite(np.asarray(s, float))
+                    per_fold.setdefault((b, d, method), []).append(dict(ranking_metrics(s, y), n=float(ok.sum())))
+
+                ours = own.reindex(truth.index).to_numpy(float)
+                add(OURS, ours)
+                _add_meta_baselines(add, inputs, list(truth.index), rng, ours=ours)
             truth = truth_tab[d].dropna()
             cold = truth.index.isin(held)
             if len(truth) < MIN_CANDIDATES or not cold.any() or cold.all():
@@ -572,24 +585,14 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             n_candidates[b, d] = len(truth)
             for method, s in ((OURS, scores), (COLD_AT_MEAN, np.where(cold, 0.0, scores))):
                 mixed.setdefault((b, d, method), []).append(ranking_metrics(s, truth.to_numpy()))
-        preds.setdefault(b, []).append(pd.DataFrame(cols, index=held))
     for (b, d, method), runs in mixed.items():
         mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
         result.rows.append(dict(protocol="mixed", benchmark=b, dataset=d, method=method,
                                 n=n_candidates[b, d], **mean))
-    for b in benchmarks:
-        truth_tab = inputs.truth(b)
-        pred = pd.concat(preds[b])
-        for d in truth_tab.columns:
-            truth = truth_tab[d].dropna()
-            if len(truth) < MIN_CANDIDATES:
-                continue
-            cands = list(truth.index)
-            y = truth.to_numpy()
-            add = lambda method, s: result.add("lomo", b, d, method, s, y)  # noqa: E731
-            ours = pred[d].reindex(cands).to_numpy(float)
-            add(OURS, ours)
-            _add_meta_baselines(add, inputs, cands, rng, ours=ours)
+    for (b, d, method), runs in per_fold.items():
+        mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0] if k != "n"}
+        result.rows.append(dict(protocol="lomo", benchmark=b, dataset=d, method=method,
+                                n=int(sum(r["n"] for r in runs)), **mean))
     return result
 
 

@@ -157,6 +157,9 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         "* **(released)**: scores published by the methods' authors (mean over their runs of the per-run metric).",
         "* ImageNet top-1 and parameter count rank by metadata (n/a where fewer than 3 candidates have it); "
         "Random is one seeded permutation per dataset.",
+        "* **Leave-models-out** ranks each fold's held-out models among themselves (their scores come from one "
+        "fit; different fits do not share a scale) and averages over the folds of each dataset; the trivial "
+        "priors are scored on the same models.",
         "* **Cold-start models ranked among recorded ones** is what a zoo does: in each leave-models-out fold, "
         "the held-out models (cold-start vectors) are ranked on every dataset together with the other models "
         "(history vectors, which know their own result there, so the recorded models are in their true order); "

@@ -207,3 +207,32 @@ def test_leave_one_bank_out_rows_compare_on_the_same_models():
     same = lobo[lobo["method"] == f"{bench.OURS} | {bench.TOP1} models"].set_index("dataset")["n"]
     pd.testing.assert_series_equal(top1, same, check_names=False)
     assert (top1 < ours.set_index("dataset")["n"]).all()  # top-1 is known for fewer Keras models
+
+
+def test_lomo_ranks_each_fold_on_its_own(monkeypatch):
+    """Every fold's scores come from its own fit, on that fit's scale: a method that orders models
+    exactly as ImageNet top-1 does, shifted by a different constant in each fit, must score as
+    top-1 does, not worse because the folds' scales were pooled."""
+    inputs = _toy_inputs()
+    inputs.model_features["imagenet_top1"] = inputs.model_features["quality_top1"]
+    fits = []
+
+    class Shifted:
+        def __init__(self, shift: float) -> None:
+            self.shift = shift
+
+        def model_vectors(self, models, features):
+            return (features["imagenet_top1"].reindex(list(models)).to_numpy(float) + self.shift)[:, None]
+
+        def task_vector(self, dataset, **protocol):
+            return np.ones(1)
+
+    def fit(train, inputs_, task_features, **options):
+        fits.append(Shifted(shift=100.0 * (-1) ** len(fits) * len(fits)))
+        return fits[-1]
+
+    monkeypatch.setattr(bench, "_fit_space", fit)
+    frame = bench.run_lomo(inputs, ("alpha",), folds=3, progress=False).frame()
+    lomo = frame[frame["protocol"] == "lomo"].set_index(["dataset", "method"])["wtau"].unstack()
+    assert len(fits) == 3
+    np.testing.assert_allclose(lomo[f"{bench.OURS} | {bench.TOP1} models"], lomo[bench.TOP1])
