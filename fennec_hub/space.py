@@ -17,7 +17,7 @@ A model's score for a task is
   an identical checkpoint's, its fine-tuned sibling's, or else what checkpoints of its size and
   pre-training data reach) and a penalty for pre-training data smaller than ImageNet-1k, with
   non-negative weights learned from how the recorded models rank *within* each group (so sources
-  with different populations do not mix), plus one step down for a checkpoint fine-tuned on a
+  with different populations do not mix), plus one step down for a checkpoint last trained on a
   downstream dataset (:func:`_downstream_level`). Every model has one, recorded or not, on one
   scale: this is what lets a checkpoint without records be ranked among checkpoints with records.
 * ``delta_m``: the model's **own evidence** beyond its prior: its mean residual over the groups it
@@ -153,7 +153,8 @@ def _architecture_vectors(features: pd.DataFrame | None, models: Sequence[str], 
 
 def downstream_models(features: pd.DataFrame | None, models: Sequence[str]) -> np.ndarray:
     """[len(models)] bool: the model was last trained on a known dataset that is not a pre-training
-    one (a PARC ResNet-50 fine-tuned on NABirds, a community ViT fine-tuned on EuroSAT)."""
+    one: fine-tuned on it (a PARC ResNet-50 on NABirds, a community ViT on EuroSAT) or trained on it
+    alone (pytorchcv's CIFAR-10 ResNet-20)."""
     if features is None or "source_dataset" not in features:
         return np.zeros(len(models), dtype=bool)
     src = features.reindex(list(models))["source_dataset"].to_numpy(object)
@@ -512,7 +513,7 @@ class TransferSpace:
 
     @property
     def downstream_level(self) -> float:
-        """How far below its prior a checkpoint fine-tuned on a downstream dataset sits (<= 0)."""
+        """How far below its prior a checkpoint last trained on a downstream dataset sits (<= 0)."""
         value = self.options.get("downstream_level", 0.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value > 0:
             raise ValueError(f"options['downstream_level'] must be a finite number <= 0, got {value!r}")
@@ -996,12 +997,13 @@ def _group_spreads(Z: np.ndarray, obs: np.ndarray, f: np.ndarray) -> tuple[np.nd
 
 def _downstream_level(Z: np.ndarray, obs: np.ndarray, f: np.ndarray, down: np.ndarray,
                       sources: Sequence[str]) -> float:
-    """How far below the prior ``f`` downstream fine-tunes (``down``) rank, within groups.
+    """How far below the prior ``f`` models last trained on a downstream dataset (``down``) rank,
+    within groups.
 
     Group-centred least squares of the results' residuals on the downstream indicator, over groups
-    with at least 3 models of which some are downstream fine-tunes and some not, every source
-    counting the same in total (as for the prior weights); never above 0, as fine-tuning on a
-    downstream dataset does not make a checkpoint a better start for other tasks.
+    with at least 3 models of which some are downstream and some not, every source counting the
+    same in total (as for the prior weights); never above 0, as training on a downstream dataset
+    does not make a checkpoint a better start for other tasks.
     """
     x_all = down.astype(float)
     per_source = pd.Series(list(sources)).value_counts()
