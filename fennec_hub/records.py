@@ -128,8 +128,8 @@ BENCHMARKS: dict[str, Benchmark] = {
 #: Namespaces of benchmark models that are not downloadable Hub checkpoints (kept out of zoos).
 NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
 
-#: Pre-training datasets: a checkpoint whose ``source_dataset`` is another known dataset is a
-#: downstream fine-tune (PARC's ResNet-50 on NABirds, a community ViT on EuroSAT).
+#: Pre-training datasets: a checkpoint whose ``source_dataset`` is another known dataset was last
+#: trained on a downstream one (PARC's ResNet-50 fine-tuned on NABirds, a community ViT on EuroSAT).
 PRETRAINING_SOURCES = ("ILSVRC/imagenet-1k", "public/imagenet-21k")
 
 

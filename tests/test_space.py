@@ -414,7 +414,7 @@ def _bank_with_fine_tunes(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Da
     return pd.DataFrame(rows), mf
 
 
-def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers():
+def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers(tmp_path):
     """A bank of downstream fine-tunes shares its parents' metadata. Left at the parents' prior, they
     set the group level too low for the parents, whose own evidence then reads as a large lead over
     any unrecorded checkpoint of the same metadata. The fine-tunes sit one step below instead."""
@@ -428,6 +428,10 @@ def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers(
                           "log_params": 3.0, "log_pretrain_images": 6.1}, index=["new/peer", "new/fine-tune"])
     cold = space.model_vectors(list(peers.index), peers)[:, 0]
     assert cold[1] - cold[0] == pytest.approx(space.downstream_level)
+    loaded = TransferSpace.load(space.save(tmp_path / "space"))
+    assert loaded.downstream_level == space.downstream_level
+    ids = list(peers.index)
+    np.testing.assert_allclose(loaded.model_vectors(ids, peers), space.model_vectors(ids, peers))
     assert list(downstream_models(peers, list(peers.index))) == [False, True]
 
 
