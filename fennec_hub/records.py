@@ -454,6 +454,9 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"in12k", "in12k"),
     (r"in1k", "in1k"),
 )
+# Self-supervised pre-training on ImageNet-1k without labels (ConvNeXt V2's FCMAE, MAE, DINO); a
+# supervised fine-tune on larger data afterwards (``fcmae_ft_in22k_in1k``) names the data that counts.
+_SELF_SUPERVISED_IN1K = re.compile(r"fcmae|mae|dino")
 _PRETRAIN_RE = tuple((re.compile(pattern), label) for pattern, label in _PRETRAIN_TOKENS)
 _PRETRAIN_PHRASES = (("imagenet-21k", "in21k"), ("imagenet-22k", "in21k"), ("lvd-142m", "lvd142m"),
                      ("wit-400m", "openai"), ("webli", "webli"), ("laion", "laion"), ("imagenet-1k", "in1k"))
@@ -468,7 +471,8 @@ _PRETRAIN_PAIRS = ((("metaclip", "400m"), "metaclip-400m"), (("metaclip", "2pt5b
 
 def timm_pretrain(tag: str | None) -> str | None:
     """Pre-training data of a timm checkpoint from its tag (``tv_in1k`` -> in1k,
-    ``augreg_in21k_ft_in1k`` -> in21k, ``laion2b_ft_in12k_in1k`` -> laion); None if not stated."""
+    ``augreg_in21k_ft_in1k`` -> in21k, ``laion2b_ft_in12k_in1k`` -> laion, ``mae`` -> in1k,
+    ``fcmae_ft_in22k_in1k`` -> in21k); None if not stated."""
     if not tag:
         return None
     tokens = tag.lower().split("_")
@@ -476,8 +480,16 @@ def timm_pretrain(tag: str | None) -> str | None:
     for pair, label in _PRETRAIN_PAIRS:
         if set(pair) <= set(pre):
             return label
+    label = _first_pretrain_label(pre)
+    if label is None and any(_SELF_SUPERVISED_IN1K.fullmatch(t) for t in pre):
+        later = _first_pretrain_label(tokens[len(pre):])
+        label = later if later and PRETRAIN_IMAGES[later] > PRETRAIN_IMAGES["in1k"] else "in1k"
+    return label
+
+
+def _first_pretrain_label(tokens: list[str]) -> str | None:
     for pattern, label in _PRETRAIN_RE:
-        if any(pattern.fullmatch(t) for t in pre):
+        if any(pattern.fullmatch(t) for t in tokens):
             return label
     return None
 

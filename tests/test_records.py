@@ -271,6 +271,11 @@ def test_timm_two_resolutions_keep_smaller():
         ("lvd1689m", "lvd1689m"),
         ("apple_mclip2_dfndr2b", "dfn"),
         ("datacompxl", None),  # no size in the tag: not guessed
+        ("fcmae", "in1k"),  # self-supervised on ImageNet-1k
+        ("fcmae_ft_in22k_in1k", "in21k"),  # then supervised on ImageNet-22k: the larger data counts
+        ("fcmae_ft_in1k", "in1k"),
+        ("mae", "in1k"),
+        ("dino", "in1k"),
         (None, None),
     ],
 )
