@@ -270,7 +270,8 @@ def test_timm_two_resolutions_keep_smaller():
         ("metaclip_2pt5b", "metaclip-2.5b"),  # the data's size as the tag names it
         ("lvd1689m", "lvd1689m"),
         ("apple_mclip2_dfndr2b", "dfn"),
-        ("datacompxl", None),  # no size in the tag: not guessed
+        ("datacompxl", "datacomp-1b"),  # the DataComp.XL models' training set
+        ("metaclip2_worldwide", None),  # no published size at hand: not guessed
         ("fcmae", "in1k"),  # self-supervised on ImageNet-1k
         ("fcmae_ft_in22k_in1k", "in21k"),  # then supervised on ImageNet-22k: the larger data counts
         ("fcmae_ft_in1k", "in1k"),
