@@ -998,26 +998,12 @@ def _group_spreads(Z: np.ndarray, obs: np.ndarray, f: np.ndarray) -> tuple[np.nd
 def _downstream_level(Z: np.ndarray, obs: np.ndarray, f: np.ndarray, down: np.ndarray,
                       sources: Sequence[str]) -> float:
     """How far below the prior ``f`` models last trained on a downstream dataset (``down``) rank,
-    within groups.
-
-    Group-centred least squares of the results' residuals on the downstream indicator, over groups
-    with at least 3 models of which some are downstream and some not, every source counting the
-    same in total (as for the prior weights); never above 0, as training on a downstream dataset
-    does not make a checkpoint a better start for other tasks.
+    within groups: the prior weights' group-centred least squares (:func:`_fit_prior_weights`, every
+    source counting the same) on the residuals ``Z - f``, with the indicator as the one input and no
+    ridge. Never above 0, as training on a downstream dataset does not make a checkpoint a better
+    start for other tasks (the weight of ``-down`` is non-negative).
     """
-    x_all = down.astype(float)
-    per_source = pd.Series(list(sources)).value_counts()
-    num = den = 0.0
-    for g in range(Z.shape[1]):
-        m = obs[:, g]
-        if m.sum() < 3 or x_all[m].min() == x_all[m].max():
-            continue
-        x = x_all[m] - x_all[m].mean()
-        y = Z[m, g] - f[m]
-        w = 1.0 / (m.sum() * per_source[sources[g]])
-        num += w * float(x @ (y - y.mean()))
-        den += w * float(x @ x)
-    return min(0.0, num / den) if den > 0 else 0.0
+    return -float(_fit_prior_weights(Z - f[:, None], obs, -down[:, None].astype(float), sources, 0.0)[0])
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:
