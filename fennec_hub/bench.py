@@ -538,7 +538,8 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     Also the ``mixed`` protocol, what a zoo does: on every dataset, the fold's held-out models
     (cold-start vectors) are ranked together with the benchmark's other models (history vectors,
     fitted on their own records of that dataset too), against a variant that puts every cold-start
-    model at the average; metrics are averaged over the folds of each dataset.
+    model at the average, and queried without a protocol as ``recommend()`` does by default;
+    metrics are averaged over the folds of each dataset.
     """
     from huggingface_hub.utils import tqdm
     with needs("fit", "fennec-hub bench"):
@@ -581,9 +582,11 @@ def run_lomo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             cold = truth.index.isin(held)
             if len(truth) < MIN_CANDIDATES or not cold.any() or cold.all():
                 continue
-            scores = space.model_vectors(list(truth.index), inputs.model_features) @ tv
+            everyone = space.model_vectors(list(truth.index), inputs.model_features)
+            scores = everyone @ tv
             n_candidates[b, d] = len(truth)
-            for method, s in ((OURS, scores), (COLD_AT_MEAN, np.where(cold, 0.0, scores))):
+            for method, s in ((OURS, scores), (COLD_AT_MEAN, np.where(cold, 0.0, scores)),
+                              (OURS_ANY, everyone @ space.task_vector(d))):
                 mixed.setdefault((b, d, method), []).append(ranking_metrics(s, truth.to_numpy()))
     for (b, d, method), runs in mixed.items():
         mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}

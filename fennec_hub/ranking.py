@@ -701,8 +701,9 @@ def recommend(
     passes the filters together. `max_per_family`: keep at most this many models of one architecture
     family (e.g. 1 or 2), so that many pre-training tags of one network do not fill the list.
     `protocol`: rank as under one fine-tuning protocol of the records (see `protocols()`, e.g.
-    "vtab1k_hf": 1,000 training examples, "transfergraph_hf": full fine-tuning); None (default) uses
-    every protocol's records. `images`: place the dataset from this many of its images (needs a zoo
+    "vtab1k_hf": 1,000 training examples, "transfergraph_hf": full fine-tuning); None (default)
+    follows the dataset's full-data fine-tuning records where it has any (a dataset id names the
+    whole dataset), and places a dataset without records under every fine-tuning protocol. `images`: place the dataset from this many of its images (needs a zoo
     with an image proxy and the Hub). `explain`: write the `why` of the best this-many rows only
     (the others' is empty), for callers that show a few rows of a long ranking; None explains all.
 

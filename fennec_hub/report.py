@@ -115,6 +115,10 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             out.append(f"* Cold-start models ranked among recorded ones, {OURS} vs {COLD_AT_MEAN}: "
                        + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f}" for b in cols)
                        + ".")
+        if OURS in piv.index and OURS_ANY in piv.index:
+            out.append("* The same, a dataset the records know queried without a protocol (full-data fine-tuning "
+                       "where it has any), default / protocol named: "
+                       + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}" for b in cols) + ".")
     return out + [""]
 
 
@@ -146,8 +150,10 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         "the training datasets; the query names the benchmark's protocol (records source + metric). "
         f"**{OURS_META}**: the same with the text view off. **{OURS_PER_PROTOCOL}**: the text weight chosen for "
         "each protocol on its own training datasets (fewer inner folds per choice). "
-        f"**{OURS_ANY}**: {OURS} queried without a protocol, as `recommend()` places a dataset it has no "
-        "records for.",
+        f"**{OURS_ANY}**: {OURS} queried without a protocol, as `recommend()` does by default: a dataset it has "
+        "no records for is placed under every fine-tuning protocol; one it knows follows its full-data "
+        "fine-tuning records where it has any (so on VTAB-1k, a 1,000-example protocol, the default answers "
+        "another question than the benchmark asks).",
         f"* **{PRIOR}**: a model's mean standardised score on the benchmark's other datasets (README's "
         f"baseline). **{PRIOR_ALL}**: the same over every source's training records.",
         f"* **{FENNEC_REIMPL}**: NMF rank 5 (random_state 2023, max_iter 1000) on the benchmark's min-max scaled "

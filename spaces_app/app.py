@@ -66,7 +66,7 @@ MAX_PARAMS_CHOICES = [ANY, "5M", "10M", "25M", "50M", "100M", "300M", "1B"]
 TOP_K_MAX = 100
 # (label, value) of the fine-tuning protocols a ranking can follow (fennec_hub.ranking.protocols()).
 PROTOCOL_CHOICES = [
-    ("All recorded protocols", ANY),
+    ("Default: full fine-tuning where the dataset has such records", ANY),
     ("Full fine-tuning, 30 epochs (TransferGraph)", "transfergraph_hf"),
     ("1,000 training examples (VTAB-1k)", "vtab1k_hf"),
     ("Keras ImageNet models, full fine-tuning", "keras"),

@@ -313,6 +313,31 @@ def test_a_new_task_without_protocol_weighs_each_fine_tuning_protocol_equally():
     assert pd.Series(named).groupby([g[0] for g in space.groups]).sum()["probe"] == pytest.approx(1.0)
 
 
+def test_a_known_task_without_protocol_follows_its_full_data_fine_tuning():
+    """A dataset id names the whole dataset: with no protocol named, a dataset the records know is
+    ranked by its full-data fine-tuning groups, not averaged with 1,000-example fine-tuning or a
+    linear probe (which rank models differently); a dataset that has only those keeps them."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for m in range(12):
+        for d in ("a", "b", "c"):
+            for source, metric in (("full", "finetune_top1"), ("few", "finetune_vtab1k_top1"),
+                                   ("probe", "linear_probe_top1")):
+                if d == "c" and source == "full":
+                    continue
+                rows.append(dict(model=f"o/m{m}", dataset=d, metric=metric, source=source, value=float(rng.normal())))
+    space = TransferSpace.fit(pd.DataFrame(rows), shrink=1.0, temperature=0.5)
+
+    def weights(task: str, **protocol) -> pd.Series:
+        w = space.task_vector(task, **protocol)[1 : 1 + len(space.groups)]
+        return pd.Series(w).groupby([g[0] for g in space.groups]).sum()
+
+    assert weights("a")["full"] == pytest.approx(1.0) and weights("a")[["few", "probe"]].sum() == 0
+    assert weights("c")["few"] == pytest.approx(1.0)  # no full-data group: 1,000 examples, not the probe
+    assert weights("a", source="few", metric="finetune_vtab1k_top1")["few"] == pytest.approx(1.0)
+    assert weights("a", source="probe", metric="linear_probe_top1")["probe"] == pytest.approx(1.0)
+
+
 def test_twins_lend_no_group_slope():
     """What recorded models lend their architecture twins is, in every group, centred and
     uncorrelated with their prior level: how steeply a group follows the prior (PARC's Pets, where
