@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .records import NON_HUB_NAMESPACES, PRETRAINING_SOURCES
+from .records import BENCHMARKS, NON_HUB_NAMESPACES, PRETRAINING_SOURCES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -55,6 +55,7 @@ class _Task:
     vector: np.ndarray
     source: str  # how the task vector was obtained
     entry: Any = None
+    metric: str | None = None  # the records metric of a named protocol
 
 
 class RecommendArgumentError(ValueError):
@@ -346,7 +347,7 @@ def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str
     if protocol is not None:
         entry = _resolve_entry(dataset, token)
         vec, how = _protocol_task_vector(zoo, entry, protocol)
-        task = _Task(entry.id, entry.name, vec, how, entry)
+        task = _Task(entry.id, entry.name, vec, how, entry, BENCHMARKS[protocol].metric)
     elif isinstance(dataset, str) and images is None and zoo.task_index(dataset) is not None:
         i = zoo.task_index(dataset)
         row = zoo.tasks.iloc[i]
@@ -396,8 +397,6 @@ def protocols() -> dict[str, str]:
 
     Each is one benchmark of `fennec_hub.records.BENCHMARKS`: its records' source and metric.
     """
-    from .records import BENCHMARKS
-
     return {name: b.description for name, b in BENCHMARKS.items()}
 
 
@@ -447,10 +446,15 @@ def _protocol_phrase(metric: str, dataset_name: str) -> str:
     return f"fine-tuned on {dataset_name}"
 
 
-def _fine_tuning_first(records: Iterable[tuple]) -> list[tuple]:
-    """``(dataset, metric, value, rank, n)`` records with linear-probe ones after the fine-tuning ones
-    (otherwise in their order): a fine-tuning record is what a user who fine-tunes wants quoted."""
-    return sorted(records, key=lambda r: r[1].startswith("linear_probe"))
+def _fine_tuning_first(records: Iterable[tuple], metric: str | None = None) -> list[tuple]:
+    """``(dataset, metric, value, rank, n)`` records in the order they are worth quoting (otherwise in
+    their order): those of the named protocol's ``metric``, then full-data fine-tuning, 1,000-example
+    fine-tuning and linear probes, as the ranking without a protocol follows full-data fine-tuning."""
+    def key(r: tuple) -> tuple[bool, int]:
+        kind = 2 if r[1].startswith("linear_probe") else int("vtab1k" in r[1])
+        return (metric is not None and r[1] != metric, kind)
+
+    return sorted(records, key=key)
 
 
 def _metric_phrase(metric: str, value: float, dataset_name: str) -> str:
@@ -508,7 +512,7 @@ class _Explainer:
         hist = self.zoo.history_of(same or model_id)
         prefix = f"Same weights as {same}: " if same else ""
         if hist:
-            own = _fine_tuning_first(r for r in hist if r[0] == self.task.id)
+            own = _fine_tuning_first((r for r in hist if r[0] == self.task.id), self.task.metric)
             if own:
                 ds, metric, value, rank, n = own[0]
                 s = _metric_phrase(metric, value, self._name(ds))
@@ -567,7 +571,7 @@ class _Explainer:
             twin = item.rpartition("=")[0]
             hist = self.zoo.history_of(twin)
             for wanted in ([self.task.id], self.nearest):
-                hit = _fine_tuning_first(r for r in hist if r[0] in wanted and r[3] and r[4])
+                hit = _fine_tuning_first((r for r in hist if r[0] in wanted and r[3] and r[4]), self.task.metric)
                 if hit:
                     ds, metric, _, rank, n = hit[0]
                     return (f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} "
@@ -650,7 +654,6 @@ def _check_arguments(dataset: Any, top_k: Any, max_per_family: Any, protocol: An
                      token: Any) -> None:
     """Everything recommend() can check before it opens a zoo."""
     from .datasets import DatasetEntry
-    from .records import BENCHMARKS
 
     if not isinstance(dataset, (str, DatasetEntry)):
         raise RecommendTypeError("dataset", "dataset must be a dataset name or Hub dataset id (a str) or a "

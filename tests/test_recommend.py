@@ -530,6 +530,12 @@ def test_why_names_how_a_record_was_obtained():
     assert whys.str.contains(r"% fine-tuned on Oxford-IIIT Pets in its records").any()
     # keras/efficientnetb3's weights were both fine-tuned and linear-probed on Pets: the fine-tune is quoted.
     assert "fine-tuned on Oxford-IIIT Pets" in df.at["timm/tf_efficientnet_b3.in1k", "why"]
+    # A model with a full-data and a 1,000-example record of CIFAR-100 is quoted by the one the ranking
+    # follows: full-data by default, the named protocol's otherwise.
+    quoted = {p: recommend("cifar100", top_k=None, protocol=p).set_index("model_id").at["Ahmed9275/Vit-Cifar100", "why"]
+              for p in (None, "vtab1k_hf")}
+    assert "% fine-tuned on CIFAR-100 in its records" in quoted[None]
+    assert "fine-tuned on 1,000 examples of CIFAR-100" in quoted["vtab1k_hf"]
 
 
 def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
