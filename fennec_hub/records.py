@@ -450,6 +450,7 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"lvd1689m", "lvd1689m"),
     (r"merged2b", "merged-2b"),
     (r"datacompxl", "datacomp-1b"),  # OpenCLIP's DataComp.XL models, trained on DataComp-1B
+    (r"cc12m", "cc12m"),
     (r"dfndr2b", "dfn"),
     (r"in22k|in21k", "in21k"),
     (r"in12k", "in12k"),
@@ -466,6 +467,7 @@ PRETRAIN_IMAGES: dict[str, float] = {
     "lvd142m": 1.42e8, "jft": 3.0e8, "openai": 4.0e8, "instagram": 1.0e9, "laion": 2.0e9, "dfn": 2.0e9,
     "webli": 1.0e10, "lvd1689m": 1.689e9, "merged-2b": 2.0e9, "metaclip-400m": 4.0e8, "metaclip-2.5b": 2.5e9,
     "datacomp-1b": 1.4e9,  # DataComp-1B: 1.4B image-text pairs (Gadre et al., arXiv 2304.14108)
+    "cc12m": 1.24e7,  # Conceptual 12M: 12.4M image-text pairs (Changpinyo et al., arXiv 2102.08981)
 }
 # Tags that name their data in two tokens (``metaclip_2pt5b``): the size is the tag's own.
 _PRETRAIN_PAIRS = ((("metaclip", "400m"), "metaclip-400m"), (("metaclip", "2pt5b"), "metaclip-2.5b"))
@@ -479,6 +481,8 @@ def timm_pretrain(tag: str | None) -> str | None:
         return None
     tokens = tag.lower().split("_")
     pre = tokens[: tokens.index("ft")] if "ft" in tokens else tokens
+    if not pre:  # ``ft_in1k``: a fine-tune (at a higher resolution) of a checkpoint of the same data
+        pre = tokens[1:]
     for pair, label in _PRETRAIN_PAIRS:
         if set(pair) <= set(pre):
             return label

@@ -277,6 +277,8 @@ def test_timm_two_resolutions_keep_smaller():
         ("fcmae_ft_in1k", "in1k"),
         ("mae", "in1k"),
         ("dino", "in1k"),
+        ("ft_in1k", "in1k"),  # a higher-resolution fine-tune of an ImageNet-1k checkpoint
+        ("cc12m", "cc12m"),
         (None, None),
     ],
 )
