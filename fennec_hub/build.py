@@ -34,12 +34,14 @@ from .architecture import ARCHI2VEC_VERSION, describe_many, timm_family
 from .crawler import load_crawl
 from .datasets import list_datasets, resolve_dataset
 from .records import (
+    HF_CONFIGS_DIR,
     NON_HUB_NAMESPACES,
     imagenet_quality,
     load_model_metadata,
     load_records,
     pretrain_label,
     same_weights,
+    shipped_hf_configs,
     timm_pretrain,
 )
 from .space import TransferSpace
@@ -359,19 +361,13 @@ def timm_catalogue() -> "pd.DataFrame":
 
 def hf_catalogue() -> "pd.DataFrame":
     """The canonical transformers vision checkpoints whose config.json ships with the package."""
-    root = Path(__file__).resolve().parent / "data" / "hf_configs"
-    index_path = root / "index.json"
-    if not index_path.exists():
+    root = HF_CONFIGS_DIR
+    items = shipped_hf_configs()
+    if not items:
         return pd.DataFrame(columns=["model_id"])
-    index = json.loads(index_path.read_text(encoding="utf-8"))
-    items = index.get("models", index) if isinstance(index, dict) else index
-    if isinstance(items, dict):
-        items = [{"model_id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
     rows = []
     for it in items:
-        mid = it.get("model_id") or it.get("id") or it.get("repo_id")
-        if not mid:
-            continue
+        mid = it["model_id"]
         insize = it.get("image_size") or it.get("input_size")
         if insize is None and isinstance(it.get("file"), str):
             try:
@@ -581,9 +577,9 @@ def _fill_catalogue_columns(cand: pd.DataFrame, meta: pd.DataFrame, infos: Mappi
 
 def _model_features(cand: pd.DataFrame, meta: pd.DataFrame, rec_models: list[str], params: list[float | None],
                     vectors: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Model features (fennec_hub.features) of every record model and candidate, one code path:
-    the metadata table, with the candidates' input size, pre-training data and params where it
-    has none. Also fills the candidates' `source_dataset`."""
+    """Model features (fennec_hub.features) of every record model and candidate: the candidates'
+    from the metadata table, with their input size, pre-training data and params where it has
+    none; the record models' from the feature store. Also fills the candidates' `source_dataset`."""
     ids = cand["model_id"].tolist()
     all_ids = list(dict.fromkeys(rec_models + ids))
     feat_meta = meta.reindex(all_ids).drop(columns=["imagenet_top1"]).copy()
@@ -596,6 +592,12 @@ def _model_features(cand: pd.DataFrame, meta: pd.DataFrame, rec_models: list[str
         .fillna(pd.to_numeric(feat_meta["params_m"], errors="coerce")), errors="coerce")
     feat_meta["img_size"] = pd.to_numeric(feat_meta["img_size"], errors="coerce")
     mf = features.build_model_features(all_ids, feat_meta, vectors)
+    # The recorded models take their rows of the precomputed feature store, which `fennec-hub bench`
+    # scores them on: the zoo's space is then the benchmarked one (the store also has the parameter
+    # counts of built networks where the metadata has none, and so their quality stand-ins).
+    stored = features.model_features(rec_models)
+    for col in stored.columns.intersection(mf.columns):
+        mf.loc[stored.index, col] = stored[col]
     cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
     return mf
 

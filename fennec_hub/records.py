@@ -566,10 +566,33 @@ def _timm_metadata() -> pd.DataFrame:
 
 
 SAME_WEIGHTS_FILE = Path(__file__).parent / "data" / "same_weights.csv"
+HF_CONFIGS_DIR = Path(__file__).parent / "data" / "hf_configs"  # shipped transformers configs + index.json
 PYTORCHCV_RESULTS_FILE = "pytorchcv_imagenet_results.csv"
 TORCHVISION_RESULTS_FILE = "torchvision_imagenet_results.csv"  # scripts/torchvision_imagenet_results.py
 KERAS_RESULTS_FILE = "keras_imagenet_results.csv"  # Keras Applications' published table
 IMAGENET_RESULTS = ("imagenet", "imagenet-real", "imagenetv2-mf", "imagenet-sketch", "imagenet-r", "imagenet-a")
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_hf_configs() -> tuple[dict, ...]:
+    """The index of the canonical transformers checkpoints whose config.json ships with the package
+    (``fennec_hub/data/hf_configs/index.json``): one dict per model, with ``model_id`` and what the
+    index says of it (``file``, ``pretraining``, ``license``, ...); empty without an index."""
+    import json
+
+    path = HF_CONFIGS_DIR / "index.json"
+    if not path.exists():
+        return ()
+    index = json.loads(path.read_text(encoding="utf-8"))
+    items = index.get("models", index) if isinstance(index, dict) else index
+    if isinstance(items, dict):
+        items = [{"model_id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
+    out = []
+    for it in items:
+        mid = it.get("model_id") or it.get("id") or it.get("repo_id")
+        if mid:
+            out.append({**it, "model_id": str(mid)})
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1)
@@ -878,9 +901,12 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
 @functools.lru_cache(maxsize=1)
 def _model_metadata() -> pd.DataFrame:
     import numpy as np
+    import pandas as pd
 
+    shipped = pd.DataFrame([{"model": it["model_id"], "pretrain": pretrain_label(it.get("pretraining"))}
+                            for it in shipped_hf_configs()], columns=["model", "pretrain"])
     parts = [_timm_metadata(), _transfergraph_metadata(),
-             _record_model_rows(load_records(include_flagged=True), load_method_scores())]
+             _record_model_rows(load_records(include_flagged=True), load_method_scores()), shipped]
     # Later parts only fill what earlier, more specific parts left missing.
     meta = parts[0].set_index("model")
     for part in parts[1:]:

@@ -236,3 +236,25 @@ def test_lomo_ranks_each_fold_on_its_own(monkeypatch):
     lomo = frame[frame["protocol"] == "lomo"].set_index(["dataset", "method"])["wtau"].unstack()
     assert len(fits) == 3
     np.testing.assert_allclose(lomo[f"{bench.OURS} | {bench.TOP1} models"], lomo[bench.TOP1])
+
+
+def test_the_embedded_zoo_is_the_space_the_bench_scores():
+    """The default zoo's transfer space is fitted on the features `fennec-hub bench` scores models
+    from (the feature store), so the figures describe what `recommend()` serves: the same recorded
+    models, quality prior, downstream step and prior of every recorded model."""
+    from fennec_hub import Zoo
+    from fennec_hub.space import TransferSpace
+
+    inputs = bench.load_inputs()
+    served = Zoo.default().space
+    fitted = TransferSpace.fit(inputs.records, model_features=inputs.model_features,
+                               task_features=inputs.task_features)
+    assert fitted.models == served.models
+    assert fitted.downstream_level == pytest.approx(served.downstream_level, abs=1e-12)
+    np.testing.assert_allclose(fitted.prior_weights, served.prior_weights, atol=1e-12)
+    np.testing.assert_allclose(fitted.prior, served.prior, atol=1e-9)
+    # Checkpoints published twice are one model for metadata too: the Hub copy of a timm checkpoint
+    # has the pre-training data its timm tag names.
+    features = inputs.model_features
+    assert features.at["microsoft/swin-base-patch4-window7-224", "log_pretrain_images"] == pytest.approx(np.log10(1.4e7))
+    assert features.at["google/vit-base-patch32-384", "log_pretrain_images"] == pytest.approx(np.log10(1.4e7))
