@@ -403,16 +403,21 @@ def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rn
 
 
 def _hf_family(model: str, metadata: pd.DataFrame | None) -> str:
-    """Architecture family of a Hub checkpoint: its ``model_type``, else a family named in its id."""
+    """Architecture family of a Hub checkpoint: its ``model_type``, else a family named in its id;
+    transformers model types that are one network are one family (:data:`_SAME_NETWORK`)."""
     mt = metadata["model_type"].get(model) if metadata is not None and "model_type" in metadata else None
-    if isinstance(mt, str) and mt:
-        return mt
-    low = model.lower()
-    return next((f for f in _NAMED_FAMILIES if f in low), "other")
+    if not (isinstance(mt, str) and mt):
+        low = model.lower()
+        mt = next((f for f in _NAMED_FAMILIES if f in low), "other")
+    return _SAME_NETWORK.get(mt, mt)
 
 
 _NAMED_FAMILIES = ("convnext", "swin", "deit", "beit", "data2vec", "segformer", "mit-", "levit", "mobilevit",
                    "perceiver", "resnet", "regnet", "efficientnet", "poolformer", "van-", "cvt", "dinov2", "vit")
+# Model types of transformers that name a training recipe of another type's network: DeiT is a ViT
+# (plus a distillation token), data2vec-vision a BEiT. Held out apart, each would lend the other its
+# architecture twins across the fold.
+_SAME_NETWORK = {"deit": "vit", "data2vec-vision": "beit", "data2vec": "beit"}
 
 
 def lobo_folds(inputs: BenchInputs, hf_folds: int = LOBO_HF_FOLDS) -> list[tuple[str, list[str], list[str]]]:

@@ -34,9 +34,10 @@ A model's score for a task is
   (records source + metric). Task similarity is a weighted mean of two views of the task features,
   registry metadata and the text proxy (a sentence embedding); the text view's weight (0, 0.5 or 1)
   is chosen by the same nested leave-one-dataset-out, so text is used only if it helps.
-* ``gamma * k(sim(src(m), t))``: similarity between the dataset a model was pre-trained or
-  fine-tuned on and the target, with one least-squares weight per protocol: models trained on
-  birds transfer to birds. The model side is a one-hot of its source dataset.
+* ``gamma * k(sim(src(m), t))``: similarity between the dataset a model was fine-tuned on and the
+  target, with one least-squares weight per protocol: models trained on birds transfer to birds.
+  The model side is a one-hot of its source dataset; generic pre-training data (ImageNet-1k/21k,
+  :data:`fennec_hub.records.PRETRAINING_SOURCES`) is no source here, the prior describes it.
 
 So ``model_vectors(models) @ task_vector(task) == score(models, task)`` exactly, and ranking
 100,000 models is one matrix-vector product.
@@ -429,12 +430,13 @@ class TransferSpace:
         self.task_encoder = encoder
         self.task_emb = _encode_tasks(encoder, tf, self.datasets, q)
 
-        # Source datasets: every dataset with task features that some model was trained on.
+        # Source datasets: every dataset with task features that some model was fine-tuned on. Generic
+        # pre-training data (ImageNet-1k/21k) is the prior's input, not a source a target resembles.
         model_source = np.full(M, -1, dtype=np.int64)
         sources: list[str] = []
         if s["pair"] and encoder is not None and model_features is not None and "source_dataset" in model_features:
             src = model_features.reindex(self.models)["source_dataset"]
-            sources = sorted({x for x in src.dropna().astype(str) if x in tf.index})
+            sources = sorted({x for x in src.dropna().astype(str) if x in tf.index and x not in PRETRAINING_SOURCES})
             sindex = {x: i for i, x in enumerate(sources)}
             model_source = np.array([sindex.get(x, -1) if isinstance(x, str) else -1 for x in src], dtype=np.int64)
         self.sources, self.model_source = sources, model_source
@@ -589,20 +591,24 @@ class TransferSpace:
 
     def _twin_profile(self) -> np.ndarray:
         """What a recorded model lends its architecture twins: its residuals less, in each group, the
-        part that the recorded models' prior level explains (an intercept and a slope on the prior,
-        fitted within the group). A group whose spread is narrower than the prior's says something
-        about the group, not about the twin's network, and would otherwise move every twin of a
-        strong model down against checkpoints that have no twin."""
+        part that the group's make-up explains: an intercept, a slope on the recorded models' prior
+        level and a step for the checkpoints fine-tuned on a downstream dataset, fitted within the
+        group. How steeply a group follows the prior, or how far below their parents its downstream
+        fine-tunes fall there, says something about the group, not about a twin's network, and would
+        otherwise move every twin of a strong model (or of a parent of fine-tunes) against
+        checkpoints that have no twin."""
         if self._twin_profile_cache is not None:
             return self._twin_profile_cache
         P = self.profile.copy()
+        down = (self.model_source >= 0).astype(float)  # a source is a downstream dataset (see fit)
         for g in range(P.shape[1]):
             obs = P[:, g] != 0
             if obs.sum() < 3:
                 continue
-            x = self.prior[obs] - self.prior[obs].mean()
+            X = np.c_[self.prior[obs] - self.prior[obs].mean(), down[obs] - down[obs].mean()]
+            X = X[:, (X ** 2).sum(axis=0) > 0]
             y = P[obs, g] - P[obs, g].mean()
-            P[obs, g] = y - (float(x @ y / (x @ x)) if x @ x > 0 else 0.0) * x
+            P[obs, g] = y - X @ np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else y
         self._twin_profile_cache = P
         return P
 

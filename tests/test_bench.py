@@ -191,6 +191,10 @@ def test_leave_one_bank_out_holds_out_whole_banks_and_whole_families():
     for i, a in enumerate(families):  # a family is never on both sides of a fold
         for b in families[i + 1:]:
             assert not a & b
+    # One network under two transformers model types is one family: DeiT is a ViT, data2vec-vision a BEiT.
+    fold_of = {m: k for k, (held, _) in enumerate(hf) for m in held}
+    assert fold_of["facebook/deit-base-distilled-patch16-224"] == fold_of["google/vit-base-patch16-224"]
+    assert fold_of["facebook/data2vec-vision-base-ft1k"] == fold_of["microsoft/beit-base-patch16-224"]
     assert set().union(*(h for h, _ in hf)) == set(inputs.truth("transfergraph_hf").index) | set(
         inputs.truth("vtab1k_hf").index)
 

@@ -460,6 +460,26 @@ def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers(
     assert list(downstream_models(peers, list(peers.index))) == [False, True]
 
 
+def test_parents_of_fine_tunes_lend_their_twins_no_group_specific_gap():
+    """How far below their parents a bank's downstream fine-tunes fall differs from one target to the
+    next; that gap describes the group, so the parents lend their architecture twins none of it."""
+    rng = np.random.default_rng(1)
+    records, mf = _bank_with_fine_tunes(rng)
+    is_ft = records["model"].str.contains("-ft")
+    gap = records["dataset"].map(dict(zip(DATASETS, [0.0, 6.0, -3.0, 4.0, -5.0, 2.0])))
+    records["value"] = records["value"] - np.where(is_ft, gap, 0.0)
+    sources = [f"org/downstream{c}" for c in range(3)]
+    tf = pd.DataFrame({"x": np.arange(len(DATASETS) + 3, dtype=float), "y": rng.normal(size=len(DATASETS) + 3)},
+                      index=DATASETS + sources)
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    down = space.model_source >= 0
+    assert down.sum() == 24
+    lent = space._twin_profile()
+    for g in range(len(space.groups)):
+        obs = space.profile[:, g] != 0
+        assert abs(lent[obs & down, g].mean() - lent[obs & ~down, g].mean()) < 1e-9
+
+
 def test_downstream_level_is_within_groups_and_never_positive():
     obs = np.ones((6, 2), bool)
     f = np.zeros(6)
