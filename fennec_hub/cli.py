@@ -163,7 +163,8 @@ def _add_recommend(sub) -> None:
     p.add_argument("--protocol", metavar="NAME", choices=list(BENCHMARKS),
                    help="rank as under one fine-tuning protocol of the records: transfergraph_hf (full "
                    "fine-tuning, 30 epochs), vtab1k_hf (1,000 training examples), keras, parc, fennec; "
-                   "default: all of them")
+                   "default: a dataset with records follows its full-data fine-tuning records, one "
+                   "without is placed under every fine-tuning protocol")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table (default): for reading; csv / json: every column, for scripts")
 
