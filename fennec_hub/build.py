@@ -486,6 +486,11 @@ def _candidates(rec_models: list[str], meta: pd.DataFrame, crawl_df: pd.DataFram
         parts.append(crawl_rows)
     cand = pd.concat(parts, ignore_index=True)
     cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
+    # A Hub copy of a timm checkpoint has the pre-training data its timm tag names (as its features do).
+    twins = same_weights()
+    tagged = [timm_pretrain(twins[m].rpartition(".")[2]) if twins.get(m, "").startswith("timm/") else None
+              for m in cand["model_id"]]
+    cand["pretrain"] = [t or p for t, p in zip(tagged, cand["pretrain"])]
     if limit is not None:
         keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
         if crawl_df is not None:

@@ -548,3 +548,18 @@ def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
     why = recommend("cifar100", top_k=None, zoo=variant).set_index("model_id")["why"]
     assert "fine-tuned on EuroSAT" in why["timm/convnext_tiny.fb_in1k"]
     assert "fine-tuned on" not in why["timm/resnet50.a1_in1k"]  # pre-training data is not a fine-tune
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
+    """Identical weights are one model for metadata too: the zoo's `pretrain` column of a Hub copy
+    is what its timm twin's tag names (the Swin authors' base checkpoint is their 22k-to-1k one)."""
+    from fennec_hub import Zoo
+    from fennec_hub.records import same_weights
+
+    models = Zoo.default().models.set_index("model_id")
+    pairs = [(m, t) for m, t in same_weights().items() if m in models.index and t in models.index]
+    assert len(pairs) >= 30
+    for copy, timm_id in pairs:
+        assert models.at[copy, "pretrain"] == models.at[timm_id, "pretrain"], (copy, timm_id)
+    assert models.at["microsoft/swin-base-patch4-window7-224", "pretrain"] == "in21k"
