@@ -11,7 +11,7 @@ Runs that collapsed (near chance, or cut off far below the group: see
 
 A model's score for a task is
 
-    score(m, t) = f_m + delta_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * k(sim(src(m), t))
+    score(m, t) = f_m + omega_b(t) * delta_m  +  sum_g w_g(t) * r_{m,g}  +  gamma * k(sim(src(m), t))
 
 * ``f_m``: the **quality prior** from :data:`PRIOR_COLUMNS`: the model's ImageNet top-1 (its own,
   an identical checkpoint's, its fine-tuned sibling's, or else what checkpoints of its size and
@@ -22,7 +22,13 @@ A model's score for a task is
   scale: this is what lets a checkpoint without records be ranked among checkpoints with records.
 * ``delta_m``: the model's **own evidence** beyond its prior: its mean residual over the groups it
   was fine-tuned in, shrunk towards 0 by ``n / (n + kappa)`` (``kappa`` by nested leave-one-dataset-
-  out); 0 for a model without records.
+  out); 0 for a model without records. It is a standing against the population of the model's
+  block (connected set of models and groups, one record bank): ``omega_b(t)`` is 1 where block b
+  recorded the task or no block did, and ``cross_block_evidence`` where only other blocks did (how
+  far twins' evidence agrees across blocks, clipped to [0, 1]: 0 on the bundled records, where the
+  twin-weighted correlation is -0.16 across blocks and 0.68 within one),
+  so a checkpoint that tops a bank of weak networks is not lifted above the whole zoo for a task
+  that bank never saw. The model side holds ``delta_m`` in its block's coordinate.
 * ``r_{m,g}``: the task-specific residual in group g: the model's own, or, for a model without
   records, its **architecture twins'** (recorded models whose archi2vec vector is nearly the same
   network, of the same size and trained on data of the same scale), weighted by similarity and
@@ -345,6 +351,7 @@ class TransferSpace:
         self._model_features: pd.DataFrame | None = None
         self._task_features: pd.DataFrame | None = None
         self._twin_profile_cache: np.ndarray | None = None
+        self.evidence: np.ndarray | None = None  # recorded models' own evidence (part of `prior`)
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -465,6 +472,7 @@ class TransferSpace:
         state.kappa = kappa
         everything = np.ones(G, bool)
         self.prior = state.prior(everything)
+        self.evidence = self.prior - f
         self.protocol_gamma, self.default_gamma = state.gammas(self.prior, F, everything)
         self.default_gamma = float(self.default_gamma)
         self.profile = state.profile(self.prior, self.protocol_gamma, F, everything)
@@ -489,6 +497,8 @@ class TransferSpace:
                             prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
         self._model_features, self._task_features = model_features, task_features
         self._twin_profile_cache = None
+        self.options["cross_block_evidence"] = _cross_block_transport(
+            self.twin_weights(self.models, model_features), self.evidence, self._model_blocks())
         return self
 
     # -- queries --------------------------------------------------------------------------------
@@ -506,7 +516,21 @@ class TransferSpace:
     @property
     def dim(self) -> int:
         """Length of every model and task vector."""
-        return 1 + len(self.groups) + len(self.sources)
+        return 1 + len(self.groups) + len(self.sources) + self._n_blocks
+
+    @property
+    def _n_blocks(self) -> int:
+        """Coordinates of own evidence, one per block (none for spaces saved without ``evidence``)."""
+        return int(self.group_block.max()) + 1 if self.evidence is not None and len(self.group_block) else 0
+
+    @property
+    def cross_block_evidence(self) -> float:
+        """How much of a recorded model's own evidence counts for a task recorded only in other blocks
+        (a model's standing in one record bank's population, compared against another's)."""
+        value = self.options.get("cross_block_evidence", 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"options['cross_block_evidence'] must be a number in [0, 1], got {value!r}")
+        return float(value)
 
     @property
     def kappa(self) -> float:
@@ -541,9 +565,14 @@ class TransferSpace:
         G = len(self.groups)
         if known.any():
             rows = np.array([index[m] for m, k in zip(models, known) if k])
+            S = len(self.sources)
             out[known, 0] = self.prior[rows]
             out[known, 1 : 1 + G] = self.profile[rows]
-            out[known, 1 + G :] = self._source_onehot(self.model_source[rows])
+            out[known, 1 + G : 1 + G + S] = self._source_onehot(self.model_source[rows])
+            if self._n_blocks:  # own evidence in its block's coordinate, which the task vector weighs
+                evidence = self.evidence[rows]
+                out[known, 0] -= evidence
+                out[np.flatnonzero(known), 1 + G + S + self._model_blocks()[rows]] = evidence
         if (~known).any():
             cold = [m for m, k in zip(models, known) if not k]
             out[~known] = self._cold_vectors(cold, model_features)
@@ -629,7 +658,12 @@ class TransferSpace:
         # population, which the prior describes less well than the model's own metadata), nor the
         # part of a residual that only says how steeply the group follows the prior.
         r = (W @ self._twin_profile()) / (W @ (self.profile != 0).astype(float) + 1.0)
-        return np.hstack([f[:, None], r, self._source_onehot(self._source_index(feats))])
+        return np.hstack([f[:, None], r, self._source_onehot(self._source_index(feats)),
+                          np.zeros((len(models), self._n_blocks))])
+
+    def _model_blocks(self) -> np.ndarray:
+        """The block (connected set of models and groups) of every recorded model."""
+        return self.group_block[np.argmax(self.profile != 0, axis=1)]
 
     def task_vector(self, task: Any, *, source: str | None = None, metric: str | None = None) -> np.ndarray:
         """[dim] vector of a task: a dataset id / alias, a ``DatasetEntry``, or a feature row / mapping.
@@ -689,7 +723,12 @@ class TransferSpace:
                 gamma = self.protocol_gamma[proto[0]]
             sims = _similarity(self.task_encoder, self.source_emb, emb, self.pair_text)
             pair = gamma * _pair_kernel(sims, self.pair_temperature)
-        return np.concatenate([[1.0], w, pair])
+        # Own evidence counts in full in the blocks that recorded this task, and for a task none did;
+        # for a task recorded only elsewhere, a block's models weigh it by `cross_block_evidence`.
+        own_blocks = np.zeros(self._n_blocks, bool)
+        own_blocks[np.unique(self.group_block[own])] = True
+        omega = np.where(own_blocks | (not own.any()), 1.0, self.cross_block_evidence)
+        return np.concatenate([[1.0], w, pair, omega])
 
     def _default_groups(self, mine: np.ndarray) -> np.ndarray:
         """A known task's own groups that a query without a named protocol follows: those that
@@ -761,9 +800,11 @@ class TransferSpace:
                 **protocol: str) -> dict[str, Any]:
         """Why a model scores what it does on a task: prior, own or twins' evidence, nearest tasks.
 
-        Returns ``{"score", "prior", "quality_prior", "evidence", "cold_start", "twins",
-        "source_dataset", "source_term", "tasks"}``. ``quality_prior`` is ``f_m`` (metadata only),
-        ``evidence`` what records add to it (own for recorded models, the twins' for others);
+        Returns ``{"score", "prior", "quality_prior", "evidence", "evidence_weight", "cold_start",
+        "twins", "source_dataset", "source_term", "tasks"}``. ``quality_prior`` is ``f_m`` (metadata
+        only), ``evidence`` what records add to it (own for recorded models, the twins' for others),
+        ``evidence_weight`` how much of a recorded model's own evidence this task counts (1, or
+        ``cross_block_evidence`` for a task recorded only in other blocks);
         ``twins`` lists the recorded architecture twins of a cold-start model (``{"model",
         "weight"}``, strongest first); each task entry is ``{"dataset", "source", "metric",
         "weight", "standardized_score", "contribution"}`` for the historical groups with the largest
@@ -790,7 +831,9 @@ class TransferSpace:
                               contribution=float(vec[1 + g] * tv[1 + g])))
         S = len(self.sources)
         src_idx = np.flatnonzero(vec[1 + G : 1 + G + S])
-        return dict(score=float(vec @ tv), prior=float(vec[0]), quality_prior=f, evidence=float(vec[0]) - f,
+        level = float(vec[0] + vec[1 + G + S :].sum())  # the prior coordinate plus its own evidence, if any
+        return dict(score=float(vec @ tv), prior=level, quality_prior=f, evidence=level - f,
+                    evidence_weight=float(tv[1 + G + S :][vec[1 + G + S :] != 0].sum()) if not cold else 0.0,
                     source_dataset=self.sources[src_idx[0]] if len(src_idx) else None,
                     source_term=float(vec[1 + G : 1 + G + S] @ tv[1 + G : 1 + G + S]), cold_start=cold,
                     twins=twins, tasks=tasks)
@@ -825,6 +868,8 @@ class TransferSpace:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._ARRAYS}
+        if self.evidence is not None:
+            arrays["evidence"] = np.ascontiguousarray(self.evidence)
         if self.task_encoder is not None:
             arrays.update(enc_mean=self.task_encoder.mean, enc_scale=self.task_encoder.scale,
                           enc_basis=np.ascontiguousarray(self.task_encoder.basis))
@@ -911,6 +956,13 @@ class TransferSpace:
                 raise ValueError(f"{path / 'space.safetensors'}: array {name!r} must be finite {kind} of shape "
                                  f"{want}, got {None if arr is None else (arr.dtype, arr.shape)}")
             setattr(space, name, arr.astype(np.float64) if kind == "f" else arr.astype(np.int64))
+        evidence = a.get("evidence")  # absent from spaces saved before it was kept apart: then none
+        if evidence is not None and (evidence.dtype.kind != "f" or evidence.shape != (sizes["M"],)
+                                     or not np.isfinite(evidence).all()):
+            raise ValueError(f"{path / 'space.safetensors'}: array 'evidence' must be finite f of shape "
+                             f"({sizes['M']},), got {(evidence.dtype, evidence.shape)}")
+        space.evidence = None if evidence is None else evidence.astype(np.float64)
+        space.cross_block_evidence  # noqa: B018 - validates the option
         for name, top in (("group_dataset", sizes["D"]), ("group_protocol", sizes["P"]), ("model_source", sizes["S"])):
             arr = getattr(space, name)
             if arr.size and (arr.min() < (-1 if name == "model_source" else 0) or arr.max() >= top):
@@ -1025,6 +1077,18 @@ def _downstream_level(Z: np.ndarray, obs: np.ndarray, f: np.ndarray, down: np.nd
     start for other tasks (the weight of ``-down`` is non-negative).
     """
     return -float(_fit_prior_weights(Z - f[:, None], obs, -down[:, None].astype(float), sources, 0.0)[0])
+
+
+def _cross_block_transport(W: np.ndarray, evidence: np.ndarray, blocks: np.ndarray) -> float:
+    """How far a recorded model's own evidence (its standing against its prior in its record bank)
+    predicts its architecture twins' in other blocks: their twin-weighted correlation, clipped to
+    [0, 1]; 0 without such twins. On the bundled records it is -0.16 (twins in one block: 0.68): a
+    standing measured in one population does not compare against another's."""
+    Wc = np.where(blocks[:, None] != blocks[None, :], np.maximum(W, W.T), 0.0)
+    e = evidence - (Wc.sum(axis=1) @ evidence) / Wc.sum() if Wc.sum() > 0 else evidence
+    num = e @ Wc @ e
+    den = float((Wc.sum(axis=1) * e ** 2).sum())
+    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

@@ -245,6 +245,41 @@ def test_real_records_space(real_space):
 
     entry = resolve_dataset("beans")
     np.testing.assert_allclose(space.task_vector(entry), space.task_vector("beans"))
+    # Twins in one record bank agree on their own evidence; across banks they do not, so a model's
+    # standing in its bank does not count for a task only other banks recorded.
+    assert space.cross_block_evidence < 0.5
+
+
+def test_own_evidence_counts_where_its_block_recorded_the_task(tmp_path):
+    """A recorded model's own evidence is its standing against its prior in its block's population:
+    it counts in full for a task its block recorded and for a task no block recorded, and by
+    `cross_block_evidence` for a task recorded only in other blocks."""
+    records, mf, tf = _toy()
+    records = records.assign(dataset=np.where(records["source"] == "srcB",
+                                              records["dataset"].str.replace("d", "e"), records["dataset"]))
+    tf = pd.concat([tf, tf.rename(index=lambda d: d.replace("d", "e"))])
+    space = TransferSpace.fit(records, model_features=mf, task_features=tf)
+    assert space._n_blocks == 2 and 0.0 <= space.cross_block_evidence <= 1.0
+    space.options["cross_block_evidence"] = 0.25
+    a, b = "org/m0", "org/m20"  # recorded by srcA (datasets d*) and by srcB (datasets e*)
+    level = dict(zip(space.models, space.prior))
+    for task, weights in (("d0", (1.0, 0.25)), ("e0", (0.25, 1.0)), ({"kind": 1.0, "log_num_classes": 3.0}, (1.0, 1.0))):
+        expl = {m: space.explain(m, task) for m in (a, b)}
+        for m, weight in zip((a, b), weights):
+            assert expl[m]["evidence_weight"] == weight
+            assert expl[m]["prior"] == pytest.approx(level[m])
+        np.testing.assert_allclose(space.model_vectors([a, b]) @ space.task_vector(task), space.score([a, b], task))
+    loaded = TransferSpace.load(space.save(tmp_path / "space"))
+    np.testing.assert_array_equal(loaded.model_vectors([a, b]) @ loaded.task_vector("d0"), space.score([a, b], "d0"))
+    # A space saved before own evidence was kept apart loads with it inside the prior, as it was.
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(tmp_path / "space" / "space.safetensors"))
+    del arrays["evidence"]
+    save_file(arrays, str(tmp_path / "space" / "space.safetensors"))
+    legacy = TransferSpace.load(tmp_path / "space")
+    assert legacy.dim == space.dim - 2
+    np.testing.assert_allclose(legacy.model_vectors([a])[0, 0], level[a])
 
 
 def test_cold_start_features_are_bounded():
