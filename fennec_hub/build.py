@@ -41,6 +41,7 @@ from .records import (
     load_records,
     pretrain_label,
     same_weights,
+    same_weights_pretrain,
     shipped_hf_configs,
     timm_pretrain,
 )
@@ -487,10 +488,7 @@ def _candidates(rec_models: list[str], meta: pd.DataFrame, crawl_df: pd.DataFram
     cand = pd.concat(parts, ignore_index=True)
     cand = cand.groupby("model_id", sort=True, dropna=False).first().reset_index()
     # A Hub copy of a timm checkpoint has the pre-training data its timm tag names (as its features do).
-    twins = same_weights()
-    tagged = [timm_pretrain(twins[m].rpartition(".")[2]) if twins.get(m, "").startswith("timm/") else None
-              for m in cand["model_id"]]
-    cand["pretrain"] = [t or p for t, p in zip(tagged, cand["pretrain"])]
+    cand["pretrain"] = [same_weights_pretrain(m) or p for m, p in zip(cand["model_id"], cand["pretrain"])]
     if limit is not None:
         keep = set(timm_df["model_id"]) | set(hf_df["model_id"]) | set(hub_rec)
         if crawl_df is not None:
@@ -586,23 +584,22 @@ def _model_features(cand: pd.DataFrame, meta: pd.DataFrame, rec_models: list[str
     from the metadata table, with their input size, pre-training data and params where it has
     none; the record models' from the feature store. Also fills the candidates' `source_dataset`."""
     ids = cand["model_id"].tolist()
-    all_ids = list(dict.fromkeys(rec_models + ids))
-    feat_meta = meta.reindex(all_ids).drop(columns=["imagenet_top1"]).copy()
+    recorded = set(rec_models)
+    others = [m for m in ids if m not in recorded]
+    feat_meta = meta.reindex(others).drop(columns=["imagenet_top1"]).copy()
     cand_ix = cand.set_index("model_id")
     for col, src in (("img_size", "input_size"), ("pretrain", "pretrain")):
-        filled = cand_ix[src].reindex(all_ids)
+        filled = cand_ix[src].reindex(others)
         feat_meta[col] = feat_meta[col].astype(object).where(feat_meta[col].notna(), filled)
     feat_meta["params_m"] = pd.to_numeric(pd.Series(
-        [None if p is None else float(p) / 1e6 for p in params], index=ids).reindex(all_ids)
+        [None if p is None else float(p) / 1e6 for p in params], index=ids).reindex(others)
         .fillna(pd.to_numeric(feat_meta["params_m"], errors="coerce")), errors="coerce")
     feat_meta["img_size"] = pd.to_numeric(feat_meta["img_size"], errors="coerce")
-    mf = features.build_model_features(all_ids, feat_meta, vectors)
-    # The recorded models take their rows of the precomputed feature store, which `fennec-hub bench`
-    # scores them on: the zoo's space is then the benchmarked one (the store also has the parameter
-    # counts of built networks where the metadata has none, and so their quality stand-ins).
-    stored = features.model_features(rec_models)
-    for col in stored.columns.intersection(mf.columns):
-        mf.loc[stored.index, col] = stored[col]
+    # The recorded models' rows are the precomputed feature store's, which `fennec-hub bench` scores
+    # them on: the zoo's space is then the benchmarked one (the store also has the parameter counts
+    # of built networks where the metadata has none, and so their quality stand-ins).
+    mf = pd.concat([features.model_features(rec_models), features.build_model_features(others, feat_meta, vectors)])
+    mf = mf.reindex(list(dict.fromkeys(rec_models + ids)))
     cand["source_dataset"] = mf["source_dataset"].reindex(ids).tolist()
     return mf
 

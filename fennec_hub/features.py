@@ -30,7 +30,7 @@ from ._extras import needs
 from .architecture import describe_many
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
 from .records import (expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records, pretrain_images,
-                      pretrain_label, same_weights, timm_pretrain)
+                      pretrain_label, same_weights_pretrain, timm_pretrain)
 
 STORE = Path(__file__).parent / "data" / "model_features"
 TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -265,8 +265,7 @@ def _vector_of(x: Any) -> np.ndarray:
 def _pretrain_of(model_id: str, meta: pd.Series | None) -> str | None:
     """Pre-training label: the one the tag of the identical timm checkpoint names (`same_weights`),
     else the metadata's, else the one its own timm tag names."""
-    same = same_weights().get(model_id, "")
-    label = timm_pretrain(same.rpartition(".")[2]) if same.startswith("timm/") else None
+    label = same_weights_pretrain(model_id)
     if label:
         return label
     tag = meta.get("pretrain") if meta is not None and hasattr(meta, "get") else None

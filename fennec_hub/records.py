@@ -604,6 +604,13 @@ def same_weights() -> dict[str, str]:
     return dict(zip(table["model"].astype(str), table["same_as"].astype(str)))
 
 
+def same_weights_pretrain(model_id: str) -> str | None:
+    """Pre-training data of a checkpoint published twice, as the tag of its timm copy names it
+    (``microsoft/swin-base-patch4-window7-224`` -> in21k); None for any other checkpoint."""
+    same = same_weights().get(model_id, "")
+    return timm_pretrain(same.rpartition(".")[2]) if same.startswith("timm/") else None
+
+
 @functools.lru_cache(maxsize=1)
 def _timm_results() -> pd.DataFrame:
     """timm's ImageNet results, one row per checkpoint (its smallest evaluated resolution)."""

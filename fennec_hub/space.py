@@ -604,7 +604,7 @@ class TransferSpace:
         if self.sources and "source_dataset" in feats:
             # A network fine-tuned on a downstream dataset lends only to models of that dataset.
             theirs = np.array(self.sources + [""], dtype=object)[self.model_source]
-            downstream = (self.model_source >= 0) & ~np.isin(theirs, PRETRAINING_SOURCES)
+            downstream = self.model_source >= 0  # sources are downstream datasets (see fit)
             ours = feats["source_dataset"].to_numpy(object)
             known = np.array([isinstance(x, str) and bool(x) for x in ours])
             other = known[:, None] & (ours[:, None] != theirs[None, :])
@@ -689,13 +689,14 @@ class TransferSpace:
         if in_proto.any():  # a named protocol: only its blocks (cold-start models get no cross-talk)
             blocks = np.unique(self.group_block[in_proto])
         w = np.zeros(G)
+        preferred = self._default_groups() if proto is None else ()
         for block in blocks:
             in_block = self.group_block == block
             mine = own & in_block
             if (mine & in_proto).any():
                 mine = mine & in_proto
             elif proto is None:
-                mine = self._default_groups(mine)
+                mine = next((mine & keep for keep in preferred if (mine & keep).any()), mine)
             # A task's own groups rank models; groups of fewer than _MIN_GROUP_MODELS models only in
             # proportion, the rest of the weight placing the task by similarity as a new one.
             trust = min(1.0, self.group_size[mine].max() / _MIN_GROUP_MODELS) if mine.any() else 0.0
@@ -730,18 +731,15 @@ class TransferSpace:
         omega = np.where(own_blocks | (not own.any()), 1.0, self.cross_block_evidence)
         return np.concatenate([[1.0], w, pair, omega])
 
-    def _default_groups(self, mine: np.ndarray) -> np.ndarray:
-        """A known task's own groups that a query without a named protocol follows: those that
-        fine-tune on the full training split, where there are any. A dataset id names the whole
-        dataset, and rankings after 1,000-example fine-tuning or a linear probe agree poorly with
-        full fine-tuning (Kendall's tau 0.0-0.6 over TransferGraph's shared models and targets)."""
+    def _default_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which of a known task's own groups a query without a named protocol follows, in order of
+        preference: those that fine-tune on the full training split, then any fine-tuning; where a
+        block has neither, all of them. A dataset id names the whole dataset, and rankings after
+        1,000-example fine-tuning or a linear probe agree poorly with full fine-tuning (Kendall's
+        tau 0.0-0.6 over TransferGraph's shared models and targets)."""
         metric = [self.protocols[p][1] for p in self.group_protocol]
-        tuned = np.array(["finetune" in m for m in metric])
-        full = tuned & np.array(["vtab1k" not in m for m in metric])
-        for keep in (full, tuned):
-            if (mine & keep).any():
-                return mine & keep
-        return mine
+        tuned = np.array(["finetune" in m for m in metric], dtype=bool)
+        return tuned & np.array(["vtab1k" not in m for m in metric], dtype=bool), tuned
 
     def _default_protocols(self, in_block: np.ndarray) -> list[int]:
         """The protocols a query without a named protocol follows in a block: its fine-tuning ones
