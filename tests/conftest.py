@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import atexit
 import itertools
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -32,6 +34,7 @@ if str(_TESTS_DIR) not in sys.path:
 from loophub import DEFAULT_TOKEN, DEFAULT_USER, LoopHub  # noqa: E402  (stdlib + yaml only)
 
 _HF_HOME = tempfile.mkdtemp(prefix="fennec-test-hf-home-")
+atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
 os.environ["HF_HOME"] = _HF_HOME
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
