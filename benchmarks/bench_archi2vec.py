@@ -18,11 +18,13 @@ hold (timm -> transformers and transformers -> timm).
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -182,6 +184,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     cache_dir = tempfile.mkdtemp(prefix="archi2vec-bench-")
+    atexit.register(shutil.rmtree, cache_dir, ignore_errors=True)
     os.environ["FENNEC_ARCHI2VEC_CACHE_DIR"] = cache_dir
     os.environ["FENNEC_ARCHI2VEC_DISK_CACHE"] = "1"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from loophub import DEFAULT_TOKEN, LoopHub, StallingServer  # noqa: E402  (stdlib + yaml only)
+
+# Every cache and crawl folder of a run (the child processes' too, through TMPDIR) lives here and
+# is removed at exit.
+SCRATCH = tempfile.mkdtemp(prefix="bench-hub-io-")
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 CALLS = {
     "recommend('someuser/some-dataset')": "fennec_hub.recommend('someuser/some-dataset')",
@@ -52,7 +59,7 @@ def time_to_failure(timeout: float, limit: float) -> dict[str, dict]:
                     "    c = e if isinstance(e, fennec_hub.hub.HubTimeout) else (e.__cause__ or e)\n"
                     "    print(f'{time.perf_counter() - t:.3f}', type(c).__name__, str(c)[:160])\n")
             env = {**os.environ, "HF_ENDPOINT": url, "FENNEC_HUB_TIMEOUT": str(timeout),
-                   "HF_HOME": tempfile.mkdtemp(prefix="bench-hub-io-"), "HF_HUB_DISABLE_XET": "1"}
+                   "HF_HOME": tempfile.mkdtemp(dir=SCRATCH), "TMPDIR": SCRATCH, "HF_HUB_DISABLE_XET": "1"}
             env.pop("HF_HUB_OFFLINE", None)
             t = time.perf_counter()
             try:
@@ -75,7 +82,7 @@ def time_to_failure(timeout: float, limit: float) -> dict[str, dict]:
 
 def cache_growth(junk_mib: int) -> dict[str, dict]:
     hub_srv = LoopHub().start()
-    home = tempfile.mkdtemp(prefix="bench-hub-io-cache-")
+    home = tempfile.mkdtemp(prefix="cache-", dir=SCRATCH)
     script = f"""
 import json, time, warnings
 from pathlib import Path

@@ -13,9 +13,9 @@ accepts; ``whoami`` names its user ``hub_user``), ``hub_fixture_repos`` (tests/f
 
 from __future__ import annotations
 
+import atexit
 import importlib.abc
 import importlib.machinery
-import atexit
 import itertools
 import os
 import re
