@@ -248,6 +248,41 @@ def test_real_records_space(real_space):
     # Twins in one record bank agree on their own evidence; across banks they do not, so a model's
     # standing in its bank does not count for a task only other banks recorded.
     assert space.cross_block_evidence < 0.5
+    # Twins lend in proportion to how far twins agree in their block: little in pytorchcv's zoo,
+    # whose many ResNet variants disagree, more in the HF and Keras banks.
+    agreement = dict(zip(space.group_block, space.twin_agreement[space.group_block]))
+    by_source = {space.groups[g][0].split("@")[0]: agreement[space.group_block[g]] for g in range(len(space.groups))}
+    assert by_source["Fay-why/Fennec"] < 0.2 < min(by_source["zLizy/transfergraph"], by_source["google-research/google-research"])
+
+
+def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
+    """A recorded twin counts as `twin_agreement` of an observation of its block when it lends to a
+    model without records: nothing where twins of that block disagree, in full where they agree
+    perfectly; the agreement is saved with the space and checked on load."""
+    records, mf, tf = _toy()
+    space = TransferSpace.fit(records[records["model"] != "org/m0"], model_features=mf, task_features=tf)
+    assert len(space.twin_agreement) == space.group_block.max() + 1
+    # Toy twins share an affinity: they agree where a block records pairs of them (srcA); srcB
+    # records no pair of twins, so nothing says its twins agree.
+    assert space.twin_agreement.tolist()[0] > 0.5 and space.twin_agreement.tolist()[1] == 0.0
+    G = len(space.groups)
+    lent = {}
+    for value in (0.0, 0.5, 1.0):
+        space.options["twin_agreement"] = [value] * len(space.twin_agreement)
+        lent[value] = space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G]
+    assert not lent[0.0].any()
+    twin = space.known_models.index("org/m12")  # org/m0's one twin, of weight 1, recorded in every group
+    np.testing.assert_allclose(lent[1.0], space._twin_profile()[twin] / 2)
+    np.testing.assert_allclose(lent[0.5], space._twin_profile()[twin] / 3)
+    space.options["twin_agreement"] = [0.5] * len(space.twin_agreement)
+    loaded = TransferSpace.load(space.save(tmp_path / "space"))
+    np.testing.assert_allclose(loaded.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[0.5])
+    for bad in ([2.0] * len(space.twin_agreement), [0.5], "high"):
+        space.options["twin_agreement"] = bad
+        with pytest.raises(ValueError, match="twin_agreement"):
+            space.model_vectors(["org/m0"], model_features=mf)
+    del space.options["twin_agreement"]  # saved before it was measured: twins lend as they used to
+    np.testing.assert_allclose(space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[1.0])
 
 
 def test_own_evidence_counts_where_its_block_recorded_the_task(tmp_path):
