@@ -612,7 +612,10 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     (and the twin's records, which the history keeps for every recorded model, explain it)."""
     ids = cand["model_id"].tolist()
     known = set(space.known_models)
-    rev = {t: m for m, t in same_weights().items() if m in known}
+    rev: dict[str, str] = {}
+    for m, t in same_weights().items():  # a timm checkpoint uploaded twice with records: the first copy's
+        if m in known:
+            rev.setdefault(t, m)
     same = [rev.get(m) if m not in known else None for m in ids]
     cand["same_as"] = same
     mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)

@@ -563,3 +563,10 @@ def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
     for copy, timm_id in pairs:
         assert models.at[copy, "pretrain"] == models.at[timm_id, "pretrain"], (copy, timm_id)
     assert models.at["microsoft/swin-base-patch4-window7-224", "pretrain"] == "in21k"
+    # A checkpoint uploaded twice to the Hub, both uploads with records (the ConvNeXt-XL conversion
+    # under nielsr/ and facebook/): the timm copy takes the first upload's vector, and the other
+    # upload borrows the same ImageNet figure and pre-training data.
+    assert models.at["timm/convnext_xlarge.fb_in22k", "same_as"] == "facebook/convnext-xlarge-224-22k"
+    for upload in ("nielsr/convnext-xlarge-224-22k", "facebook/convnext-xlarge-224-22k"):
+        assert models.at[upload, "imagenet_from"] == "fine-tuned sibling: timm/convnext_xlarge.fb_in22k_ft_in1k"
+        assert models.at[upload, "pretrain"] == "in21k"
