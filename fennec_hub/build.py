@@ -609,14 +609,17 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     """The candidates' transfer-space vectors and archi2vec matrix, and the history table; fills
     `same_as`, `vector_source`, `n_records`, `twins` and `excluded` in place. Identical weights
     published twice are one model: a candidate whose twin has records takes the twin's vector
-    (and the twin's records, which the history keeps for every recorded model, explain it)."""
+    (and the twin's records, which the history keeps for every recorded model, explain it); of
+    two recorded uploads of one checkpoint, the second is the first's copy."""
     ids = cand["model_id"].tolist()
     known = set(space.known_models)
-    rev: dict[str, str] = {}
-    for m, t in same_weights().items():  # a timm checkpoint uploaded twice with records: the first copy's
+    twins = same_weights()
+    first: dict[str, str] = {}  # timm checkpoint -> its first recorded upload
+    for m, t in twins.items():
         if m in known:
-            rev.setdefault(t, m)
-    same = [rev.get(m) if m not in known else None for m in ids]
+            first.setdefault(t, m)
+    same = [first.get(m if m not in known else twins.get(m, "")) for m in ids]
+    same = [s if s != m else None for m, s in zip(ids, same)]
     cand["same_as"] = same
     mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)
     cand["vector_source"] = ["history" if (s or m) in known else "cold_start" for m, s in zip(ids, same)]

@@ -478,7 +478,9 @@ class Zoo:
             same = cache.get("same_as", np.full(len(m), None, dtype=object))
             cache["same_as_row"] = np.array([row.get(v, -1) if isinstance(v, str) else -1 for v in same], np.int64)
             alias = np.full(len(m), -1, np.int64)
-            alias[cache["same_as_row"][cache["same_as_row"] >= 0]] = np.flatnonzero(cache["same_as_row"] >= 0)
+            copies = np.flatnonzero(cache["same_as_row"] >= 0)
+            for i in sorted(copies, key=lambda i: str(cache["model_id"][i]).startswith("timm/")):
+                alias[cache["same_as_row"][i]] = i  # a timm copy, which timm can load, over another upload
             cache["alias_row"] = alias
             self.__dict__["_columns_cache"] = cache
         return cache

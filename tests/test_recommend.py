@@ -564,9 +564,14 @@ def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
         assert models.at[copy, "pretrain"] == models.at[timm_id, "pretrain"], (copy, timm_id)
     assert models.at["microsoft/swin-base-patch4-window7-224", "pretrain"] == "in21k"
     # A checkpoint uploaded twice to the Hub, both uploads with records (the ConvNeXt-XL conversion
-    # under nielsr/ and facebook/): the timm copy takes the first upload's vector, and the other
-    # upload borrows the same ImageNet figure and pre-training data.
-    assert models.at["timm/convnext_xlarge.fb_in22k", "same_as"] == "facebook/convnext-xlarge-224-22k"
+    # under nielsr/ and facebook/): the timm copy and the second upload are the first upload's
+    # copies, which borrow its ImageNet figure and pre-training data; a ranking lists it once, with
+    # the timm name.
+    for copy in ("timm/convnext_xlarge.fb_in22k", "nielsr/convnext-xlarge-224-22k"):
+        assert models.at[copy, "same_as"] == "facebook/convnext-xlarge-224-22k"
     for upload in ("nielsr/convnext-xlarge-224-22k", "facebook/convnext-xlarge-224-22k"):
         assert models.at[upload, "imagenet_from"] == "fine-tuned sibling: timm/convnext_xlarge.fb_in22k_ft_in1k"
         assert models.at[upload, "pretrain"] == "in21k"
+    ranked = recommend("svhn", top_k=None).set_index("model_id")
+    assert "nielsr/convnext-xlarge-224-22k" not in ranked.index
+    assert ranked.at["facebook/convnext-xlarge-224-22k", "same_weights_as"] == "timm/convnext_xlarge.fb_in22k"
