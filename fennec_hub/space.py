@@ -663,8 +663,9 @@ class TransferSpace:
     def top_twins(self, models: Sequence[str], model_features: pd.DataFrame | None = None,
                   top: int = 3) -> list[list[tuple[str, float]]]:
         """Each model's strongest recorded architecture twins, ``(model id, weight)`` strongest first:
-        at most ``top``, none weaker than the weight worth naming in an explanation."""
-        W = self.twin_weights(models, model_features)
+        at most ``top``, none weaker than the weight worth naming in an explanation. The weight is
+        what the twin lends with: its architecture weight times its block's `twin_agreement`."""
+        W = self.twin_weights(models, model_features) * self.twin_agreement[self._model_blocks()][None, :]
         return [[(self.models[j], float(w[j])) for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
                 for w in W]
 

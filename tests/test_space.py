@@ -266,14 +266,16 @@ def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
     # records no pair of twins, so nothing says its twins agree.
     assert space.twin_agreement.tolist()[0] > 0.5 and space.twin_agreement.tolist()[1] == 0.0
     G = len(space.groups)
-    lent = {}
+    lent, named = {}, {}
     for value in (0.0, 0.5, 1.0):
         space.options["twin_agreement"] = [value] * len(space.twin_agreement)
         lent[value] = space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G]
-    assert not lent[0.0].any()
+        named[value] = space.top_twins(["org/m0"], mf)[0]
+    assert not lent[0.0].any() and named[0.0] == []  # explanations name no twin that lends nothing
     twin = space.known_models.index("org/m12")  # org/m0's one twin, of weight 1, recorded in every group
     np.testing.assert_allclose(lent[1.0], space._twin_profile()[twin] / 2)
     np.testing.assert_allclose(lent[0.5], space._twin_profile()[twin] / 3)
+    assert named[1.0][0] == ("org/m12", pytest.approx(1.0)) and named[0.5][0] == ("org/m12", pytest.approx(0.5))
     space.options["twin_agreement"] = [0.5] * len(space.twin_agreement)
     loaded = TransferSpace.load(space.save(tmp_path / "space"))
     np.testing.assert_allclose(loaded.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[0.5])
