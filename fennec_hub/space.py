@@ -525,7 +525,7 @@ class TransferSpace:
     @property
     def _n_blocks(self) -> int:
         """Coordinates of own evidence, one per block (none for spaces saved without ``evidence``)."""
-        return int(self.group_block.max()) + 1 if self.evidence is not None and len(self.group_block) else 0
+        return _block_count(self.group_block) if self.evidence is not None else 0
 
     @property
     def cross_block_evidence(self) -> float:
@@ -541,7 +541,7 @@ class TransferSpace:
         """Per block, how far architecture twins' residuals agree inside its groups, in [0, 1]: the
         weight one twin recorded there counts with when it lends to a model without records (1 for
         spaces saved without it)."""
-        n = int(self.group_block.max()) + 1 if len(self.group_block) else 0
+        n = _block_count(self.group_block)
         value = self.options.get("twin_agreement")
         if value is None:
             return np.ones(n)
@@ -664,26 +664,25 @@ class TransferSpace:
                   top: int = 3) -> list[list[tuple[str, float]]]:
         """Each model's strongest recorded architecture twins, ``(model id, weight)`` strongest first:
         at most ``top``, none weaker than the weight worth naming in an explanation. The weight is
-        what the twin lends with: its architecture weight times its block's `twin_agreement`."""
-        W = self.twin_weights(models, model_features) * self.twin_agreement[self._model_blocks()][None, :]
+        what the twin lends with (:meth:`_lending_weights`)."""
+        W = self._lending_weights(models, model_features)
         return [[(self.models[j], float(w[j])) for j in np.argsort(-w, kind="stable")[:top] if w[j] >= _TWIN_REPORT]
                 for w in W]
+
+    def _lending_weights(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
+        """[len(models), len(known_models)] how much of an observation each recorded twin counts as
+        when it lends to each model: its architecture-twin weight times its block's `twin_agreement`."""
+        return self.twin_weights(models, model_features) * self.twin_agreement[self._model_blocks()][None, :]
 
     def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
         feats = self._features_for(models, model_features)
         f = self.quality_prior(models, feats)
-        W = self.twin_weights(models, feats)
-        # The twins' task-specific residuals, per group, shrunk by one pseudo-observation; a twin
-        # counts as much of an observation as twins agree in its block. Their overall level is not
-        # borrowed (a twin's standing is measured against its own source's population, which the
-        # prior describes less well than the model's own metadata), nor the part of a residual that
-        # only says how steeply the group follows the prior.
-        lent, seen = self._twin_profile(), (self.profile != 0).astype(float)
-        r = np.zeros((len(models), len(self.groups)))
-        for block, agreement in enumerate(self.twin_agreement):
-            cols = self.group_block == block
-            Wb = agreement * W
-            r[:, cols] = (Wb @ lent[:, cols]) / (Wb @ seen[:, cols] + 1.0)
+        W = self._lending_weights(models, feats)
+        # The twins' task-specific residuals, per group, shrunk by one pseudo-observation. Their
+        # overall level is not borrowed (a twin's standing is measured against its own source's
+        # population, which the prior describes less well than the model's own metadata), nor the
+        # part of a residual that only says how steeply the group follows the prior.
+        r = (W @ self._twin_profile()) / (W @ (self.profile != 0).astype(float) + 1.0)
         return np.hstack([f[:, None], r, self._source_onehot(self._source_index(feats)),
                           np.zeros((len(models), self._n_blocks))])
 
@@ -1123,7 +1122,7 @@ def _twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_bloc
     0.09 (pytorchcv's zoo, whose ResNet variants disagree) to 0.52 (PARC's ResNet-50s)."""
     W = np.maximum(W, W.T)
     np.fill_diagonal(W, 0.0)
-    n = int(group_block.max()) + 1 if len(group_block) else 0
+    n = _block_count(group_block)
     num, den = np.zeros(n), np.zeros(n)
     for g in range(lent.shape[1]):
         m = np.flatnonzero(obs[:, g])
@@ -1168,6 +1167,11 @@ def _similarities(encoder: _TaskEncoder | None, a: np.ndarray, b: np.ndarray, te
     for j, row in enumerate(b):
         out[:, j] = _similarity(encoder, a, row, text_weight)
     return out
+
+
+def _block_count(group_block: np.ndarray) -> int:
+    """How many blocks the groups' block labels (0, 1, ...) name."""
+    return int(group_block.max()) + 1 if len(group_block) else 0
 
 
 def _blocks(obs: np.ndarray) -> np.ndarray:
