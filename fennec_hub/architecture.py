@@ -927,6 +927,10 @@ class _Watchdog:
     def __exit__(self, *exc) -> None:
         with self.lock:
             self.done.set()
+            if self.fired:  # cancel the exception if still pending, so it cannot land after the build
+                import ctypes
+
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.tid), None)
 
 
 class _BuildBudget:
@@ -1007,10 +1011,13 @@ def _build(spec: ArchitectureSpec):
         h2 = tmod.register_module_parameter_registration_hook(budget.on_param)
         try:
             try:
-                with _Watchdog(seconds), torch.device("meta"), _skip_init_mode():
-                    return construct()
+                with _Watchdog(seconds) as watchdog, torch.device("meta"), _skip_init_mode():
+                    model = construct()
             except _BuildTimeout:
                 raise timeout from None
+            if watchdog.fired:  # the injected exception was swallowed where exceptions are ignored (a gc callback)
+                raise timeout
+            return model
         except _BuildTimeout:
             raise timeout from None
         except ArchitectureError:

@@ -610,7 +610,8 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     `same_as`, `vector_source`, `n_records`, `twins` and `excluded` in place. Identical weights
     published twice are one model: a candidate whose twin has records takes the twin's vector
     (and the twin's records, which the history keeps for every recorded model, explain it); of
-    two recorded uploads of one checkpoint, the second is the first's copy."""
+    two recorded uploads of one checkpoint, the second is the first's copy; an upload without
+    records of a timm checkpoint in the zoo is the timm row's copy."""
     ids = cand["model_id"].tolist()
     known = set(space.known_models)
     twins = same_weights()
@@ -618,7 +619,17 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     for m, t in twins.items():
         if m in known:
             first.setdefault(t, m)
-    same = [first.get(m if m not in known else twins.get(m, "")) for m in ids]
+    listed = set(ids)
+
+    def primary(m: str) -> str | None:
+        if m in known:
+            return first.get(twins.get(m, ""))
+        if m in first:
+            return first[m]
+        t = twins.get(m)  # an upload without records of a timm checkpoint: the timm row is the model
+        return first.get(t, t) if t in known or t in first or t in listed else None
+
+    same = [primary(m) for m in ids]
     same = [s if s != m else None for m, s in zip(ids, same)]
     cand["same_as"] = same
     mv = np.asarray(space.model_vectors([s or m for m, s in zip(ids, same)], model_features=mf), dtype=np.float32)

@@ -719,6 +719,8 @@ def recommend(
     - timm_name: for timm rows, what ``timm.create_model(timm_name, pretrained=True)`` takes (a timm
       name, or ``hf-hub:<repo id>``); missing for other libraries. For transformers rows the repo id is
       the name: ``AutoModelForImageClassification.from_pretrained(model_id)``;
+    - same_weights_as: the same weights published under another id (a checkpoint published twice is
+      one model, listed once, unless the filters keep only the other upload);
     - fine_tuned_on_query: True when the checkpoint was itself trained on the queried dataset (its
       ``source_dataset``), e.g. an EuroSAT fine-tune when ranking for EuroSAT;
     - downloads, likes, gated: from the Hub where the zoo's crawl recorded them, else missing;

@@ -508,6 +508,19 @@ def test_build_watchdog_stops_slow_builds(monkeypatch, warm_libraries):
                       "intermediate_size": 128}).shape == (ARCHI2VEC_DIM,)
 
 
+def test_build_watchdog_timeout_holds_when_the_injected_exception_is_swallowed(monkeypatch, warm_libraries):
+    """The watchdog's exception can land where Python ignores exceptions (a gc callback): the build
+    then returns, and still counts as timed out."""
+    def fired_silently(self):
+        self.fired = True
+        return self
+
+    monkeypatch.setattr(a2v_mod._Watchdog, "__enter__", fired_silently)
+    with pytest.raises(ArchitectureError, match="took longer"):
+        archi2vec({"model_type": "vit", "num_hidden_layers": 3, "hidden_size": 48, "num_attention_heads": 2,
+                   "intermediate_size": 96})
+
+
 def test_never_trusts_remote_code(monkeypatch):
     import transformers as tf
 

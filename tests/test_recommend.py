@@ -575,3 +575,12 @@ def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
     ranked = recommend("svhn", top_k=None).set_index("model_id")
     assert "nielsr/convnext-xlarge-224-22k" not in ranked.index
     assert ranked.at["facebook/convnext-xlarge-224-22k", "same_weights_as"] == "timm/convnext_xlarge.fb_in22k"
+    # Neither upload recorded (OpenAI's CLIP tower in transformers and in timm): the transformers
+    # upload is the timm row's copy, with its ImageNet figure; listed once, unless a filter keeps
+    # only the transformers copy, which then scores as the timm row does.
+    clip, clip_timm = "openai/clip-vit-base-patch16", "timm/vit_base_patch16_clip_224.openai"
+    assert models.at[clip, "same_as"] == clip_timm and models.at[clip, "vector_source"] == "cold_start"
+    assert models.at[clip, "imagenet_top1"] == models.at[clip_timm, "imagenet_top1"] > 80
+    assert clip not in ranked.index and ranked.at[clip_timm, "same_weights_as"] == clip
+    only = recommend("svhn", top_k=None, library="transformers").set_index("model_id")
+    assert only.at[clip, "raw_score"] == pytest.approx(ranked.at[clip_timm, "raw_score"])
