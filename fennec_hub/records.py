@@ -639,14 +639,20 @@ def _top5_to_top1():
 def _sibling(name: str, evaluated: pd.Index) -> str | None:
     """The evaluated fine-tune of a timm checkpoint that has no ImageNet result of its own:
     ``convnext_large.fb_in22k`` -> ``convnext_large.fb_in22k_ft_in1k``, ``vit_base_patch16_clip_224.openai``
-    -> ``vit_base_patch16_clip_224.openai_ft_in1k`` (same network, resolution suffix aside)."""
+    -> ``vit_base_patch16_clip_224.openai_ft_in1k``, an intermediate fine-tune's further ImageNet-1k one
+    (``vit_huge_patch14_clip_224.laion2b_ft_in12k`` -> ``...laion2b_ft_in12k_in1k``, ``hiera_base_224.mae``
+    -> ``hiera_base_224.mae_in1k_ft_in1k``); the same network, resolution suffixes aside, preferring the
+    same resolution."""
     arch, _, tag = name.partition(".")
     if not tag:
         return None
     base = re.sub(r"_\d{3}$", "", arch)
-    hits = [n for n in evaluated if n.partition(".")[2].startswith(tag + "_ft")
+    tag_base = re.sub(r"_\d{3}$", "", tag)
+    starts = (tag_base + "_ft", tag_base + "_in1k")
+    hits = [n for n in evaluated if n.partition(".")[2].startswith(starts)
             and re.sub(r"_\d{3}$", "", n.partition(".")[0]) == base]
-    hits.sort(key=lambda n: (n.partition(".")[0] != arch, len(n), n))
+    res = tag[len(tag_base):]  # "_320", or ""
+    hits.sort(key=lambda n: (n.partition(".")[0] != arch, bool(res) and not n.endswith(res), len(n), n))
     return hits[0] if hits else None
 
 

@@ -324,6 +324,15 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     assert (q.loc["facebook/convnext-tiny-224"].drop("imagenet_from")
             == q.loc["timm/convnext_tiny.fb_in1k"].drop("imagenet_from")).all()
     assert src["timm/convnext_large.fb_in22k"] == "fine-tuned sibling: timm/convnext_large.fb_in22k_ft_in1k"
+    # An intermediate fine-tune borrows its own further ImageNet-1k fine-tune's figure (at its own
+    # resolution); another pre-training run of the same network (augreg) lends nothing.
+    sib = imagenet_quality(["timm/vit_huge_patch14_clip_224.laion2b_ft_in12k", "timm/hiera_base_224.mae",
+                            "timm/convnext_large_mlp.clip_laion2b_soup_ft_in12k_384", "timm/convnext_base.clip_laion2b"])
+    assert sib["imagenet_from"].tolist()[:3] == [
+        "fine-tuned sibling: timm/vit_huge_patch14_clip_224.laion2b_ft_in12k_in1k",
+        "fine-tuned sibling: timm/hiera_base_224.mae_in1k_ft_in1k",
+        "fine-tuned sibling: timm/convnext_large_mlp.clip_laion2b_soup_ft_in12k_in1k_384"]
+    assert pd.isna(sib.at["timm/convnext_base.clip_laion2b", "imagenet_top1"])
     # A bank's own weights carry their publisher's figure (Keras's VGG16 is not torchvision's) ...
     assert src["keras/vgg16"] == "keras-applications" and q.at["keras/vgg16", "imagenet_top1"] == 71.268
     # ... and PARC's fine-tunes of torchvision weights carry timm's evaluation of those weights.
