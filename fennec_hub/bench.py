@@ -480,7 +480,7 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     top-1, parameter count and top-1 within pre-training data on the same models), ``lobo_mixed``
     (held-out models cold, the benchmark's other models from their records, as a zoo mixes them;
     only where the benchmark has other models) and ``lobo_zoo`` (where the held-out models land
-    among the zoo's checkpoints: median rank, rank of the truly best one).
+    among the checkpoints a ranking of the zoo lists: median rank, rank of the truly best one).
     """
     from huggingface_hub.utils import tqdm
 
@@ -492,6 +492,9 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     if not folds:
         return result
     zf = zoo_features(zoo) if zoo is not False else None
+    if zf is not None:  # the checkpoints a ranking lists: no test repositories, a copy listed once
+        cols = (Zoo.default() if zoo is None else zoo).columns()
+        zf = zf[zf.index.isin(cols["model_id"][cols["candidate"] & (cols["same_as_row"] < 0)])]
     twins = same_weights()
     for name, held, benches in tqdm(folds, desc="leave-one-bank-out", disable=not progress):
         held_set = set(held)

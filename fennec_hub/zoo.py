@@ -476,7 +476,13 @@ class Zoo:
             # Identical weights published twice: the row of the twin with records, and back.
             row = {mid: i for i, mid in enumerate(cache["model_id"])}
             same = cache.get("same_as", np.full(len(m), None, dtype=object))
+            # Copies of a recorded model the zoo does not list (a benchmark's Keras network): the
+            # first timm copy stands for them.
+            for i in sorted(range(len(same)), key=lambda i: not str(cache["model_id"][i]).startswith("timm/")):
+                if isinstance(same[i], str) and same[i] not in row:
+                    row[same[i]] = i
             cache["same_as_row"] = np.array([row.get(v, -1) if isinstance(v, str) else -1 for v in same], np.int64)
+            cache["same_as_row"][cache["same_as_row"] == np.arange(len(m))] = -1
             alias = np.full(len(m), -1, np.int64)
             copies = np.flatnonzero(cache["same_as_row"] >= 0)
             for i in sorted(copies, key=lambda i: str(cache["model_id"][i]).startswith("timm/")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -211,6 +212,24 @@ def test_leave_one_bank_out_rows_compare_on_the_same_models():
     same = lobo[lobo["method"] == f"{bench.OURS} | {bench.TOP1} models"].set_index("dataset")["n"]
     pd.testing.assert_series_equal(top1, same, check_names=False)
     assert (top1 < ours.set_index("dataset")["n"]).all()  # top-1 is known for fewer Keras models
+
+
+@pytest.mark.skipif(not (Path(bench.__file__).parent / "data" / "zoo" / "zoo.json").is_file(),
+                    reason="the embedded default zoo has not been built yet")
+def test_leave_one_bank_out_places_held_out_models_among_what_a_ranking_lists():
+    """The zoo-level rows count the checkpoints `recommend()` lists: no test repository, one copy
+    of a checkpoint published twice, and none of the held-out models' own copies."""
+    from fennec_hub import Zoo, recommend
+    from fennec_hub.records import same_weights
+
+    inputs = bench.load_inputs(text=False)
+    frame = bench.run_lobo(inputs, ("keras",), progress=False).frame()
+    sizes = frame.loc[frame["protocol"] == "lobo_zoo", "zoo_size"]
+    listed = set(recommend("cifar100", top_k=None)["model_id"])
+    held = set(inputs.truth("keras").index)
+    copies = {t for m, t in same_weights().items() if m in held} & listed
+    assert copies and len(sizes) == 9
+    assert (sizes == len(listed) - len(copies)).all() and len(listed) < len(Zoo.default().models)
 
 
 def test_lomo_ranks_each_fold_on_its_own(monkeypatch):

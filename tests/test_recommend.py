@@ -584,3 +584,11 @@ def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
     assert clip not in ranked.index and ranked.at[clip_timm, "same_weights_as"] == clip
     only = recommend("svhn", top_k=None, library="transformers").set_index("model_id")
     assert only.at[clip, "raw_score"] == pytest.approx(ranked.at[clip_timm, "raw_score"])
+    # Two copies of a recorded network the zoo does not list (Keras's EfficientNet-B0, published by
+    # timm and by transformers): the timm copy stands for both, with the Keras records.
+    assert models.at["google/efficientnet-b0", "same_as"] == models.at["timm/tf_efficientnet_b0.in1k", "same_as"] \
+        == "keras/efficientnetb0" and "keras/efficientnetb0" not in models.index
+    assert "google/efficientnet-b0" not in ranked.index
+    assert ranked.at["timm/tf_efficientnet_b0.in1k", "same_weights_as"] == "google/efficientnet-b0"
+    assert ranked.at["timm/tf_efficientnet_b0.in1k", "why"].startswith("Same weights as keras/efficientnetb0")
+    assert only.at["google/efficientnet-b0", "raw_score"] == ranked.at["timm/tf_efficientnet_b0.in1k", "raw_score"]
