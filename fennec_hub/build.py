@@ -36,6 +36,7 @@ from .datasets import list_datasets, resolve_dataset
 from .records import (
     HF_CONFIGS_DIR,
     NON_HUB_NAMESPACES,
+    first_recorded_uploads,
     imagenet_quality,
     load_model_metadata,
     load_records,
@@ -615,10 +616,7 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     ids = cand["model_id"].tolist()
     known = set(space.known_models)
     twins = same_weights()
-    first: dict[str, str] = {}  # timm checkpoint -> its first recorded upload
-    for m, t in twins.items():
-        if m in known:
-            first.setdefault(t, m)
+    first = first_recorded_uploads(known)
     listed = set(ids)
 
     def primary(m: str) -> str | None:

@@ -604,6 +604,17 @@ def same_weights() -> dict[str, str]:
     return dict(zip(table["model"].astype(str), table["same_as"].astype(str)))
 
 
+def first_recorded_uploads(recorded: Iterable[str]) -> dict[str, str]:
+    """timm checkpoint -> the first of its uploads (in `same_weights` order) that has records: of
+    two recorded uploads of one checkpoint, the other is this one's copy."""
+    recorded = set(recorded)
+    first: dict[str, str] = {}
+    for m, t in same_weights().items():
+        if m in recorded:
+            first.setdefault(t, m)
+    return first
+
+
 def same_weights_pretrain(model_id: str) -> str | None:
     """Pre-training data of a checkpoint published twice, as the tag of its timm copy names it
     (``microsoft/swin-base-patch4-window7-224`` -> in21k); None for any other checkpoint."""

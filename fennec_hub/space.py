@@ -32,9 +32,9 @@ A model's score for a task is
 * ``r_{m,g}``: the task-specific residual in group g: the model's own, or, for a model without
   records, its **architecture twins'** (recorded models whose archi2vec vector is nearly the same
   network, of the same size and trained on data of the same scale), weighted by similarity and by
-  how far twins agree in the twin's block (``twin_agreement``: 0.09 in pytorchcv's zoo, about 0.5
-  in the others on the bundled records), and shrunk; a model unlike any recorded one has none and is
-  ranked by its prior.
+  how far twins agree in the twin's block (``twin_agreement``: 0.09 in pytorchcv's zoo, 0.4-0.5
+  in the others on the bundled records), and shrunk; a second recorded upload of one checkpoint
+  lends nothing (``copies``); a model unlike any recorded one has none and is ranked by its prior.
 * ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
   of its own groups; for a new task it is a softmax over the historical groups of each block
   (connected set of models and groups) by similarity of task features, shrunk by a factor; both
@@ -67,7 +67,7 @@ import pandas as pd
 from ._extras import needs
 from .datasets import resolve_dataset
 from .features import model_features, task_features
-from .records import PRETRAINING_SOURCES
+from .records import PRETRAINING_SOURCES, first_recorded_uploads, same_weights
 
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
@@ -501,8 +501,11 @@ class TransferSpace:
         self._twin_profile_cache = None
         W = self.twin_weights(self.models, model_features)
         self.options["cross_block_evidence"] = _cross_block_transport(W, self.evidence, self._model_blocks())
-        self.options["twin_agreement"] = _twin_agreement(W, self._twin_profile(), self.profile != 0,
-                                                         self.group_block).tolist()
+        first, twins = first_recorded_uploads(self.models), same_weights()
+        self.options["copies"] = [m for m in self.models if m in twins and first[twins[m]] != m]
+        lends = self._lends()
+        self.options["twin_agreement"] = _twin_agreement(W * lends[:, None] * lends[None, :], self._twin_profile(),
+                                                         self.profile != 0, self.group_block).tolist()
         return self
 
     # -- queries --------------------------------------------------------------------------------
@@ -550,6 +553,15 @@ class TransferSpace:
         if not ok:
             raise ValueError(f"options['twin_agreement'] must be {n} numbers in [0, 1], got {value!r}")
         return np.asarray(value, dtype=float)
+
+    def _lends(self) -> np.ndarray:
+        """[len(known_models)] whether a recorded model lends to its twins: not where it is a second
+        recorded upload of one checkpoint (``options["copies"]``), whose records the first upload's
+        already are."""
+        value = self.options.get("copies", [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"options['copies'] must be a list of model ids, got {value!r}")
+        return ~np.isin(np.asarray(self.models, dtype=object), value)
 
     @property
     def kappa(self) -> float:
@@ -671,8 +683,10 @@ class TransferSpace:
 
     def _lending_weights(self, models: Sequence[str], model_features: pd.DataFrame | None = None) -> np.ndarray:
         """[len(models), len(known_models)] how much of an observation each recorded twin counts as
-        when it lends to each model: its architecture-twin weight times its block's `twin_agreement`."""
-        return self.twin_weights(models, model_features) * self.twin_agreement[self._model_blocks()][None, :]
+        when it lends to each model: its architecture-twin weight times its block's `twin_agreement`
+        (a second upload of a recorded checkpoint lends nothing: the first one does)."""
+        lend = self.twin_agreement[self._model_blocks()] * self._lends()
+        return self.twin_weights(models, model_features) * lend[None, :]
 
     def _cold_vectors(self, models: list[str], model_features: pd.DataFrame | None) -> np.ndarray:
         feats = self._features_for(models, model_features)
@@ -987,6 +1001,7 @@ class TransferSpace:
         space.evidence = None if evidence is None else evidence.astype(np.float64)
         space.cross_block_evidence  # noqa: B018 - validates the option
         space.twin_agreement  # noqa: B018 - validates the option
+        space._lends()  # validates the option
         for name, top in (("group_dataset", sizes["D"]), ("group_protocol", sizes["P"]), ("model_source", sizes["S"])):
             arr = getattr(space, name)
             if arr.size and (arr.min() < (-1 if name == "model_source" else 0) or arr.max() >= top):

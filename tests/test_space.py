@@ -253,6 +253,12 @@ def test_real_records_space(real_space):
     agreement = dict(zip(space.group_block, space.twin_agreement[space.group_block]))
     by_source = {space.groups[g][0].split("@")[0]: agreement[space.group_block[g]] for g in range(len(space.groups))}
     assert by_source["Fay-why/Fennec"] < 0.2 < min(by_source["zLizy/transfergraph"], by_source["google-research/google-research"])
+    # Two recorded uploads of one checkpoint (the ConvNeXt-XL conversions under nielsr/ and
+    # facebook/) lend once, and their pair does not count as two twins agreeing.
+    assert space.options["copies"] == ["nielsr/convnext-xlarge-224-22k", "nielsr/convnext-xlarge-224-22k-1k"]
+    lending = space._lending_weights(["timm/convnext_xlarge.fb_in22k_ft_in1k_384"])[0]
+    index = space.known_models.index
+    assert lending[index("nielsr/convnext-xlarge-224-22k-1k")] == 0 < lending[index("facebook/convnext-xlarge-224-22k-1k")]
 
 
 def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
@@ -285,6 +291,14 @@ def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
             space.model_vectors(["org/m0"], model_features=mf)
     del space.options["twin_agreement"]  # saved before it was measured: twins lend as they used to
     np.testing.assert_allclose(space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[1.0])
+    # A second recorded upload of one checkpoint lends nothing (its records are the first's), and
+    # the list of such copies is checked on load.
+    space.options["copies"] = ["org/m12"]
+    assert not space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G].any()
+    assert "org/m12" not in dict(space.top_twins(["org/m0"], mf)[0])
+    space.options["copies"] = "org/m12"
+    with pytest.raises(ValueError, match="copies"):
+        space.model_vectors(["org/m0"], model_features=mf)
 
 
 def test_own_evidence_counts_where_its_block_recorded_the_task(tmp_path):
