@@ -672,6 +672,8 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *
     result.notes.append("Collapsed runs left out of every fit and of the ground truth (`records.collapsed_runs`: "
                         "near chance, or cut off far below their group): " + ", ".join(
                             f"{b} {n}" for b, n in counts.items()) + f"; besides, {counts.attrs['voided']} PARC "
-                        "rows that PARC's own evaluation voids.")
+                        "rows that PARC's own evaluation voids, and the runs of checkpoints already trained on the "
+                        "target dataset, as their cards declare (`records.trained_on_target`): " + ", ".join(
+                            f"{b} {n}" for b, n in counts.attrs["trained_on_target"].items()) + ".")
     result.timings["bench_total_s"] = time.perf_counter() - t0
     return result

@@ -285,7 +285,7 @@ def _bundled_records(include_flagged: bool, include_collapsed: bool = False) -> 
     if include_flagged or include_collapsed:
         return _bundled_files(include_flagged)
     records = _bundled_files(False)
-    return records.loc[~collapsed_runs(records)].reset_index(drop=True)
+    return records.loc[~(collapsed_runs(records) | trained_on_target(records))].reset_index(drop=True)
 
 
 def _chance(dataset: str) -> float:
@@ -334,12 +334,29 @@ def collapsed_runs(records: pd.DataFrame) -> pd.Series:
     return pd.Series(near | far, index=records.index)
 
 
+def trained_on_target(records: pd.DataFrame) -> pd.Series:
+    """Boolean mask of runs of a checkpoint that was already trained on the run's dataset, as its
+    Hub card declares (a community ViT fine-tuned on CIFAR-100, fine-tuned on CIFAR-100 again). Such
+    a run measures how well the checkpoint already knows the task, not how it transfers:
+    TransferGraph's reaches 99.6% on CIFAR-100, where no other checkpoint passes 93.3%."""
+    import pandas as pd
+
+    source = _model_metadata()["source_dataset"]
+    source = source[~source.index.duplicated()]
+    return pd.Series((records["model"].map(source) == records["dataset"]).to_numpy(bool), index=records.index)
+
+
 def collapsed_counts() -> pd.Series:
     """How many bundled records `collapsed_runs` flags, per benchmark (the PARC rows voided by
-    PARC's own evaluation are counted apart, in ``.attrs["voided"]``)."""
+    PARC's own evaluation are counted apart, in ``.attrs["voided"]``, and the runs of checkpoints
+    already trained on the target that did not collapse, `trained_on_target`, per benchmark in
+    ``.attrs["trained_on_target"]``)."""
     records = _bundled_files(False)
-    counts = collapsed_runs(records).groupby(records["benchmark"]).sum().astype(int)
+    collapsed = collapsed_runs(records)
+    counts = collapsed.groupby(records["benchmark"]).sum().astype(int)
     counts.attrs["voided"] = len(_bundled_files(True)) - len(records)
+    known = trained_on_target(records) & ~collapsed
+    counts.attrs["trained_on_target"] = {str(b): int(n) for b, n in known.groupby(records["benchmark"]).sum().items() if n}
     return counts
 
 
@@ -356,10 +373,11 @@ def load_records(
     for ``*_top1`` metrics. ``paths=None`` loads every bundled ground-truth file (not the
     method-score files, the metadata files or the timm ImageNet results). User CSVs must have
     the same long format; their ``benchmark`` column defaults to the file stem. Rows that the
-    benchmark's own authors void (PARC's broken SSL checkpoints) and runs that collapsed
-    (`collapsed_runs`: at chance, or cut off far below the same group's other runs) are dropped
-    unless ``include_flagged=True`` (``include_collapsed=True`` keeps only the collapsed runs, as
-    other methods' published figures count them). ``unknown_datasets``: "error" (default) raises
+    benchmark's own authors void (PARC's broken SSL checkpoints), runs that collapsed
+    (`collapsed_runs`: at chance, or cut off far below the same group's other runs) and runs of a
+    checkpoint already trained on the run's dataset (`trained_on_target`) are dropped unless
+    ``include_flagged=True`` (``include_collapsed=True`` keeps only the collapsed and
+    trained-on-target runs, as other methods' published figures count them). ``unknown_datasets``: "error" (default) raises
     `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
     """
     import pandas as pd
@@ -377,7 +395,7 @@ def load_records(
     records = pd.concat(frames, ignore_index=True)
     if include_flagged or include_collapsed:
         return records
-    return records.loc[~collapsed_runs(records)].reset_index(drop=True)
+    return records.loc[~(collapsed_runs(records) | trained_on_target(records))].reset_index(drop=True)
 
 
 def benchmark_records(name: str) -> pd.DataFrame:

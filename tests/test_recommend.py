@@ -252,8 +252,9 @@ def test_format_table_reads_at_a_glance(zoo: Zoo):
     load = next(line for line in lines if line.startswith("load #1: "))
     assert load == f'load #1: transformers.AutoModelForImageClassification.from_pretrained("{df["model_id"].iloc[0]}")'
     done = [f"#{r}" for r in df.loc[df["fine_tuned_on_query"], "rank"]]
-    assert df["model_id"].iloc[0] == "Ahmed9275/Vit-Cifar100" and done[0] == "#1"
-    assert f"already fine-tuned on CIFAR-100: {', '.join(done)} (use as is, or fine-tune further)" in lines
+    note = [line for line in lines if line.startswith("already fine-tuned on CIFAR-100")]
+    assert note == ([f"already fine-tuned on CIFAR-100: {', '.join(done)} (use as is, or fine-tune further)"]
+                    if done else [])
 
 
 def test_format_table_narrow_terminal_puts_why_on_its_own_line(zoo: Zoo):
@@ -398,7 +399,7 @@ def test_default_zoo_flags_checkpoints_already_fine_tuned_on_the_query():
     assert not eurosat.loc["timm/resnet50.a1_in1k", "fine_tuned_on_query"]
     cifar = recommend("cifar100", top_k=None).set_index("model_id")
     assert not cifar.loc["nielsr/vit-finetuned-eurosat-kornia", "fine_tuned_on_query"]
-    top = recommend("eurosat", top_k=20)
+    top = recommend("eurosat", top_k=int(flagged["rank"].min()))
     done = ", ".join(f"#{r}" for r in top.loc[top["fine_tuned_on_query"], "rank"])
     assert done and f"already fine-tuned on EuroSAT: {done} " in format_table(top)
 
@@ -532,10 +533,14 @@ def test_why_names_how_a_record_was_obtained():
     assert "fine-tuned on Oxford-IIIT Pets" in df.at["timm/tf_efficientnet_b3.in1k", "why"]
     # A model with a full-data and a 1,000-example record of CIFAR-100 is quoted by the one the ranking
     # follows: full-data by default, the named protocol's otherwise.
-    quoted = {p: recommend("cifar100", top_k=None, protocol=p).set_index("model_id").at["Ahmed9275/Vit-Cifar100", "why"]
+    quoted = {p: recommend("cifar100", top_k=None, protocol=p).set_index("model_id").at["Frodnar/bee-likes", "why"]
               for p in (None, "vtab1k_hf")}
     assert "% fine-tuned on CIFAR-100 in its records" in quoted[None]
     assert "fine-tuned on 1,000 examples of CIFAR-100" in quoted["vtab1k_hf"]
+    # A checkpoint already trained on CIFAR-100 (its card says so) re-fine-tuned on it measures what it
+    # already knows, not transfer: that record is neither fitted nor quoted.
+    leaked = recommend("cifar100", top_k=None).set_index("model_id").loc["Ahmed9275/Vit-Cifar100"]
+    assert leaked["fine_tuned_on_query"] and "99.6%" not in leaked["why"] and leaked["rank"] > 100
 
 
 def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):

@@ -106,15 +106,17 @@ def test_benchmark_row_counts_match_files():
             raw = raw[raw["source"].str.contains("(controlled bank)", regex=False)]
             raw = raw[~raw["model"].str.split("|").str[1].isin(PARC_VOIDED_SOURCES)]
         expected[name] = (len(raw), raw["model"].nunique(), raw["dataset"].nunique())
-    from fennec_hub.records import collapsed_runs, load_records as load
+    from fennec_hub.records import collapsed_runs, load_records as load, trained_on_target
 
     every = load(include_flagged=True)
     every = every[~every["model"].str.contains("|".join(PARC_VOIDED_SOURCES))]
-    collapsed = every[collapsed_runs(every)]
+    collapsed = every[collapsed_runs(every) | trained_on_target(every)]
     for name in BENCHMARKS:
         got = benchmark_records(name)
         n_collapsed = len(BENCHMARKS[name].select(collapsed))
-        assert (len(got) + n_collapsed, got["dataset"].nunique()) == (expected[name][0], expected[name][2]), name
+        assert len(got) + n_collapsed == expected[name][0], name
+        # (TransferGraph's Food-101 runs all collapsed, but one by a checkpoint trained on Food-101)
+        assert got["dataset"].nunique() == expected[name][2] - (name == "transfergraph_hf"), name
         assert got["model"].nunique() <= expected[name][1]
         assert (got["metric"] == BENCHMARKS[name].metric).all()
     assert expected["parc"][:2] == (196, 32)
@@ -132,7 +134,8 @@ def test_every_bundled_row_is_loaded_except_flagged(records):
     assert n_voided > 0
     from fennec_hub.records import collapsed_counts
 
-    assert len(records) == n_files - n_voided - int(collapsed_counts().sum())
+    counts = collapsed_counts()
+    assert len(records) == n_files - n_voided - int(counts.sum()) - sum(counts.attrs["trained_on_target"].values())
 
 
 def test_parc_filter_drops_voided_checkpoints(records):
@@ -289,7 +292,7 @@ def test_timm_pretrain(tag, expected):
 def test_collapsed_runs_are_flagged_and_left_out():
     import pandas as pd
 
-    from fennec_hub.records import collapsed_runs, collapsed_counts
+    from fennec_hub.records import collapsed_counts, collapsed_runs, trained_on_target
 
     values = [90.0, 91.0, 89.5, 92.0, 88.0, 90.5, 1.0, 1.1]  # two runs at chance (100 classes)
     rows = [dict(model=f"m{i}", dataset="uoft-cs/cifar100", metric="finetune_top1", value=v, source="s")
@@ -307,10 +310,18 @@ def test_collapsed_runs_are_flagged_and_left_out():
     # The bundled records: TransferGraph's collapsed Food-101 runs (chance, and the 13.9% one) are out.
     records = load_records()
     food = records[(records["benchmark"] == "transfergraph_hf") & (records["dataset"] == "ethz/food101")]
-    assert food["value"].min() > 50
+    assert food.empty  # every one collapsed, but one by a checkpoint already trained on Food-101
     counts = collapsed_counts()
     assert counts["transfergraph_hf"] > 100 and counts.attrs["voided"] > 0
-    assert len(load_records(include_flagged=True)) == len(records) + int(counts.sum()) + counts.attrs["voided"]
+    # Runs of a checkpoint already trained on the target (its card declares the dataset) are out too.
+    raw = load_records(include_collapsed=True)
+    known = trained_on_target(raw)
+    hit = raw[known & (raw["model"] == "Ahmed9275/Vit-Cifar100")]
+    assert set(hit["dataset"]) == {"uoft-cs/cifar100"} and hit["value"].max() > 99
+    assert not ((records["model"] == "Ahmed9275/Vit-Cifar100") & (records["dataset"] == "uoft-cs/cifar100")).any()
+    assert counts.attrs["trained_on_target"] == {"transfergraph_hf": 22, "vtab1k_hf": 7}
+    assert len(load_records(include_flagged=True)) == (len(records) + int(counts.sum()) + counts.attrs["voided"]
+                                                       + sum(counts.attrs["trained_on_target"].values()))
 
 
 def test_imagenet_quality_says_where_each_figure_comes_from():
