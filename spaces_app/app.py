@@ -401,9 +401,14 @@ def model_url(model_id: str) -> str | None:
     return HUB_URL + model_id
 
 
-def _model_cell(model_id: str) -> str:
+def _model_cell(model_id: str, same_weights_as: object = None) -> str:
+    """The linked id, and the other upload of the same weights where there is one (one model)."""
     url = model_url(model_id)
-    return f"[{model_id}]({url})" if url else f"{model_id} *(not on the Hub)*"
+    cell = f"[{model_id}]({url})" if url else f"{model_id} *(not on the Hub)*"
+    if isinstance(same_weights_as, str) and same_weights_as:
+        other = model_url(same_weights_as)
+        cell += f" · same weights: [{same_weights_as}]({other})" if other else f" · same weights: {same_weights_as}"
+    return cell
 
 
 def _score_decimals(scores: pd.Series) -> int:
@@ -417,7 +422,8 @@ def results_table(ranked: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rank": ranked["rank"].astype(int).to_numpy(),
-            "Model": [_model_cell(str(m)) for m in ranked["model_id"]],
+            "Model": [_model_cell(str(m), s) for m, s in zip(
+                ranked["model_id"], ranked["same_weights_as"] if "same_weights_as" in ranked else [None] * len(ranked))],
             "Score": ranked["score"].astype(float).round(_score_decimals(ranked["score"])).to_numpy(),
             "Params (M)": params.round(1).to_numpy(),
             "Library": ranked["library"].fillna("").astype(str).to_numpy(),

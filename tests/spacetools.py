@@ -10,7 +10,7 @@ import socket
 
 __all__ = ["free_port", "model_of_cell"]
 
-_LINK = re.compile(r"^\[(?P<id>[^\]]+)\]\((?P<url>[^)]+)\)$")
+_LINK = re.compile(r"^\[(?P<id>[^\]]+)\]\((?P<url>[^)]+)\)(?: · same weights: .*)?$")
 
 
 def free_port() -> int:
@@ -21,6 +21,7 @@ def free_port() -> int:
 
 
 def model_of_cell(cell: str) -> str:
-    """The model id shown in a table cell: a Markdown Hub link, or plain text for off-Hub models."""
+    """The model id shown in a table cell: a Markdown Hub link (then, maybe, the other upload of its
+    weights), or plain text for off-Hub models."""
     m = _LINK.match(cell)
     return m.group("id") if m else cell.split(" *(", 1)[0]

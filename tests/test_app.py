@@ -72,7 +72,10 @@ def assert_table_matches(table_rows: list[list], expected: pd.DataFrame) -> None
         if exp.model_id.startswith(("pytorchcv/", "keras/", "parc/", "vtab/", "torchvision/")):
             assert "](" not in model_cell
         else:
-            assert model_cell == f"[{exp.model_id}](https://huggingface.co/{exp.model_id})"
+            link = f"[{exp.model_id}](https://huggingface.co/{exp.model_id})"
+            other = exp.same_weights_as
+            assert model_cell == link + (f" · same weights: [{other}](https://huggingface.co/{other})"
+                                         if isinstance(other, str) else "")
         assert float(score) == pytest.approx(float(exp.score), abs=0.051)
         if pd.isna(exp.params):
             assert params_m is None or (isinstance(params_m, float) and np.isnan(params_m))
@@ -131,6 +134,20 @@ def test_rank_matches_recommend(app, dataset):
     assert csv["rank"].tolist() == expected["rank"].tolist()
     assert {"score", "params", "license", "why", "url"} <= set(csv.columns)
     assert Path(csv_path).name.startswith("fennec_hub_") and csv_path.endswith(".csv")
+
+
+def test_a_checkpoint_published_twice_links_its_other_upload(app):
+    """One model, one row: the Model cell links the id the ranking lists and the other upload of the
+    same weights (a facebook/ ConvNeXt beside its timm copy)."""
+    table, _, _ = app.rank("cifar100", 10)
+    expected = fennec_hub.recommend("cifar100", top_k=10)
+    twice = expected[expected["same_weights_as"].notna()]
+    assert len(twice)
+    for cell, (model_id, other) in zip(table["Model"].iloc[twice.index], twice[["model_id", "same_weights_as"]].values):
+        assert model_of_cell(cell) == model_id
+        assert cell.endswith(f" · same weights: [{other}](https://huggingface.co/{other})")
+    alone = expected["same_weights_as"].isna()
+    assert not table["Model"][alone.to_numpy()].str.contains("same weights").any()
 
 
 def test_plot_shows_names_from_a_zoo_as_text_not_markup(app):
