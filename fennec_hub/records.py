@@ -356,7 +356,8 @@ def collapsed_counts() -> pd.Series:
     counts = collapsed.groupby(records["benchmark"]).sum().astype(int)
     counts.attrs["voided"] = len(_bundled_files(True)) - len(records)
     known = trained_on_target(records) & ~collapsed
-    counts.attrs["trained_on_target"] = {str(b): int(n) for b, n in known.groupby(records["benchmark"]).sum().items() if n}
+    per_bench = known.groupby(records["benchmark"]).sum()
+    counts.attrs["trained_on_target"] = {str(b): int(n) for b, n in per_bench.items() if n}
     return counts
 
 
@@ -377,8 +378,9 @@ def load_records(
     (`collapsed_runs`: at chance, or cut off far below the same group's other runs) and runs of a
     checkpoint already trained on the run's dataset (`trained_on_target`) are dropped unless
     ``include_flagged=True`` (``include_collapsed=True`` keeps only the collapsed and
-    trained-on-target runs, as other methods' published figures count them). ``unknown_datasets``: "error" (default) raises
-    `UnknownDatasetError` for a dataset the registry lacks; "keep" keeps the raw name.
+    trained-on-target runs, as other methods' published figures count them).
+    ``unknown_datasets``: "error" (default) raises `UnknownDatasetError` for a dataset the
+    registry lacks; "keep" keeps the raw name.
     """
     import pandas as pd
 

@@ -220,10 +220,10 @@ def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
     if z.empty:
         return []
     lines = ["## Leave-one-bank-out: where the held-out models land in the embedded zoo", "",
-             "Ranks among the checkpoints a ranking of the zoo lists (test repositories and second copies of one "
-             "checkpoint left out, as `recommend()` does; the held-out models' own copies removed), per dataset, then the "
-             "median over a benchmark's datasets: the held-out models' median rank, the rank of the one that truly "
-             "fine-tunes best, and the rank of the best-placed one.", "",
+             "Ranks among the checkpoints a ranking of the zoo lists (test repositories and second copies of "
+             "one checkpoint left out, as `recommend()` does; the held-out models' own copies removed), per "
+             "dataset, then the median over a benchmark's datasets: the held-out models' median rank, the rank "
+             "of the one that truly fine-tunes best, and the rank of the best-placed one.", "",
              "| benchmark | datasets | zoo size | median rank | truly best model's rank | best-placed rank |",
              "|---|---|---|---|---|---|"]
     for b in [b for b in benchmarks if b in set(z["benchmark"])]:

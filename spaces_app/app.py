@@ -419,11 +419,11 @@ def _score_decimals(scores: pd.Series) -> int:
 def results_table(ranked: pd.DataFrame) -> pd.DataFrame:
     """The visible table: rank, linked model, score, size in millions, library, license, why."""
     params = pd.to_numeric(ranked["params"], errors="coerce") / 1e6
+    same = ranked["same_weights_as"] if "same_weights_as" in ranked else [None] * len(ranked)
     return pd.DataFrame(
         {
             "Rank": ranked["rank"].astype(int).to_numpy(),
-            "Model": [_model_cell(str(m), s) for m, s in zip(
-                ranked["model_id"], ranked["same_weights_as"] if "same_weights_as" in ranked else [None] * len(ranked))],
+            "Model": [_model_cell(str(m), s) for m, s in zip(ranked["model_id"], same)],
             "Score": ranked["score"].astype(float).round(_score_decimals(ranked["score"])).to_numpy(),
             "Params (M)": params.round(1).to_numpy(),
             "Library": ranked["library"].fillna("").astype(str).to_numpy(),
