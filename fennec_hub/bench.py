@@ -491,10 +491,12 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     folds = [f for f in folds if f[2]]
     if not folds:
         return result
-    zf = zoo_features(zoo) if zoo is not False else None
-    if zf is not None:  # the checkpoints a ranking lists: no test repositories, a copy listed once
-        cols = (Zoo.default() if zoo is None else zoo).columns()
-        zf = zf[zf.index.isin(cols["model_id"][cols["candidate"] & (cols["same_as_row"] < 0)])]
+    zf = None
+    if zoo is not False:  # the checkpoints a ranking lists: no test repositories, a copy listed once
+        zoo = Zoo.default() if zoo is None else zoo
+        cols = zoo.columns()
+        zf = zoo_features(zoo)
+        zf = zf[zf.index.isin(cols["model_id"][zoo.listed(cols["candidate"])])]
     twins = same_weights()
     for name, held, benches in tqdm(folds, desc="leave-one-bank-out", disable=not progress):
         held_set = set(held)

@@ -41,6 +41,7 @@ from .records import (
     load_model_metadata,
     load_records,
     pretrain_label,
+    recorded_copies,
     same_weights,
     same_weights_pretrain,
     shipped_hf_configs,
@@ -616,12 +617,12 @@ def _model_vectors(cand: pd.DataFrame, space: TransferSpace, mf: pd.DataFrame, r
     ids = cand["model_id"].tolist()
     known = set(space.known_models)
     twins = same_weights()
-    first = first_recorded_uploads(known)
+    first, copies = first_recorded_uploads(known), recorded_copies(known)
     listed = set(ids)
 
     def primary(m: str) -> str | None:
         if m in known:
-            return first.get(twins.get(m, ""))
+            return copies.get(m)
         if m in first:
             return first[m]
         t = twins.get(m)  # an upload without records of a timm checkpoint: the timm row is the model

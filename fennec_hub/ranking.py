@@ -760,12 +760,7 @@ def recommend(
         mask &= np.isin(cols["license_lc"], list(lic))
     if lib is not None:
         mask &= np.isin(cols["library_lc"], list(lib))
-    # A checkpoint published twice with the same weights is listed once (the copy with records;
-    # its twin's id and timm name go along), unless the filters keep only the other copy.
-    twin = cols["same_as_row"]
-    listed_twice = twin >= 0
-    listed_twice[listed_twice] = mask[twin[listed_twice]]
-    mask &= ~listed_twice
+    mask = z.listed(mask)  # a checkpoint published twice, once
 
     idx = np.flatnonzero(mask) if not mask.all() else np.arange(len(raw))
     if max_per_family is not None:

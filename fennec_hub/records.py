@@ -285,7 +285,7 @@ def _bundled_records(include_flagged: bool, include_collapsed: bool = False) -> 
     if include_flagged or include_collapsed:
         return _bundled_files(include_flagged)
     records = _bundled_files(False)
-    return records.loc[~(collapsed_runs(records) | trained_on_target(records))].reset_index(drop=True)
+    return records.loc[~_untrusted(records)].reset_index(drop=True)
 
 
 def _chance(dataset: str) -> float:
@@ -342,8 +342,12 @@ def trained_on_target(records: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
     source = _model_metadata()["source_dataset"]
-    source = source[~source.index.duplicated()]
     return pd.Series((records["model"].map(source) == records["dataset"]).to_numpy(bool), index=records.index)
+
+
+def _untrusted(records: pd.DataFrame) -> pd.Series:
+    """Runs that `load_records` leaves out: collapsed, or of a checkpoint trained on the target."""
+    return collapsed_runs(records) | trained_on_target(records)
 
 
 def collapsed_counts() -> pd.Series:
@@ -397,7 +401,7 @@ def load_records(
     records = pd.concat(frames, ignore_index=True)
     if include_flagged or include_collapsed:
         return records
-    return records.loc[~(collapsed_runs(records) | trained_on_target(records))].reset_index(drop=True)
+    return records.loc[~_untrusted(records)].reset_index(drop=True)
 
 
 def benchmark_records(name: str) -> pd.DataFrame:
@@ -633,6 +637,14 @@ def first_recorded_uploads(recorded: Iterable[str]) -> dict[str, str]:
         if m in recorded:
             first.setdefault(t, m)
     return first
+
+
+def recorded_copies(recorded: Iterable[str]) -> dict[str, str]:
+    """Second recorded upload of a checkpoint -> the first (`first_recorded_uploads`), whose
+    records and metadata it shares."""
+    recorded = set(recorded)
+    twins, first = same_weights(), first_recorded_uploads(recorded)
+    return {m: first[t] for m, t in twins.items() if m in recorded and first[t] != m}
 
 
 def same_weights_pretrain(model_id: str) -> str | None:

@@ -67,7 +67,7 @@ import pandas as pd
 from ._extras import needs
 from .datasets import resolve_dataset
 from .features import model_features, task_features
-from .records import PRETRAINING_SOURCES, first_recorded_uploads, same_weights
+from .records import PRETRAINING_SOURCES, recorded_copies
 
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
@@ -501,8 +501,7 @@ class TransferSpace:
         self._twin_profile_cache = None
         W = self.twin_weights(self.models, model_features)
         self.options["cross_block_evidence"] = _cross_block_transport(W, self.evidence, self._model_blocks())
-        first, twins = first_recorded_uploads(self.models), same_weights()
-        self.options["copies"] = [m for m in self.models if m in twins and first[twins[m]] != m]
+        self.options["copies"] = sorted(recorded_copies(self.models))
         lends = self._lends()
         self.options["twin_agreement"] = _twin_agreement(W * lends[:, None] * lends[None, :], self._twin_profile(),
                                                          self.profile != 0, self.group_block).tolist()

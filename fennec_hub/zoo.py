@@ -476,20 +476,29 @@ class Zoo:
             # Identical weights published twice: the row of the twin with records, and back.
             row = {mid: i for i, mid in enumerate(cache["model_id"])}
             same = cache.get("same_as", np.full(len(m), None, dtype=object))
+            is_timm = np.array([str(v).startswith("timm/") for v in cache["model_id"]], dtype=bool)
+            copies = [i for i, v in enumerate(same) if isinstance(v, str)]
             # Copies of a recorded model the zoo does not list (a benchmark's Keras network): the
             # first timm copy stands for them.
-            for i in sorted(range(len(same)), key=lambda i: not str(cache["model_id"][i]).startswith("timm/")):
-                if isinstance(same[i], str) and same[i] not in row:
-                    row[same[i]] = i
+            for i in sorted(copies, key=lambda i: not is_timm[i]):
+                row.setdefault(same[i], i)
             cache["same_as_row"] = np.array([row.get(v, -1) if isinstance(v, str) else -1 for v in same], np.int64)
             cache["same_as_row"][cache["same_as_row"] == np.arange(len(m))] = -1
             alias = np.full(len(m), -1, np.int64)
-            copies = np.flatnonzero(cache["same_as_row"] >= 0)
-            for i in sorted(copies, key=lambda i: str(cache["model_id"][i]).startswith("timm/")):
+            for i in sorted(np.flatnonzero(cache["same_as_row"] >= 0), key=lambda i: is_timm[i]):
                 alias[cache["same_as_row"][i]] = i  # a timm copy, which timm can load, over another upload
             cache["alias_row"] = alias
             self.__dict__["_columns_cache"] = cache
         return cache
+
+    def listed(self, keep: np.ndarray) -> np.ndarray:
+        """Which rows a ranking lists among those ``keep`` marks (candidates that pass its filters):
+        a checkpoint published twice with the same weights is listed once, as the copy with records
+        (its twin's id and timm name go along), unless ``keep`` drops that copy."""
+        twin = self.columns()["same_as_row"]
+        listed_twice = twin >= 0
+        listed_twice[listed_twice] = keep[twin[listed_twice]]
+        return keep & ~listed_twice
 
     def scores(self, task_vector: np.ndarray) -> np.ndarray:
         """Raw transfer scores of every model for one task vector: one matrix-vector product."""
