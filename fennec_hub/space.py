@@ -32,9 +32,14 @@ A model's score for a task is
 * ``r_{m,g}``: the task-specific residual in group g: the model's own, or, for a model without
   records, its **architecture twins'** (recorded models whose archi2vec vector is nearly the same
   network, of the same size and trained on data of the same scale), weighted by similarity and by
-  how far twins agree in the twin's block (``twin_agreement``: 0.09 in pytorchcv's zoo, 0.4-0.5
-  in the others on the bundled records), and shrunk; a second recorded upload of one checkpoint
-  lends nothing (``copies``); a model unlike any recorded one has none and is ranked by its prior.
+  how far twins agree in the twin's block (``twin_agreement``, less its standard error: 0.02 in
+  pytorchcv's zoo, 0.30-0.45 in the others on the bundled records), and shrunk; a second recorded
+  upload of one checkpoint lends nothing (``copies``); a model unlike any recorded one has none and
+  is ranked by its prior. Twins lend in full only to a query under their own protocol: a query
+  under any other (none named, or one no block recorded: the protocol of a user's own fine-tuning)
+  gets what twins recorded by different banks agree on (``foreign_twins``: 0 on the bundled
+  records), so a model without records is ranked there by its prior. These residuals have their
+  own coordinates, apart from recorded models' own.
 * ``w(t)``: the task vector over historical groups. For a task in the records it is the indicator
   of its own groups; for a new task it is a softmax over the historical groups of each block
   (connected set of models and groups) by similarity of task features, shrunk by a factor; both
@@ -304,8 +309,10 @@ class _FitMethod:
 class TransferSpace:
     """Learned transfer space: model vectors and task vectors whose dot product ranks models.
 
-    Vector layout (length ``dim = 1 + G + S``): a model is ``[f_m + delta_m, r_m (G groups),
-    onehot(source dataset) (S sources)]``; a task is ``[1, w (G), gamma * k(sim(source, task)) (S)]``.
+    Vector layout (length ``dim = 1 + G + S + B + G``): a model is ``[f_m, r_m (G groups),
+    onehot(source dataset) (S sources), delta_m in its block's coordinate (B blocks), twins' r (G)]``,
+    where a recorded model has its own residuals and no twins' and a model without records the
+    reverse; a task is ``[1, w (G), gamma * k(sim(source, task)) (S), omega (B), w * twin share (G)]``.
 
     Settings (validated here; ``None`` means "chosen by nested leave-one-dataset-out at fit time"):
     ``standardization`` ("rank" or "zscore"), ``shrink`` / ``temperature`` (new-task weights),
@@ -503,8 +510,11 @@ class TransferSpace:
         self.options["cross_block_evidence"] = _cross_block_transport(W, self.evidence, self._model_blocks())
         self.options["copies"] = sorted(recorded_copies(self.models))
         lends = self._lends()
-        self.options["twin_agreement"] = _twin_agreement(W * lends[:, None] * lends[None, :], self._twin_profile(),
-                                                         self.profile != 0, self.group_block).tolist()
+        lending = W * lends[:, None] * lends[None, :]
+        self.options["twin_agreement"] = _twin_agreement(lending, self._twin_profile(), self.profile != 0,
+                                                         self.group_block).tolist()
+        self.options["foreign_twins"] = _foreign_twin_agreement(lending, self._twin_profile(), self.profile != 0,
+                                                                self.group_block, self.group_dataset)
         return self
 
     # -- queries --------------------------------------------------------------------------------
@@ -522,7 +532,14 @@ class TransferSpace:
     @property
     def dim(self) -> int:
         """Length of every model and task vector."""
-        return 1 + len(self.groups) + len(self.sources) + self._n_blocks
+        return 1 + len(self.groups) + len(self.sources) + self._n_blocks + self._n_twin_coords
+
+    @property
+    def _n_twin_coords(self) -> int:
+        """Coordinates of what twins lend a model without records, one per group, kept apart from
+        recorded models' own residuals so a task vector can weigh them by protocol (none for spaces
+        saved without ``foreign_twins``, whose twins lend through the groups' coordinates)."""
+        return len(self.groups) if "foreign_twins" in self.options else 0
 
     @property
     def _n_blocks(self) -> int:
@@ -552,6 +569,22 @@ class TransferSpace:
         if not ok:
             raise ValueError(f"options['twin_agreement'] must be {n} numbers in [0, 1], got {value!r}")
         return np.asarray(value, dtype=float)
+
+    @property
+    def _twin_coords(self) -> slice:
+        """Where a model without records holds its twins' residuals in its vector."""
+        G = len(self.groups)
+        return slice(self.dim - G, self.dim) if self._n_twin_coords else slice(1, 1 + G)
+
+    @property
+    def foreign_twins(self) -> float:
+        """How far architecture twins' residuals agree across blocks (record banks, each with its own
+        protocol), in [0, 1]: what a twin's evidence is worth in a query that does not name its
+        protocol, relative to one that does (1 for spaces saved without it)."""
+        value = self.options.get("foreign_twins", 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"options['foreign_twins'] must be a number in [0, 1], got {value!r}")
+        return float(value)
 
     def _lends(self) -> np.ndarray:
         """[len(known_models)] whether a recorded model lends to its twins: not where it is a second
@@ -696,8 +729,9 @@ class TransferSpace:
         # population, which the prior describes less well than the model's own metadata), nor the
         # part of a residual that only says how steeply the group follows the prior.
         r = (W @ self._twin_profile()) / (W @ (self.profile != 0).astype(float) + 1.0)
-        return np.hstack([f[:, None], r, self._source_onehot(self._source_index(feats)),
-                          np.zeros((len(models), self._n_blocks))])
+        own = np.zeros_like(r) if self._n_twin_coords else r
+        return np.hstack([f[:, None], own, self._source_onehot(self._source_index(feats)),
+                          np.zeros((len(models), self._n_blocks)), r[:, : self._n_twin_coords]])
 
     def _model_blocks(self) -> np.ndarray:
         """The block (connected set of models and groups) of every recorded model."""
@@ -767,7 +801,18 @@ class TransferSpace:
         own_blocks = np.zeros(self._n_blocks, bool)
         own_blocks[np.unique(self.group_block[own])] = True
         omega = np.where(own_blocks | (not own.any()), 1.0, self.cross_block_evidence)
-        return np.concatenate([[1.0], w, pair, omega])
+        twins = np.zeros(0)
+        if self._n_twin_coords:
+            # Twins lend in full to a query under their own protocol; under any other (none named, or
+            # one no block recorded) they lend what twins in different blocks agree on.
+            twins = w if in_proto.any() else w * self._foreign_share()[self.group_block]
+        return np.concatenate([[1.0], w, pair, omega, twins])
+
+    def _foreign_share(self) -> np.ndarray:
+        """Per block, the share of a twin's lending weight (its block's `twin_agreement`) that a query
+        under another protocol keeps: ``foreign_twins / twin_agreement``, at most 1."""
+        agree = self.twin_agreement
+        return np.clip(np.divide(self.foreign_twins, agree, out=np.zeros_like(agree), where=agree > 0), 0.0, 1.0)
 
     def _default_groups(self) -> tuple[np.ndarray, np.ndarray]:
         """Which of a known task's own groups a query without a named protocol follows, in order of
@@ -855,6 +900,9 @@ class TransferSpace:
         twins = []
         if cold:
             twins = [dict(model=m, weight=w) for m, w in self.top_twins([model], model_features)[0]]
+        S, B, T = len(self.sources), self._n_blocks, self._n_twin_coords
+        twin = 1 + G + S + B  # where twins' lending starts (spaces without it lend through the groups)
+        lent = vec[1 : 1 + G] * tv[1 : 1 + G] + (vec[twin:] * tv[twin:] if T else 0.0)
         tasks = []
         for g in np.argsort(-tv[1 : 1 + G], kind="stable")[: max(top, 0)]:
             if tv[1 + g] <= 0:
@@ -863,13 +911,12 @@ class TransferSpace:
             if row is not None and vec[1 + g] != 0:
                 z = float(self.prior[row] + self.profile[row, g] + self._pair_value(row, g))
             tasks.append(dict(dataset=self.groups[g][1], source=self.groups[g][0], metric=self.groups[g][2],
-                              weight=float(tv[1 + g]), standardized_score=z,
-                              contribution=float(vec[1 + g] * tv[1 + g])))
-        S = len(self.sources)
+                              weight=float(tv[1 + g]), standardized_score=z, contribution=float(lent[g])))
         src_idx = np.flatnonzero(vec[1 + G : 1 + G + S])
-        level = float(vec[0] + vec[1 + G + S :].sum())  # the prior coordinate plus its own evidence, if any
+        own = vec[1 + G + S : twin]
+        level = float(vec[0] + own.sum())  # the prior coordinate plus its own evidence, if any
         return dict(score=float(vec @ tv), prior=level, quality_prior=f, evidence=level - f,
-                    evidence_weight=float(tv[1 + G + S :][vec[1 + G + S :] != 0].sum()) if not cold else 0.0,
+                    evidence_weight=float(tv[1 + G + S : twin][own != 0].sum()) if not cold else 0.0,
                     source_dataset=self.sources[src_idx[0]] if len(src_idx) else None,
                     source_term=float(vec[1 + G : 1 + G + S] @ tv[1 + G : 1 + G + S]), cold_start=cold,
                     twins=twins, tasks=tasks)
@@ -1000,6 +1047,7 @@ class TransferSpace:
         space.evidence = None if evidence is None else evidence.astype(np.float64)
         space.cross_block_evidence  # noqa: B018 - validates the option
         space.twin_agreement  # noqa: B018 - validates the option
+        space.foreign_twins  # noqa: B018 - validates the option
         space._lends()  # validates the option
         for name, top in (("group_dataset", sizes["D"]), ("group_protocol", sizes["P"]), ("model_source", sizes["S"])):
             arr = getattr(space, name)
@@ -1132,18 +1180,50 @@ def _cross_block_transport(W: np.ndarray, evidence: np.ndarray, blocks: np.ndarr
 def _twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_block: np.ndarray) -> np.ndarray:
     """Per block, how far recorded architecture twins agree on what they lend (``lent``, centred in
     each group): the twin-weighted correlation of the residuals of pairs of models recorded in one
-    group, clipped to [0, 1]; 0 for a block without such pairs. On the bundled records it runs from
-    0.09 (pytorchcv's zoo, whose ResNet variants disagree) to 0.52 (PARC's ResNet-50s)."""
+    group, less one standard error (``1 / sqrt(effective number of pairs)``, so an agreement its
+    pairs cannot tell from 0 lends nothing), clipped to [0, 1]; 0 for a block without such pairs.
+    On the bundled records it runs from 0.02 (pytorchcv's zoo, whose ResNet variants disagree) to
+    0.45 (PARC's ResNet-50s)."""
     W = np.maximum(W, W.T)
     np.fill_diagonal(W, 0.0)
     n = _block_count(group_block)
-    num, den = np.zeros(n), np.zeros(n)
+    num, den, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     for g in range(lent.shape[1]):
         m = np.flatnonzero(obs[:, g])
         r, w = lent[m, g], W[np.ix_(m, m)]
         num[group_block[g]] += r @ w @ r
         den[group_block[g]] += (w.sum(axis=1) * r * r).sum()
-    return np.clip(np.divide(num, den, out=np.zeros(n), where=den > 0), 0.0, 1.0)
+        s1[group_block[g]] += w.sum()
+        s2[group_block[g]] += (w ** 2).sum()
+    est = np.divide(num, den, out=np.zeros(n), where=den > 0)
+    return np.clip(est - np.sqrt(np.divide(2 * s2, s1 ** 2, out=np.ones(n), where=s1 > 0)), 0.0, 1.0)
+
+
+def _foreign_twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_block: np.ndarray,
+                            group_dataset: np.ndarray) -> float:
+    """How far recorded architecture twins in different blocks agree on what they lend for one dataset
+    (each recorded under its own block's protocol): the twin-weighted correlation of their residuals
+    (``lent``, centred in each group) less one standard error, clipped to [0, 1]; 0 without such
+    pairs. This is what a twin's evidence is worth for a query under a protocol it was not recorded
+    with: 0 on the bundled records (0.01 over 147 effective pairs, standard error 0.08)."""
+    W = np.maximum(W, W.T)
+    np.fill_diagonal(W, 0.0)
+    num = den = s1 = s2 = 0.0
+    for d in np.unique(group_dataset):
+        gs = np.flatnonzero(group_dataset == d)
+        for a in gs:
+            for b in gs:
+                if group_block[a] == group_block[b]:
+                    continue
+                i, j = np.flatnonzero(obs[:, a]), np.flatnonzero(obs[:, b])
+                w = W[np.ix_(i, j)]
+                num += lent[i, a] @ w @ lent[j, b]
+                den += (w.sum(axis=1) * lent[i, a] ** 2).sum()
+                s1 += w.sum()
+                s2 += (w ** 2).sum()
+    if den <= 0:
+        return 0.0
+    return float(np.clip(num / den - np.sqrt(2 * s2) / s1, 0.0, 1.0))
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 from fennec_hub.space import (
     TransferSpace,
     _downstream_level,
+    _foreign_twin_agreement,
     _group_spreads,
     downstream_models,
     standardize,
@@ -120,16 +121,16 @@ def test_score_is_one_matvec_and_cold_starts_follow_prior_and_twins():
     # in the direction of the true affinity.
     assert space.twin_weights(["org/m0"], mf)[0, space.known_models.index("org/m12")] == pytest.approx(1.0)
     up, down = space.task_vector("d0"), space.task_vector("d1")
-    G = len(space.groups)
-    twin_part = cold[:, 1 : 1 + G]
-    moved = twin_part @ up[1 : 1 + G] - twin_part @ down[1 : 1 + G]
+    G, twins = len(space.groups), space._twin_coords
+    twin_part = cold[:, twins]
+    moved = twin_part @ up[twins] - twin_part @ down[twins]
     assert np.all(np.abs(moved) > 0)
     assert np.sign(moved).tolist() == np.sign([mf.attrs["affinity"][m] for m in held]).tolist()
     # A model unlike any recorded one has no twin evidence: its score is its prior, on every task.
     stranger = mf.loc[["org/m0"]].copy().rename(index={"org/m0": "other/net"})
     stranger[[c for c in stranger if c.startswith("a2v_")]] = np.arange(8.0) - 3.5
     vec = space.model_vectors(["other/net"], model_features=stranger)[0]
-    assert not vec[1 : 1 + G].any()
+    assert not vec[1 : 1 + G].any() and not vec[twins].any()
 
 
 def test_new_task_ranking_beats_chance_on_structured_toy():
@@ -271,11 +272,10 @@ def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
     # Toy twins share an affinity: they agree where a block records pairs of them (srcA); srcB
     # records no pair of twins, so nothing says its twins agree.
     assert space.twin_agreement.tolist()[0] > 0.5 and space.twin_agreement.tolist()[1] == 0.0
-    G = len(space.groups)
     lent, named = {}, {}
     for value in (0.0, 0.5, 1.0):
         space.options["twin_agreement"] = [value] * len(space.twin_agreement)
-        lent[value] = space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G]
+        lent[value] = space.model_vectors(["org/m0"], model_features=mf)[0, space._twin_coords]
         named[value] = space.top_twins(["org/m0"], mf)[0]
     assert not lent[0.0].any() and named[0.0] == []  # explanations name no twin that lends nothing
     twin = space.known_models.index("org/m12")  # org/m0's one twin, of weight 1, recorded in every group
@@ -284,21 +284,81 @@ def test_twins_lend_as_much_as_twins_agree_in_their_block(tmp_path):
     assert named[1.0][0] == ("org/m12", pytest.approx(1.0)) and named[0.5][0] == ("org/m12", pytest.approx(0.5))
     space.options["twin_agreement"] = [0.5] * len(space.twin_agreement)
     loaded = TransferSpace.load(space.save(tmp_path / "space"))
-    np.testing.assert_allclose(loaded.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[0.5])
+    np.testing.assert_allclose(loaded.model_vectors(["org/m0"], model_features=mf)[0, space._twin_coords], lent[0.5])
     for bad in ([2.0] * len(space.twin_agreement), [0.5], "high"):
         space.options["twin_agreement"] = bad
         with pytest.raises(ValueError, match="twin_agreement"):
             space.model_vectors(["org/m0"], model_features=mf)
     del space.options["twin_agreement"]  # saved before it was measured: twins lend as they used to
-    np.testing.assert_allclose(space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G], lent[1.0])
+    np.testing.assert_allclose(space.model_vectors(["org/m0"], model_features=mf)[0, space._twin_coords], lent[1.0])
     # A second recorded upload of one checkpoint lends nothing (its records are the first's), and
     # the list of such copies is checked on load.
     space.options["copies"] = ["org/m12"]
-    assert not space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G].any()
+    assert not space.model_vectors(["org/m0"], model_features=mf)[0, space._twin_coords].any()
     assert "org/m12" not in dict(space.top_twins(["org/m0"], mf)[0])
     space.options["copies"] = "org/m12"
     with pytest.raises(ValueError, match="copies"):
         space.model_vectors(["org/m0"], model_features=mf)
+
+
+def test_twins_lend_in_full_only_under_their_own_protocol(tmp_path):
+    """Twins' residuals have their own coordinates: a query under the twin's protocol takes them in
+    full, one under any other protocol (none named, or one no block recorded) by `foreign_twins`,
+    what twins recorded in different blocks agree on; a recorded model's own residuals count the same
+    under both. The share is measured at fit time, saved and checked on load."""
+    records, mf, tf = _toy()
+    space = TransferSpace.fit(records[records["model"] != "org/m0"], model_features=mf, task_features=tf)
+    G, twins = len(space.groups), space._twin_coords
+    assert space.dim == 1 + G + len(space.sources) + space._n_blocks + G and twins == slice(space.dim - G, space.dim)
+    # Toy twins share an affinity across sources too (org/m4 in srcA, org/m16 in srcB): they agree.
+    assert space.foreign_twins > 0.3
+    cold = space.model_vectors(["org/m0"], model_features=mf)[0]
+    assert not cold[1 : 1 + G].any() and cold[twins].any()
+    named, default = space.task_vector("d0", source="srcA"), space.task_vector("d0")
+    np.testing.assert_allclose(named[twins], named[1 : 1 + G])
+    share = space._foreign_share()[space.group_block]
+    np.testing.assert_allclose(default[twins], default[1 : 1 + G] * share)
+    assert np.all(share <= 1.0) and default[twins].any()
+    lost = space.task_vector("d0", source="another bank")  # a protocol no block recorded: foreign
+    np.testing.assert_allclose(lost[twins], lost[1 : 1 + G] * share)
+    recorded = space.model_vectors(["org/m12"])[0]
+    assert not recorded[twins].any()  # a recorded model lends its residuals, it does not borrow
+    # With no agreement across blocks, a default query ranks a model without records by its prior.
+    space.options["foreign_twins"] = 0.0
+    assert space.score(["org/m0"], "d0")[0] == pytest.approx(space.quality_prior(["org/m0"], mf)[0])
+    assert space.score(["org/m0"], "d0", source="srcA")[0] != pytest.approx(space.quality_prior(["org/m0"], mf)[0])
+    space.options["foreign_twins"] = 0.5
+    loaded = TransferSpace.load(space.save(tmp_path / "space"))
+    assert loaded.foreign_twins == 0.5
+    np.testing.assert_allclose(loaded.task_vector("d1"), space.task_vector("d1"))
+    for bad in (1.5, -0.1, "all", True):
+        space.options["foreign_twins"] = bad
+        with pytest.raises(ValueError, match="foreign_twins"):
+            space.task_vector("d0")
+    # A space saved before twins had their own coordinates lends through the groups' coordinates.
+    del space.options["foreign_twins"]
+    assert space.dim == 1 + G + len(space.sources) + space._n_blocks and space._twin_coords == slice(1, 1 + G)
+    assert space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G].any()
+
+
+def test_foreign_twin_agreement_measures_agreement_across_blocks():
+    """Pairs of twins recorded by different blocks on one dataset: their residuals' twin-weighted
+    correlation less one standard error; residuals that do not agree give 0."""
+    rng = np.random.default_rng(0)
+    n = 40
+    W = np.zeros((2 * n, 2 * n))
+    W[np.arange(n), np.arange(n) + n] = 1.0  # model i (block 0) and model n + i (block 1) are twins
+    obs = np.zeros((2 * n, 2), bool)
+    obs[:n, 0] = obs[n:, 1] = True
+    shared = rng.normal(size=n)
+    lent = np.zeros((2 * n, 2))
+    lent[:n, 0], lent[n:, 1] = shared, shared + 0.3 * rng.normal(size=n)
+    blocks, datasets = np.array([0, 1]), np.array([0, 0])
+    agree = _foreign_twin_agreement(W, lent, obs, blocks, datasets)
+    assert 0.6 < agree < 1.0
+    lent[n:, 1] = rng.normal(size=n)
+    assert _foreign_twin_agreement(W, lent, obs, blocks, datasets) == 0.0
+    assert _foreign_twin_agreement(W, lent, obs, blocks, np.array([0, 1])) == 0.0  # other datasets: no pair
 
 
 def test_own_evidence_counts_where_its_block_recorded_the_task(tmp_path):
