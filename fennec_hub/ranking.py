@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .records import BENCHMARKS, NON_HUB_NAMESPACES, PRETRAINING_SOURCES
+from .records import BENCHMARKS, NON_HUB_NAMESPACES, PRETRAINING_SOURCES, benchmark_protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -56,6 +56,7 @@ class _Task:
     source: str  # how the task vector was obtained
     entry: Any = None
     metric: str | None = None  # the records metric of a named protocol
+    records_source: str | None = None  # and its records source
 
 
 class RecommendArgumentError(ValueError):
@@ -347,7 +348,8 @@ def _task_for(zoo: "Zoo", dataset: "str | DatasetEntry", images: Any, token: str
     if protocol is not None:
         entry = _resolve_entry(dataset, token)
         vec, how = _protocol_task_vector(zoo, entry, protocol)
-        task = _Task(entry.id, entry.name, vec, how, entry, BENCHMARKS[protocol].metric)
+        task = _Task(entry.id, entry.name, vec, how, entry, BENCHMARKS[protocol].metric,
+                     benchmark_protocol(protocol)[0])
     elif isinstance(dataset, str) and images is None and zoo.task_index(dataset) is not None:
         i = zoo.task_index(dataset)
         row = zoo.tasks.iloc[i]
@@ -404,8 +406,6 @@ def _protocol_task_vector(zoo: "Zoo", entry: "DatasetEntry", protocol: str) -> t
     """Task vector under one fine-tuning protocol, from the zoo's transfer space: a recorded task
     uses that protocol's own records where it has them; a new task is placed among the protocol's
     recorded tasks by task similarity (metadata, and text where the space found it helps)."""
-    from .records import benchmark_protocol
-
     source, metric = benchmark_protocol(protocol)
     space = zoo.space
     if source not in {s for s, _ in space.protocols}:
@@ -530,7 +530,9 @@ class _Explainer:
             extra = f" (#{rank} of {n})" if rank and n else ""
             return (f"{prefix}Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks "
                     "close to this one.")
-        twin = self._twin_record(row.twins)
+        # Twins lend only to a ranking under their own protocol; records made under another do not
+        # carry over (TransferSpace.foreign_twins), so without a named protocol none is quoted.
+        twin = self._twin_record(row.twins) if self.task.records_source is not None else None
         return "Cold start (no fine-tuning records of its own): " + (f"{twin}; " if twin else "") + \
             self._metadata_phrase(row) + "."
 
@@ -566,9 +568,21 @@ class _Explainer:
             done[twins] = self._twin_phrase(str(twins))
         return done[twins]
 
+    def _lending_twins(self) -> set[str]:
+        """The recorded models that lend to their twins under the named protocol: those of the record
+        banks (blocks of the zoo's transfer space) that hold its records."""
+        if "_lenders" not in self.__dict__:
+            space = self.zoo.space
+            hit = [i for i, g in enumerate(space.groups) if g[0] == self.task.records_source]
+            blocks = set(space.group_block[hit].tolist())
+            self._lenders = {m for m, b in zip(space.models, space._model_blocks()) if b in blocks}
+        return self._lenders
+
     def _twin_phrase(self, twins: str) -> str | None:
         for item in twins.split(";"):
             twin = item.rpartition("=")[0]
+            if twin not in self._lending_twins():
+                continue
             hist = self.zoo.history_of(twin)
             for wanted in ([self.task.id], self.nearest):
                 hit = _fine_tuning_first((r for r in hist if r[0] in wanted and r[3] and r[4]), self.task.metric)

@@ -555,6 +555,21 @@ def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
     assert "fine-tuned on" not in why["timm/resnet50.a1_in1k"]  # pre-training data is not a fine-tune
 
 
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_a_cold_start_quotes_a_twin_only_under_the_protocol_the_twin_lends_to():
+    """A twin's records count (and are quoted) only for a ranking under its own bank's protocol:
+    `densenet201.tv_in1k`'s Keras twin under `protocol="keras"`, none without a protocol, and not the
+    Keras twin under PARC's protocol."""
+    def why(**protocol: str) -> str:
+        df = recommend("oxford_pets", top_k=None, **protocol).set_index("model_id")
+        return str(df.at["timm/densenet201.tv_in1k", "why"])
+
+    assert "(keras/densenet201) ranks #" in why(protocol="keras")
+    for text in (why(), why(protocol="parc")):
+        assert text.startswith("Cold start (no fine-tuning records of its own): densenet architecture")
+        assert "trained elsewhere" not in text
+
 @pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
 def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
     """Identical weights are one model for metadata too: the zoo's `pretrain` column of a Hub copy
