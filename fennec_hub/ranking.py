@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .records import BENCHMARKS, NON_HUB_NAMESPACES, PRETRAINING_SOURCES, benchmark_protocol
+from .records import (
+    BENCHMARKS,
+    NON_HUB_NAMESPACES,
+    PRETRAINING_SOURCES,
+    benchmark_protocol,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
