@@ -645,6 +645,23 @@ def text_choice_note(space: TransferSpace, inputs: BenchInputs, benchmarks: Sequ
             + f"; source similarity {weights['source similarity']:g}.")
 
 
+def twin_agreement_note(space: TransferSpace, inputs: BenchInputs, benchmarks: Sequence[str]) -> str:
+    """How far ``space``'s (fitted on all records) architecture twins agree on what they lend: within
+    each benchmark's record bank, and across banks, which decides what twins lend to a query that
+    does not name their protocol."""
+    agreement = space.twin_agreement
+    parts = []
+    for b in benchmarks:
+        hit = [g for g, key in enumerate(space.groups) if key[0] == inputs.protocol(b)["source"]]
+        if hit:
+            parts.append(f"{b} {agreement[space.group_block[hit[0]]]:.2f}")
+    corr, se = space.foreign_twin_correlation()
+    return ("Architecture twins' agreement on what they lend (twin-weighted correlation less one standard error; "
+            "the space behind the zoo), within a record bank: " + ", ".join(parts) + f"; across banks, on one "
+            f"dataset: {corr:.3f} (standard error {se:.3f}), so {space.foreign_twins:.2f}: twins lend only to a "
+            "query under their own bank's protocol.")
+
+
 PROTOCOLS = ("lodo", "lomo", "lobo", "all")
 
 
@@ -670,6 +687,7 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *
         note = text_choice_note(space, inputs, benchmarks)
         if note:
             result.notes.append(note)
+        result.notes.append(twin_agreement_note(space, inputs, benchmarks))
     counts = collapsed_counts()
     result.notes.append("Collapsed runs left out of every fit and of the ground truth (`records.collapsed_runs`: "
                         "near chance, or cut off far below their group): " + ", ".join(

@@ -513,8 +513,8 @@ class TransferSpace:
         lending = W * lends[:, None] * lends[None, :]
         self.options["twin_agreement"] = _twin_agreement(lending, self._twin_profile(), self.profile != 0,
                                                          self.group_block).tolist()
-        self.options["foreign_twins"] = _foreign_twin_agreement(lending, self._twin_profile(), self.profile != 0,
-                                                                self.group_block, self.group_dataset)
+        corr, se = self.foreign_twin_correlation(lending)
+        self.options["foreign_twins"] = float(np.clip(corr - se, 0.0, 1.0))
         return self
 
     # -- queries --------------------------------------------------------------------------------
@@ -585,6 +585,17 @@ class TransferSpace:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise ValueError(f"options['foreign_twins'] must be a number in [0, 1], got {value!r}")
         return float(value)
+
+    def foreign_twin_correlation(self, lending: np.ndarray | None = None) -> tuple[float, float]:
+        """``(correlation, standard error)`` of what architecture twins recorded by different blocks
+        lend for one dataset, on the records the space was fitted on: what ``foreign_twins`` is
+        measured from (it is the correlation less its standard error, clipped to [0, 1]).
+        ``lending``: the recorded models' twin weights, if already computed."""
+        if lending is None:
+            lends = self._lends()
+            lending = self.twin_weights(self.models, self._model_features) * lends[:, None] * lends[None, :]
+        return _foreign_twin_correlation(lending, self._twin_profile(), self.profile != 0, self.group_block,
+                                         self.group_dataset)
 
     def _lends(self) -> np.ndarray:
         """[len(known_models)] whether a recorded model lends to its twins: not where it is a second
@@ -1199,13 +1210,12 @@ def _twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_bloc
     return np.clip(est - np.sqrt(np.divide(2 * s2, s1 ** 2, out=np.ones(n), where=s1 > 0)), 0.0, 1.0)
 
 
-def _foreign_twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_block: np.ndarray,
-                            group_dataset: np.ndarray) -> float:
+def _foreign_twin_correlation(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_block: np.ndarray,
+                              group_dataset: np.ndarray) -> tuple[float, float]:
     """How far recorded architecture twins in different blocks agree on what they lend for one dataset
     (each recorded under its own block's protocol): the twin-weighted correlation of their residuals
-    (``lent``, centred in each group) less one standard error, clipped to [0, 1]; 0 without such
-    pairs. This is what a twin's evidence is worth for a query under a protocol it was not recorded
-    with: 0 on the bundled records (0.01 over 147 effective pairs, standard error 0.08)."""
+    (``lent``, centred in each group) and its standard error, ``1 / sqrt(effective number of
+    pairs)``; ``(0, 1)`` without such pairs. On the bundled records: 0.01 and 0.08 (147 pairs)."""
     W = np.maximum(W, W.T)
     np.fill_diagonal(W, 0.0)
     num = den = s1 = s2 = 0.0
@@ -1222,8 +1232,17 @@ def _foreign_twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, gr
                 s1 += w.sum()
                 s2 += (w ** 2).sum()
     if den <= 0:
-        return 0.0
-    return float(np.clip(num / den - np.sqrt(2 * s2) / s1, 0.0, 1.0))
+        return 0.0, 1.0
+    return float(num / den), float(np.sqrt(2 * s2) / s1)
+
+
+def _foreign_twin_agreement(W: np.ndarray, lent: np.ndarray, obs: np.ndarray, group_block: np.ndarray,
+                            group_dataset: np.ndarray) -> float:
+    """What a twin's evidence is worth for a query under a protocol it was not recorded with: the
+    agreement of twins recorded by different blocks (:func:`_foreign_twin_correlation`) less one
+    standard error, clipped to [0, 1] (0 on the bundled records)."""
+    corr, se = _foreign_twin_correlation(W, lent, obs, group_block, group_dataset)
+    return float(np.clip(corr - se, 0.0, 1.0))
 
 
 def _pair_kernel(sim: np.ndarray, tau: float) -> np.ndarray:

@@ -281,3 +281,19 @@ def test_the_embedded_zoo_is_the_space_the_bench_scores():
     features = inputs.model_features
     assert features.at["microsoft/swin-base-patch4-window7-224", "log_pretrain_images"] == pytest.approx(np.log10(1.4e7))
     assert features.at["google/vit-base-patch32-384", "log_pretrain_images"] == pytest.approx(np.log10(1.4e7))
+
+
+def test_twin_agreement_note_reports_what_twins_lend_within_and_across_banks():
+    """The report states the twins' agreement the zoo's space lends with: per bank, and across banks,
+    where on the bundled records it is within one standard error of 0, so twins lend nothing to a
+    query without their protocol."""
+    from fennec_hub import Zoo
+
+    space = Zoo.default().space
+    inputs = bench.load_inputs(text=False)
+    note = bench.twin_agreement_note(space, inputs, bench.DEFAULT_BENCHMARKS)
+    for b in bench.DEFAULT_BENCHMARKS:
+        assert f"{b} 0." in note
+    corr, se = space.foreign_twin_correlation()
+    assert 0 < se < 0.2 and abs(corr) < se
+    assert space.foreign_twins == 0.0 and f"{corr:.3f} (standard error {se:.3f}), so 0.00" in note
