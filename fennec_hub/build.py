@@ -701,16 +701,17 @@ def _default_info(records: pd.DataFrame, space: TransferSpace) -> dict[str, Any]
 
 _TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|tiny-random|random-init)(?:$|[-_.])",
                        re.IGNORECASE)
-_TOY_ORGS = ("hf-internal-testing/",)
 MIN_CANDIDATE_PARAMS = 1_000_000
 
 
 def _exclusion(model_id: str, params: Any, n_records: int) -> str | None:
-    """Why a checkpoint is not a candidate (None if it is): test or toy repositories, and networks too
+    """Why a checkpoint is not a candidate (None if it is): test or toy repositories, by the name of
+    the repository or of its owner (``hf-internal-testing``, ``nates-test-org``), and networks too
     small to fine-tune usefully that have no records to show otherwise."""
-    if model_id.startswith(_TOY_ORGS):
-        return f"test repository ({model_id.split('/')[0]})"
-    if _TOY_NAME.search(model_id.split("/", 1)[-1]):
+    owner, _, name = model_id.rpartition("/")
+    if owner and _TOY_NAME.search(owner):
+        return f"test repository ({owner})"
+    if _TOY_NAME.search(name):
         return "test or toy repository (by its name)"
     try:
         small = float(params) < MIN_CANDIDATE_PARAMS  # False for NaN: unknown size is no reason

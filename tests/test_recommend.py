@@ -443,6 +443,20 @@ def test_default_zoo_rankings_differ_between_datasets():
     assert len({tuple(v) for v in tops.values()}) == 4
 
 
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_no_test_repository_is_a_candidate_in_the_default_zoo():
+    """Test repositories are in the zoo's table, with the reason, and never in a ranking: by the
+    repository's name (``nateraw/test_model_a``) or its owner's (``nates-test-org/convit_base``)."""
+    from fennec_hub.build import _TOY_NAME
+
+    table = Zoo.default().models.set_index("model_id")
+    ranked = set(recommend("food101", top_k=None)["model_id"])
+    toys = [m for m in table.index if any(_TOY_NAME.search(part) for part in m.split("/"))]
+    assert {"nateraw/test_model_a", "nates-test-org/convit_base", "hf-internal-testing/tiny-random-vit"} <= set(toys)
+    assert not ranked & set(toys)
+    assert table.loc["nates-test-org/convit_base", "excluded"] == "test repository (nates-test-org)"
+
+
 def test_unknown_hub_dataset_is_resolved_and_placed_from_metadata(loophub, zoo: Zoo, unique_repo_id: str):
     """A Hub dataset id the registry does not know: fennec_hub.tasks reads its card, the space places it."""
     rng = np.random.default_rng(0)
