@@ -355,6 +355,16 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     assert tv.at["torchvision/googlenet", "imagenet_top1"] == tv.at["parc/googlenet-cub200", "imagenet_top1"] == 69.778
     assert tv.at["torchvision/alexnet", "imagenet_top1"] == 56.522
     assert tv["imagenet_from"].str.startswith("torchvision: ").all()
+    # Without any of those, the ImageNet-1k figure its own Hub card reports (VAN's authors' cards) ...
+    card = imagenet_quality(["Visual-Attention-Network/van-base", "facebook/convnext-base-384", "Ahmed9275/ALL-3",
+                             "google/vit-base-patch16-224"])
+    assert card.at["Visual-Attention-Network/van-base", "imagenet_top1"] == pytest.approx(82.8)
+    assert card.at["facebook/convnext-base-384", "imagenet_from"] == "its model card"
+    # ... but not a card's own downstream accuracy on a kept ImageNet head (93% for a 28M Swin) ...
+    assert pd.isna(card.at["Ahmed9275/ALL-3", "imagenet_top1"])
+    # ... and never in place of timm's evaluation of the same weights (that card says 85.5%).
+    assert card.at["google/vit-base-patch16-224", "imagenet_from"].startswith("same weights: timm/")
+    assert card.at["google/vit-base-patch16-224", "imagenet_top1"] < 82
     # An unknown checkpoint's stand-in is cautious: below what the same size typically reaches.
     assert expected_imagenet_top1(25.0) < 80 and expected_imagenet_top1(25.0, 1.4e7) > expected_imagenet_top1(25.0)
     # Declared pre-training: larger networks stand higher, however large, and never above what the
