@@ -134,6 +134,9 @@ def parse_params(value: int | float | str | None, *, beyond_any_model: str = "ra
     return int(n)
 
 
+#: Least weight a task vector gives a record group for the group's task to be called close to it.
+_CLOSE_WEIGHT = 0.05
+
 _FILTER_EXAMPLES = {"licenses": "'apache-2.0' or ['apache-2.0', 'mit']", "library": "'timm' or 'transformers'"}
 
 
@@ -524,7 +527,7 @@ class _Explainer:
                 if rank and n:
                     s += f" in its records (#{rank} of {n})"
                 return prefix + s[0].upper() + s[1:] + "."
-            near = [r for r in hist if r[0] in self.nearest]
+            near = self._close_records(model_id, hist)
             if near:
                 parts = []
                 for ds, metric, value, rank, n in near[:2]:
@@ -540,6 +543,32 @@ class _Explainer:
         twin = self._twin_record(row.twins) if self.task.records_source is not None else None
         return "Cold start (no fine-tuning records of its own): " + (f"{twin}; " if twin else "") + \
             self._metadata_phrase(row) + "."
+
+    def _close_records(self, model_id: str, hist: list[tuple]) -> list[tuple]:
+        """A recorded model's records on the tasks closest to this one, closest first: those of its
+        record groups that the task vector weighs at least `_CLOSE_WEIGHT` (the groups its score
+        takes from), or, in a zoo without a transfer space to read them from, those on the tasks
+        where the zoo's history models rank most alike."""
+        weights = self._group_weights()
+        if weights is None:
+            return [r for r in hist if r[0] in self.nearest]
+        own = self.zoo.model_vectors[self.zoo.model_index(model_id)][1 : 1 + len(weights)] != 0
+        close: dict[tuple[str, str], float] = {}
+        for key, w, has in zip(self.__dict__["_group_keys"], weights, own):
+            if has and w >= _CLOSE_WEIGHT:
+                close[key] = max(w, close.get(key, 0.0))
+        near = [r for r in hist if (r[0], r[1]) in close]
+        return sorted(near, key=lambda r: -close[(r[0], r[1])])
+
+    def _group_weights(self) -> np.ndarray | None:
+        """The task vector's weight on each historical record group of the zoo's transfer space (its
+        coordinates 1..G), None when the zoo has no space laid out like its vectors."""
+        if "_group_keys" not in self.__dict__:
+            space = self.zoo.space if self.zoo.has_space else None
+            fits = space is not None and len(self.task.vector) == space.dim
+            self._group_keys = [(g[1], g[2]) for g in space.groups] if fits else None
+        keys = self._group_keys
+        return None if keys is None else np.asarray(self.task.vector[1 : 1 + len(keys)], dtype=float)
 
     def _metadata_phrase(self, row: Any) -> str:
         """``"vit architecture; ImageNet top-1 81.8% (...); in21k pre-training; 86.6M params"``, the

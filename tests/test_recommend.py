@@ -557,6 +557,23 @@ def test_why_names_how_a_record_was_obtained():
     assert leaked["fine_tuned_on_query"] and "99.6%" not in leaked["why"] and leaked["rank"] > 100
 
 
+def test_why_quotes_the_records_on_the_tasks_the_query_weighs():
+    """A recorded model without a record of the query is explained by its records in the groups the
+    query's task vector weighs, where its score comes from: CIFAR-100 for CIFAR-10 (TransferGraph
+    recorded no CIFAR-10), not whatever record it ranks best in."""
+    import copy
+
+    df = recommend("cifar10", top_k=20).set_index("model_id")
+    why = df.at["facebook/convnext-xlarge-224-22k", "why"]
+    assert why.startswith("Ranked #") and "fine-tuned on CIFAR-100" in why and "close to this one" in why, why
+    # A zoo without a transfer space to read the weights from names the tasks where models rank alike.
+    bare = copy.copy(Zoo.default())
+    bare._space = None
+    alt = recommend("cifar10", top_k=20, zoo=bare)
+    assert alt["model_id"].tolist() == df.index.tolist() and alt["why"].str.len().gt(20).all()
+    assert alt.set_index("model_id").at["facebook/convnext-xlarge-224-22k", "why"] != why
+
+
 def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
     models = zoo.models.copy()
     models["source_dataset"] = None
