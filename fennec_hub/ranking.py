@@ -527,7 +527,7 @@ class _Explainer:
                 if rank and n:
                     s += f" in its records (#{rank} of {n})"
                 return prefix + s[0].upper() + s[1:] + "."
-            near = self._close_records(model_id, hist)
+            near = self._close_records(hist, model_id)
             if near:
                 parts = []
                 for ds, metric, value, rank, n in near[:2]:
@@ -544,15 +544,19 @@ class _Explainer:
         return "Cold start (no fine-tuning records of its own): " + (f"{twin}; " if twin else "") + \
             self._metadata_phrase(row) + "."
 
-    def _close_records(self, model_id: str, hist: list[tuple]) -> list[tuple]:
-        """A recorded model's records on the tasks closest to this one, closest first: those of its
-        record groups that the task vector weighs at least `_CLOSE_WEIGHT` (the groups its score
-        takes from), or, in a zoo without a transfer space to read them from, those on the tasks
-        where the zoo's history models rank most alike."""
+    def _close_records(self, hist: list[tuple], model_id: str | None = None) -> list[tuple]:
+        """Records of `hist` on the tasks closest to this one, closest first: those in record groups
+        that the task vector weighs at least `_CLOSE_WEIGHT` (the groups a score takes from; with
+        `model_id`, only the groups that model has its own records in), or, in a zoo without a
+        transfer space to read the weights from, those on the tasks where the zoo's history models
+        rank most alike."""
         weights = self._group_weights()
         if weights is None:
             return [r for r in hist if r[0] in self.nearest]
-        own = self.zoo.model_vectors[self.zoo.model_index(model_id)][1 : 1 + len(weights)] != 0
+        if model_id is not None:
+            own = self.zoo.model_vectors[self.zoo.model_index(model_id)][1 : 1 + len(weights)] != 0
+        else:
+            own = np.ones(len(weights), dtype=bool)
         close: dict[tuple[str, str], float] = {}
         for key, w, has in zip(self.__dict__["_group_keys"], weights, own):
             if has and w >= _CLOSE_WEIGHT:
@@ -617,9 +621,9 @@ class _Explainer:
             twin = item.rpartition("=")[0]
             if twin not in self._lending_twins():
                 continue
-            hist = self.zoo.history_of(twin)
-            for wanted in ([self.task.id], self.nearest):
-                hit = _fine_tuning_first((r for r in hist if r[0] in wanted and r[3] and r[4]), self.task.metric)
+            hist = [r for r in self.zoo.history_of(twin) if r[3] and r[4]]
+            for records in ([r for r in hist if r[0] == self.task.id], self._close_records(hist)):
+                hit = _fine_tuning_first(records, self.task.metric)
                 if hit:
                     ds, metric, _, rank, n = hit[0]
                     return (f"the same architecture trained elsewhere ({twin}) ranks #{rank} of {n} "
