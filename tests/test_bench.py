@@ -297,3 +297,29 @@ def test_twin_agreement_note_reports_what_twins_lend_within_and_across_banks():
     corr, se = space.foreign_twin_correlation()
     assert 0 < se < 0.2 and abs(corr) < se
     assert space.foreign_twins == 0.0 and f"{corr:.3f} (standard error {se:.3f}), so 0.00" in note
+
+
+def test_cross_bank_placement_ranks_two_banks_of_one_protocol_together():
+    """PARC's controlled and crowd-sourced banks share a protocol and 7 targets: the report compares the
+    space's ranking of both banks' models together with each bank rank-standardised on its own and
+    merged. Scores equal to the results rank them perfectly."""
+    from fennec_hub import Zoo
+
+    space = Zoo.default().space
+    inputs = bench.load_inputs(text=False)
+    ours, naive, n = bench.cross_bank_placement(space, inputs)
+    assert n == 7 and -1 <= ours <= 1 and 0.5 < naive < 1
+    note = bench.cross_bank_note(space, inputs)
+    assert f"weighted τ {ours:.3f}, against {naive:.3f}" in note
+
+    rec = inputs.records[inputs.records["benchmark"].isin(["parc", "parc_crowd"])]
+    truth = rec.groupby(["model", "dataset"])["value"].mean().unstack("dataset")
+
+    class Oracle:
+        def model_vectors(self, models, features=None):
+            return np.eye(len(truth))[truth.index.get_indexer(models)]
+
+        def task_vector(self, dataset):
+            return truth[dataset].fillna(0.0).to_numpy()
+
+    assert bench.cross_bank_placement(Oracle(), inputs)[:2] == (pytest.approx(1.0), pytest.approx(naive))
