@@ -700,7 +700,7 @@ def cross_bank_note(space: TransferSpace, inputs: BenchInputs) -> str:
             f"the same {n} targets, no model in both; each model scored from its own records, as the zoo does, "
             f"and ranked together): mean weighted τ {ours:.3f}, against {naive:.3f} with each bank's results "
             "rank-standardised on their own and merged. A bank's level comes from its models' quality priors, "
-            "stand-ins for the crowd bank's detection and self-supervised checkpoints.")
+            "stand-ins for the crowd bank's self-supervised checkpoints.")
 
 
 PROTOCOLS = ("lodo", "lomo", "lobo", "all")

@@ -29,8 +29,8 @@ from . import hub
 from ._extras import needs
 from .architecture import describe_many
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
-from .records import (expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records, pretrain_images,
-                      pretrain_label, same_weights_pretrain, timm_pretrain)
+from .records import (PRETRAINING_SOURCES, expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records,
+                      pretrain_images, pretrain_label, same_weights_pretrain, timm_pretrain)
 
 STORE = Path(__file__).parent / "data" / "model_features"
 TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -297,6 +297,8 @@ def build_model_features(
     transfer space's quality-prior input: that top-1, else the top-1 timm's checkpoints of the same
     size and pre-training data reach), ``log_params`` (ln of millions of parameters),
     ``log_pretrain_images`` (log10 of the pre-training images), ``log_img_size``, ``source_dataset``,
+    ``downstream`` (last trained on a dataset that is not a pre-training one: ``source_dataset``, or
+    data the registry does not hold, the metadata's ``last_training``),
     and the archi2vec vector (``a2v_0`` ...; empty where the architecture is unknown; used to find
     architecture twins).
     ``vectors``: model id -> archi2vec vector or `ArchitectureInfo` (whose parameter count and input
@@ -322,6 +324,7 @@ def build_model_features(
         if not np.isfinite(top1):
             top1 = float(quality.at[m, "imagenet_top1"])
         images = pretrain_images(_pretrain_of(m, row_meta))
+        source = source_dataset(m, row_meta)
         rows.append({
             "imagenet_top1": top1,
             "imagenet_from": how if isinstance(how, str) else None,
@@ -329,7 +332,9 @@ def build_model_features(
             "log_params": math.log(params) if params > 0 else np.nan,
             "log_pretrain_images": math.log10(images) if images else np.nan,
             "log_img_size": math.log(img) if img > 0 else np.nan,
-            "source_dataset": source_dataset(m, row_meta),
+            "source_dataset": source,
+            "downstream": bool(isinstance(source, str) and source not in PRETRAINING_SOURCES)
+            or isinstance(row_meta.get("last_training") if row_meta is not None else None, str),
         })
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))
     width = max((_vector_of(v).shape[0] for v in vectors.values()), default=0)

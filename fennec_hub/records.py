@@ -936,6 +936,16 @@ def _parc_models() -> dict[str, tuple[str, str, bool]]:
     return raw
 
 
+def _detectron2_training(source: str) -> str:
+    """What a detectron2 checkpoint of PARC's crowd-sourced bank was last trained on, from its
+    config name (``mask-rcnn_fpn_lvis_144219072``): COCO unless the name says otherwise."""
+    data = next((name for key, name in (("lvis", "LVIS"), ("cityscapes", "Cityscapes"), ("voc", "PASCAL VOC"))
+                 if f"_{key}_" in source), "COCO")
+    task = next((task for key, task in (("keypoint", "keypoints"), ("panoptic", "panoptic segmentation"),
+                                        ("mask", "instance segmentation")) if source.startswith(key)), "detection")
+    return f"{data} ({task})"
+
+
 def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Metadata derivable from the record files themselves (library, arch, source dataset)."""
     import pandas as pd
@@ -953,9 +963,11 @@ def _record_model_rows(records: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFr
                 if controlled:  # PARC fine-tuned an ImageNet-trained torchvision network on `source`
                     row.update(library="parc", pretrain="in1k")
                 elif re.search(r"rcnn|retinanet", source):
-                    row["library"] = "detectron2"
+                    row.update(library="detectron2", last_training=_detectron2_training(source))
                 else:
                     row["library"] = "vissl"
+                    if source.startswith("supervised_places205"):
+                        row["last_training"] = "Places205 (scene classification)"
             elif ns == "torchvision":
                 row.update(library="torchvision", pretrain="in1k")
         elif ns == "keras":
@@ -998,7 +1010,7 @@ def _model_metadata() -> pd.DataFrame:
         "library", "arch", "params_m", "img_size", "imagenet_top1", "pretrain", "pretrain_tag", "license",
         "source_dataset", "model_type", "architectures", "hub_declared_dataset", "hub_num_labels",
         "hub_card_accuracy", "number_of_parameters", "input_shape", "output_shape", "problem_type",
-        "parc_source", "crop_pct", "interpolation",
+        "parc_source", "last_training", "crop_pct", "interpolation",
     ]
     for col in columns:
         if col not in meta.columns:
@@ -1023,7 +1035,9 @@ def load_model_metadata() -> pd.DataFrame:
     trained on, where stated), TransferGraph Hub fields (``model_type``, ``architectures``,
     ``hub_declared_dataset``, ``hub_num_labels``, ``hub_card_accuracy``,
     ``number_of_parameters``, ``input_shape``, ``output_shape``, ``problem_type``),
-    ``parc_source`` and timm's ``crop_pct``/``interpolation``.
+    ``parc_source``, ``last_training`` (what a checkpoint was last trained on where that is no dataset
+    of the registry: ``"COCO (detection)"`` for PARC's detectron2 checkpoints, ``"Places205 (scene
+    classification)"``) and timm's ``crop_pct``/``interpolation``.
 
     timm checkpoints evaluated at two resolutions keep the row of the smaller one (timm's
     default ``input_size``; the larger is its test-time size), so ``img_size`` and

@@ -168,11 +168,16 @@ def _architecture_vectors(features: pd.DataFrame | None, models: Sequence[str], 
 def downstream_models(features: pd.DataFrame | None, models: Sequence[str]) -> np.ndarray:
     """[len(models)] bool: the model was last trained on a known dataset that is not a pre-training
     one: fine-tuned on it (a PARC ResNet-50 on NABirds, a community ViT on EuroSAT) or trained on it
-    alone (pytorchcv's CIFAR-10 ResNet-20)."""
+    alone (pytorchcv's CIFAR-10 ResNet-20), or, as the features' ``downstream`` column says, on data
+    the registry does not hold (a detectron2 backbone trained on COCO)."""
     if features is None or "source_dataset" not in features:
         return np.zeros(len(models), dtype=bool)
-    src = features.reindex(list(models))["source_dataset"].to_numpy(object)
-    return np.array([isinstance(x, str) and bool(x) and x not in PRETRAINING_SOURCES for x in src], dtype=bool)
+    rows = features.reindex(list(models))
+    src = rows["source_dataset"].to_numpy(object)
+    down = np.array([isinstance(x, str) and bool(x) and x not in PRETRAINING_SOURCES for x in src], dtype=bool)
+    if "downstream" in rows:
+        down |= rows["downstream"].astype("boolean").fillna(False).to_numpy(bool)
+    return down
 
 
 def _column(features: pd.DataFrame | None, models: Sequence[str], column: str) -> np.ndarray:

@@ -606,6 +606,29 @@ def test_downstream_fine_tunes_do_not_lift_their_parents_above_unrecorded_peers(
     assert list(downstream_models(peers, list(peers.index))) == [False, True]
 
 
+def test_backbones_last_trained_for_detection_are_downstream_checkpoints():
+    """PARC's detectron2 backbones were last trained on COCO, LVIS, Cityscapes or VOC detection data,
+    which the registry does not hold as classification datasets: the metadata says so
+    (``last_training``), and the features mark them downstream, so they take the downstream step
+    below the ImageNet classifiers they started from."""
+    from fennec_hub.features import model_features
+    from fennec_hub.records import load_model_metadata
+
+    meta = load_model_metadata()
+    expected = {"parc/resnet50-mask-rcnn_fpn_lvis_144219072": "LVIS (instance segmentation)",
+                "parc/resnet50-faster-rcnn_c4_voc_142202221": "PASCAL VOC (detection)",
+                "parc/resnet101-keypoint-rcnn_fpn_138363331": "COCO (keypoints)",
+                "parc/resnet50-retinanet_190397773": "COCO (detection)",
+                "parc/resnet50-supervised_places205": "Places205 (scene classification)"}
+    for model, training in expected.items():
+        assert meta.at[model, "last_training"] == training
+    ids = [*expected, "parc/resnet50-semisup_instagram", "parc/resnet50-pirl_imagenet", "timm/resnet50.tv_in1k"]
+    assert meta.loc[ids[5:], "last_training"].isna().all()
+    feats = model_features(ids)
+    assert feats["downstream"].tolist() == [True] * 5 + [False] * 3
+    assert downstream_models(feats, ids).tolist() == [True] * 5 + [False] * 3
+
+
 def test_parents_of_fine_tunes_lend_their_twins_no_group_specific_gap():
     """How far below their parents a bank's downstream fine-tunes fall differs from one target to the
     next; that gap describes the group, so the parents lend their architecture twins none of it."""
