@@ -670,7 +670,7 @@ def cross_bank_placement(space: TransferSpace, inputs: BenchInputs,
     same with each bank's results rank-standardised on their own and merged; and the number of
     targets. No model is in both banks and the space never compares groups of different banks, so
     the merged order is not something it was fitted on. PARC's two banks share protocol and targets."""
-    from scipy.stats import norm, rankdata, weightedtau
+    from scipy.stats import weightedtau
 
     rec = inputs.records[inputs.records["benchmark"].isin(banks)]
     ours, naive = [], []
@@ -678,12 +678,9 @@ def cross_bank_placement(space: TransferSpace, inputs: BenchInputs,
         if rows["benchmark"].nunique() < 2 or rows["metric"].nunique() > 1:
             continue
         truth = rows.groupby("model")["value"].mean()
-        bank = rows.drop_duplicates("model").set_index("model")["benchmark"].reindex(truth.index).to_numpy()
+        # Each bank is its own records source, so standardising by (source, dataset, metric) is per bank.
+        z = rows.assign(z=standardize(rows)).groupby("model")["z"].mean().reindex(truth.index).to_numpy()
         scores = space.model_vectors(list(truth.index), inputs.model_features) @ space.task_vector(str(d))
-        z = np.zeros(len(truth))
-        for b in banks:
-            m = bank == b
-            z[m] = norm.ppf((rankdata(truth.to_numpy()[m]) - 0.5) / m.sum())
         ours.append(float(weightedtau(truth.to_numpy(), scores).statistic))
         naive.append(float(weightedtau(truth.to_numpy(), z).statistic))
     if not ours:

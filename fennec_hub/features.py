@@ -29,7 +29,7 @@ from . import hub
 from ._extras import needs
 from .architecture import describe_many
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
-from .records import (PRETRAINING_SOURCES, expected_imagenet_top1, imagenet_quality, load_model_metadata, load_records,
+from .records import (expected_imagenet_top1, imagenet_quality, is_downstream_source, load_model_metadata, load_records,
                       pretrain_images, pretrain_label, same_weights_pretrain, timm_pretrain)
 
 STORE = Path(__file__).parent / "data" / "model_features"
@@ -333,7 +333,7 @@ def build_model_features(
             "log_pretrain_images": math.log10(images) if images else np.nan,
             "log_img_size": math.log(img) if img > 0 else np.nan,
             "source_dataset": source,
-            "downstream": bool(isinstance(source, str) and source not in PRETRAINING_SOURCES)
+            "downstream": is_downstream_source(source)
             or isinstance(row_meta.get("last_training") if row_meta is not None else None, str),
         })
     out = pd.DataFrame(rows, index=pd.Index(models, name="model"))

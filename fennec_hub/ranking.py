@@ -558,7 +558,7 @@ class _Explainer:
         else:
             own = np.ones(len(weights), dtype=bool)
         close: dict[tuple[str, str], float] = {}
-        for key, w, has in zip(self.__dict__["_group_keys"], weights, own):
+        for key, w, has in zip(self._group_keys, weights, own):
             if has and w >= _CLOSE_WEIGHT:
                 close[key] = max(w, close.get(key, 0.0))
         near = [r for r in hist if (r[0], r[1]) in close]

@@ -133,6 +133,11 @@ NON_HUB_NAMESPACES = ("pytorchcv/", "parc/", "keras/", "vtab/", "torchvision/")
 PRETRAINING_SOURCES = ("ILSVRC/imagenet-1k", "public/imagenet-21k")
 
 
+def is_downstream_source(source: object) -> bool:
+    """A ``source_dataset`` that is a known dataset other than a pre-training one."""
+    return isinstance(source, str) and bool(source) and source not in PRETRAINING_SOURCES
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 

@@ -72,7 +72,7 @@ import pandas as pd
 from ._extras import needs
 from .datasets import resolve_dataset
 from .features import model_features, task_features
-from .records import PRETRAINING_SOURCES, recorded_copies
+from .records import PRETRAINING_SOURCES, is_downstream_source, recorded_copies
 
 SPACE_FORMAT_VERSION = 2
 GROUP_KEYS = ("source", "dataset", "metric")
@@ -174,7 +174,7 @@ def downstream_models(features: pd.DataFrame | None, models: Sequence[str]) -> n
         return np.zeros(len(models), dtype=bool)
     rows = features.reindex(list(models))
     src = rows["source_dataset"].to_numpy(object)
-    down = np.array([isinstance(x, str) and bool(x) and x not in PRETRAINING_SOURCES for x in src], dtype=bool)
+    down = np.array([is_downstream_source(x) for x in src], dtype=bool)
     if "downstream" in rows:
         down |= rows["downstream"].astype("boolean").fillna(False).to_numpy(bool)
     return down
