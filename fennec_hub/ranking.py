@@ -534,15 +534,26 @@ class _Explainer:
                     parts.append(f"#{rank}/{n} {_protocol_phrase(metric, self._name(ds))}" if rank and n else
                                  _metric_phrase(metric, value, self._name(ds)))
                 return f"{prefix}Ranked {' and '.join(parts)} in its records, tasks close to this one."
-            ds, metric, value, rank, n = hist[0]
-            extra = f" (#{rank} of {n})" if rank and n else ""
-            return (f"{prefix}Best record: {_metric_phrase(metric, value, self._name(ds))}{extra}; none on tasks "
-                    "close to this one.")
+            return prefix + self._standing(hist)
         # Twins lend only to a ranking under their own protocol; records made under another do not
         # carry over (TransferSpace.foreign_twins), so without a named protocol none is quoted.
         twin = self._twin_record(row.twins) if self.task.records_source is not None else None
         return "Cold start (no fine-tuning records of its own): " + (f"{twin}; " if twin else "") + \
             self._metadata_phrase(row) + "."
+
+    def _standing(self, hist: list[tuple]) -> str:
+        """A recorded model with no record near the query: its score is its standing over all its
+        records (its evidence against its prior), so say that, with its median and best standing,
+        rather than quote one record on an unrelated task as if it were the reason."""
+        ds, metric, value, rank, n = hist[0]
+        best = _metric_phrase(metric, value, self._name(ds)) + (f", #{rank} of {n}" if rank and n else "")
+        shares = [r / m for *_, r, m in hist if r and m]
+        if not shares:
+            return f"No records on tasks close to this one; best: {best}."
+        top = max(1, int(np.ceil(100 * float(np.median(shares)))))
+        records = f"{len(hist)} records" if len(hist) > 1 else "record"
+        return (f"No records on tasks close to this one; placed by its standing across its {records} "
+                f"(median: top {top}%; best: {best}).")
 
     def _close_records(self, hist: list[tuple], model_id: str | None = None) -> list[tuple]:
         """Records of `hist` on the tasks closest to this one, closest first: those in record groups

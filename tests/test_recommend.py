@@ -574,6 +574,24 @@ def test_why_quotes_the_records_on_the_tasks_the_query_weighs():
     assert alt.set_index("model_id").at["facebook/convnext-xlarge-224-22k", "why"] != why
 
 
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_why_of_a_model_recorded_only_far_from_the_query_gives_its_standing():
+    """A recorded model whose records the query hardly weighs is placed by its standing over all of
+    them: the explanation gives that standing (median and best), not one unrelated record as if it
+    were the reason."""
+    df = recommend("food101", top_k=None, explain=50).set_index("model_id")
+    model = "facebook/data2vec-vision-large-ft1k"
+    hist = Zoo.default().history_of(model)
+    shares = sorted(r / n for *_, r, n in hist)
+    median = int(np.ceil(100 * float(np.median(shares))))
+    why = df.at[model, "why"]
+    assert why.startswith(f"No records on tasks close to this one; placed by its standing across its {len(hist)} "
+                          f"records (median: top {median}%; best: "), why
+    ds, _, value, rank, n = hist[0]
+    assert f"{value:.1f}%" in why and f"#{rank} of {n})" in why and rank / n == shares[0]
+    assert not df["why"].str.startswith("Best record").any()
+
+
 def test_a_cold_downstream_fine_tune_says_what_it_was_fine_tuned_on(zoo: Zoo):
     models = zoo.models.copy()
     models["source_dataset"] = None
