@@ -164,7 +164,8 @@ def _add_recommend(sub) -> None:
                    help="rank as under one fine-tuning protocol of the records: transfergraph_hf (full "
                    "fine-tuning, 30 epochs), vtab1k_hf (1,000 training examples), keras, parc, fennec; "
                    "default: a dataset with records follows its full-data fine-tuning records, one "
-                   "without is placed under every fine-tuning protocol")
+                   "without is placed under every fine-tuning protocol, and records count only as far "
+                   "as a standing carries from one protocol to another (about half); named, in full")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table (default): for reading; csv / json: every column, for scripts")
 

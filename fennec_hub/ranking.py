@@ -583,7 +583,14 @@ class _Explainer:
             fits = space is not None and len(self.task.vector) == space.dim
             self._group_keys = [(g[1], g[2]) for g in space.groups] if fits else None
         keys = self._group_keys
-        return None if keys is None else np.asarray(self.task.vector[1 : 1 + len(keys)], dtype=float)
+        if keys is None:
+            return None
+        weights = np.asarray(self.task.vector[1 : 1 + len(keys)], dtype=float)
+        if self.task.records_source is None and self.task.metric is None:
+            # A query without a protocol takes records at `protocol_transfer`; how close a group is
+            # to the task is the weight before that.
+            weights = weights / max(self.zoo.space.protocol_transfer, 1e-12)
+        return weights
 
     def _metadata_phrase(self, row: Any) -> str:
         """``"vit architecture; ImageNet top-1 81.8% (...); in21k pre-training; 86.6M params"``, the
@@ -769,7 +776,9 @@ def recommend(
     `protocol`: rank as under one fine-tuning protocol of the records (see `protocols()`, e.g.
     "vtab1k_hf": 1,000 training examples, "transfergraph_hf": full fine-tuning); None (default)
     follows the dataset's full-data fine-tuning records where it has any (a dataset id names the
-    whole dataset), and places a dataset without records under every fine-tuning protocol. `images`: place the dataset from this many of its images (needs a zoo
+    whole dataset), and places a dataset without records under every fine-tuning protocol; either
+    way the records count only as far as a standing measured under one protocol carries to another
+    (`TransferSpace.protocol_transfer`), while a named protocol takes them in full. `images`: place the dataset from this many of its images (needs a zoo
     with an image proxy and the Hub). `explain`: write the `why` of the best this-many rows only
     (the others' is empty), for callers that show a few rows of a long ranking; None explains all.
 

@@ -106,8 +106,9 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
         out.append(f"* Default query (no protocol named) vs the best single protocol used for every query "
                    f"({best.removeprefix(EVERY_QUERY_AS).strip()}), leave-one-dataset-out mean over benchmarks: "
                    f"{piv.loc[OURS_ANY, cols].mean():.3f} vs {means[best]:.3f}; per benchmark, default / "
-                   "protocol named: " + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}"
-                                                  for b in cols) + ".")
+                   "that single protocol / the benchmark's own protocol named: "
+                   + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[best, b]:.3f} / {piv.loc[OURS, b]:.3f}"
+                               for b in cols) + ".")
     piv = _wtau(frame, "mixed")
     if piv is not None:
         cols = [b for b in benchmarks if b in piv.columns]

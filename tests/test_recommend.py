@@ -513,8 +513,9 @@ def test_protocol_ranks_recorded_models_as_that_protocols_records_do():
     full = benchmark_records("transfergraph_hf")
     full = full[full["dataset"] == "tanganke/eurosat"].groupby("model")["value"].mean()
     full = full[full.index.isin(ranked[None].index)]
-    # (not exactly: the source-similarity term lifts the checkpoints that were fine-tuned on EuroSAT)
-    assert spearmanr(ranked[None].loc[full.index, "raw_score"], full).statistic > 0.99
+    # (not exactly: without a protocol the records count at `protocol_transfer`, the rest is the prior,
+    # and the source-similarity term lifts the checkpoints that were fine-tuned on EuroSAT)
+    assert spearmanr(ranked[None].loc[full.index, "raw_score"], full).statistic > 0.95
     assert ranked["vtab1k_hf"].attrs["protocol"] == "vtab1k_hf"
     # A dataset without records is placed among the protocol's recorded tasks.
     new = fennec_hub.recommend("beans", top_k=10, protocol="vtab1k_hf")

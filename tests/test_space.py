@@ -12,6 +12,7 @@ from fennec_hub.space import (
     _downstream_level,
     _foreign_twin_agreement,
     _group_spreads,
+    _protocol_transfer,
     downstream_models,
     standardize,
 )
@@ -341,6 +342,61 @@ def test_twins_lend_in_full_only_under_their_own_protocol(tmp_path):
     assert space.model_vectors(["org/m0"], model_features=mf)[0, 1 : 1 + G].any()
 
 
+def test_protocol_transfer_is_the_slope_of_a_standing_across_protocols():
+    """A model's residual under one protocol regressed on its residual under another, on the same
+    dataset in one block; blocks count the same once they hold enough models; nothing measured, no
+    shrink; a negative slope lends nothing."""
+    rng = np.random.default_rng(0)
+    n = 200
+    a = rng.normal(size=n)
+    R = np.full((2 * n, 4), np.nan)
+    R[:n, 0], R[:n, 1] = a, 0.5 * a + 0.1 * rng.normal(size=n)  # block 0: carries half
+    R[n:, 2], R[n:, 3] = a, a  # block 1: carries in full
+    dataset, block, protocol = np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    # Both directions count: the slope is 2 cov / (var_a + var_b), 0.8 for block 0.
+    assert _protocol_transfer(R, dataset, block, protocol) == pytest.approx((0.8 + 1.0) / 2, abs=0.02)
+    assert _protocol_transfer(R[:, :2], dataset[:2], block[:2], protocol[:2]) == pytest.approx(0.8, abs=0.02)
+    small = R.copy()
+    small[20:n, :2] = np.nan  # block 0 now holds 20 models: too few to say anything
+    assert _protocol_transfer(small, dataset, block, protocol) == pytest.approx(1.0)
+    assert _protocol_transfer(R, np.array([0, 1, 2, 3]), block, protocol) == 1.0  # no dataset twice
+    flipped = R[:, :2].copy()
+    flipped[:, 1] = -flipped[:, 1]
+    assert _protocol_transfer(flipped, dataset[:2], block[:2], protocol[:2]) == 0.0
+
+
+def test_a_query_without_a_protocol_weighs_records_by_protocol_transfer(tmp_path):
+    """Where one bank recorded a dataset under two protocols, how far a standing carries from one to
+    the other is measured at fit time; a query that names no protocol weighs every term records make
+    by it (the prior stays), a query naming one takes them in full. Saved, checked on load."""
+    records, mf, tf = _toy()
+    probe = records[records["source"] == "srcA"].copy()
+    rng = np.random.default_rng(1)
+    probe["metric"] = "linear_probe_top1"
+    probe["value"] = 0.3 * probe["value"] + rng.normal(scale=2.0, size=len(probe))  # a noisier protocol
+    space = TransferSpace.fit(pd.concat([records, probe], ignore_index=True), model_features=mf, task_features=tf)
+    lam = space.protocol_transfer
+    assert 0.0 < lam < 1.0 and space.options["protocol_transfer"] == lam
+    default = space.task_vector("d0")
+    space.options["protocol_transfer"] = 1.0
+    full = space.task_vector("d0")
+    assert default[0] == full[0] == 1.0 and full[1:].any()
+    np.testing.assert_allclose(default[1:], lam * full[1:])
+    named = space.task_vector("d0", source="srcA", metric="finetune_top1")
+    space.options["protocol_transfer"] = lam
+    np.testing.assert_allclose(space.task_vector("d0", source="srcA", metric="finetune_top1"), named)
+    models = ["org/m1", "org/m2"]
+    f = space.model_vectors(models)[:, 0]
+    np.testing.assert_allclose(space.score(models, "d0"), f + lam * (space.model_vectors(models) @ full - f))
+    assert TransferSpace.load(space.save(tmp_path / "space")).protocol_transfer == lam
+    for bad in (1.5, -0.1, "half", True):
+        space.options["protocol_transfer"] = bad
+        with pytest.raises(ValueError, match="protocol_transfer"):
+            space.task_vector("d0")
+    del space.options["protocol_transfer"]  # saved before it was measured: records count in full
+    np.testing.assert_allclose(space.task_vector("d0"), full)
+
+
 def test_foreign_twin_agreement_measures_agreement_across_blocks():
     """Pairs of twins recorded by different blocks on one dataset: their residuals' twin-weighted
     correlation less one standard error; residuals that do not agree give 0."""
@@ -451,6 +507,7 @@ def test_a_new_task_without_protocol_weighs_each_fine_tuning_protocol_equally():
     records = pd.DataFrame(rows)
     tf = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 1.5]}, index=["a", "b", "c", "d", "new"])
     space = TransferSpace.fit(records, task_features=tf, shrink=1.0, temperature=0.5)
+    space.options["protocol_transfer"] = 1.0  # records in full: the split between protocols is checked here
     w = space.task_vector("new")[1 : 1 + len(space.groups)]
     by_source = pd.Series(w).groupby([g[0] for g in space.groups]).sum()
     assert by_source["full"] == pytest.approx(0.5) and by_source["few"] == pytest.approx(0.5)
@@ -473,6 +530,7 @@ def test_a_known_task_without_protocol_follows_its_full_data_fine_tuning():
                     continue
                 rows.append(dict(model=f"o/m{m}", dataset=d, metric=metric, source=source, value=float(rng.normal())))
     space = TransferSpace.fit(pd.DataFrame(rows), shrink=1.0, temperature=0.5)
+    space.options["protocol_transfer"] = 1.0  # records in full: which groups are followed is checked here
 
     def weights(task: str, **protocol) -> pd.Series:
         w = space.task_vector(task, **protocol)[1 : 1 + len(space.groups)]
