@@ -386,6 +386,24 @@ def _top_k_arg(value: Any) -> int:
     return int(max(1, min(TOP_K_MAX, k)))
 
 
+def _per_family_arg(value: Any) -> int | None:
+    """At most this many checkpoints of one architecture family: a checkbox's True means 1; a whole
+    number of at least 1 means that many; False, empty, "any", "none" or anything else means no cap."""
+    if isinstance(value, bool):
+        return 1 if value else None
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if value in ("true", "yes", "on"):
+            return 1
+    try:
+        n = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(n) or n < 1:
+        return None
+    return int(min(n, TOP_K_MAX))
+
+
 def _params_text(n: int) -> str:
     """50000000 -> 50M; 1500000000 -> 1.5B."""
     for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -559,7 +577,8 @@ def _suggestion_text(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _filters_text(max_params: int | None, licenses: list[str] | None, library: str | None) -> str:
+def _filters_text(max_params: int | None, licenses: list[str] | None, library: str | None,
+                  per_family: int | None = None) -> str:
     parts = []
     if max_params is not None:
         parts.append(f"≤ {_params_text(max_params)} parameters")
@@ -567,6 +586,8 @@ def _filters_text(max_params: int | None, licenses: list[str] | None, library: s
         parts.append("license " + " / ".join(md_escape(x) for x in licenses))
     if library:
         parts.append(f"library {md_escape(library)}")
+    if per_family:
+        parts.append(f"at most {per_family} per architecture family")
     return ", ".join(parts)
 
 
@@ -598,10 +619,11 @@ class Query:
     library: str | None
     protocol: str | None
     zoo_repo: str
+    per_family: int | None = None
 
 
 def read_query(dataset: Any, top_k: Any = 10, max_params: Any = None, licenses: Any = None, library: Any = None,
-               zoo_repo: Any = None, protocol: Any = None) -> Query:
+               zoo_repo: Any = None, protocol: Any = None, per_family: Any = None) -> Query:
     """The /rank inputs as recommend() arguments; :class:`VisitorMessage` when one cannot be read."""
     name = dataset_id_from_text(dataset)
     if not name:
@@ -615,7 +637,8 @@ def read_query(dataset: Any, top_k: Any = 10, max_params: Any = None, licenses: 
         raise VisitorMessage(str(exc)) from None
     zoo_text = "" if zoo_repo is None else str(zoo_repo).strip()
     return Query(dataset=name, top_k=_top_k_arg(top_k), max_params=mp, licenses=_text_items(licenses) or None,
-                 library=_choice_arg(library), protocol=_choice_arg(protocol), zoo_repo=zoo_text)
+                 library=_choice_arg(library), protocol=_choice_arg(protocol), zoo_repo=zoo_text,
+                 per_family=_per_family_arg(per_family))
 
 
 def _zoo_for(query: Query, visitor: str) -> Any:
@@ -664,7 +687,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
     """
     zoo = _zoo_for(query, visitor)
     key = (id(zoo), zoo.fingerprint, query.dataset, query.max_params, tuple(query.licenses or ()),
-           query.library, query.protocol)
+           query.library, query.protocol, query.per_family)
     with _rankings_lock:
         hit = _rankings.get(key)
         if hit is not None:
@@ -677,7 +700,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
         # every model for the plot; a `why` only for the rows a table or CSV can show
         ranked = fennec_hub.recommend(name, top_k=None, zoo=zoo, max_params=query.max_params,
                                       licenses=query.licenses, library=query.library, protocol=query.protocol,
-                                      explain=TOP_K_MAX)
+                                      max_per_family=query.per_family, explain=TOP_K_MAX)
         elapsed_ms = (time.perf_counter() - start) * 1e3
     except fh_datasets.UnknownDatasetError as exc:
         # recommend() reports a failed Hub lookup as UnknownDatasetError caused by the Hub error.
@@ -700,7 +723,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
                              "please report it.") from None
     if ranked.empty:
         raise VisitorMessage(f"No checkpoint passes the filters "
-                             f"({_filters_text(query.max_params, query.licenses, query.library)}). "
+                             f"({_filters_text(query.max_params, query.licenses, query.library, query.per_family)}). "
                              "Loosen them and rank again.")
     size = ranking_cache_size()
     if size:
@@ -714,7 +737,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
 def _message(query: Query, ranked: pd.DataFrame, elapsed_ms: float) -> str:
     attrs = ranked.attrs
     dataset_id = str(attrs.get("dataset") or query.dataset)
-    filters = _filters_text(query.max_params, query.licenses, query.library)
+    filters = _filters_text(query.max_params, query.licenses, query.library, query.per_family)
     n_models = int(attrs.get("n_models") or len(ranked))
     scope = (f"**{len(ranked):,}** of {n_models:,} checkpoints pass the filters ({filters})" if filters
              else f"all **{n_models:,}** checkpoints of the zoo")
@@ -736,6 +759,7 @@ def rank(
     library: Any = None,
     zoo_repo: Any = None,
     protocol: Any = None,
+    per_family: Any = None,
     request: gr.Request = None,
 ) -> tuple[pd.DataFrame, Any, str]:
     """Rank the zoo for ``dataset``: returns (table, plot, Markdown message).
@@ -745,7 +769,9 @@ def rank(
 
     The arguments are the page's inputs as any caller may send them (the README's "Inputs" table
     says how each is read). ``protocol``: one of the records' fine-tuning protocols (see
-    ``PROTOCOL_CHOICES``); empty or "any" uses them all.
+    ``PROTOCOL_CHOICES``); empty or "any" uses them all. ``per_family``: at most this many
+    checkpoints of one architecture family (True: one), so that one network's many pre-training
+    tags do not fill the table.
 
     ``request`` (filled in by Gradio) identifies the visitor for the zoo-load limit.
 
@@ -753,7 +779,7 @@ def rank(
     None and the message says what went wrong and what to try instead.
     """
     try:
-        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
+        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol, per_family)
         ranked, elapsed_ms = run_query(query, visitor_of(request))
     except VisitorMessage as exc:
         return _error(str(exc))
@@ -775,6 +801,7 @@ def ranking_csv(
     library: Any = None,
     zoo_repo: Any = None,
     protocol: Any = None,
+    per_family: Any = None,
     request: gr.Request = None,
 ) -> str | None:
     """The ranked rows of the same inputs as :func:`rank`, written to a CSV file when asked for.
@@ -782,7 +809,7 @@ def ranking_csv(
     Returns the file's path, or None (with the reason shown as a warning) when nothing can be ranked.
     """
     try:
-        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol)
+        query = read_query(dataset, top_k, max_params, licenses, library, zoo_repo, protocol, per_family)
         ranked, _ = run_query(query, visitor_of(request))
     except VisitorMessage as exc:
         gr.Warning(str(exc))
@@ -890,6 +917,8 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
                                        label="Licenses", info="Empty means any license.")
                 protocol = gr.Dropdown(PROTOCOL_CHOICES, value=ANY, label="Fine-tuning protocol",
                                        info="Models rank differently after full fine-tuning and on 1,000 examples.")
+                per_family = gr.Checkbox(False, label="One checkpoint per architecture family",
+                                         info="Otherwise one network's pre-training tags can fill the list.")
                 with gr.Accordion("Advanced: model zoo", open=False):
                     zoo_repo = gr.Textbox(
                         label="Zoo repo (Hub dataset id)", value="",
@@ -910,7 +939,7 @@ def build_demo(picker: str | None = None) -> gr.Blocks:
         csv_file = gr.File(visible=False, elem_id="fennec-csv-file")
         gr.Markdown(FOOTER)
 
-        inputs = [dataset, top_k, max_params, licenses, library, zoo_repo, protocol]
+        inputs = [dataset, top_k, max_params, licenses, library, zoo_repo, protocol, per_family]
         outputs = [table, plot, message]
         triggers = [rank_button.click]
         if hasattr(dataset, "submit"):

@@ -210,6 +210,23 @@ def test_rank_follows_a_fine_tuning_protocol(app):
     assert table.empty and "unknown protocol" in message
 
 
+def test_rank_can_show_one_checkpoint_per_architecture_family(app):
+    """The checkbox (or a number through the API) caps each architecture family, as
+    recommend(max_per_family=...) does; the message names the cap; unreadable values mean no cap."""
+    table, _, message = app.rank("cifar10", 10, per_family=True)
+    expected = fennec_hub.recommend("cifar10", top_k=10, max_per_family=1)
+    assert_table_matches(table.values.tolist(), expected)
+    assert expected["family"].is_unique
+    assert "at most 1 per architecture family" in message
+    uncapped = fennec_hub.recommend("cifar10", top_k=10)
+    assert not uncapped["family"].is_unique  # one network's tags fill the uncapped list
+    two, *_ = app.rank("cifar10", 10, per_family="2")
+    assert_table_matches(two.values.tolist(), fennec_hub.recommend("cifar10", top_k=10, max_per_family=2))
+    for value, cap in ((False, None), (None, None), ("", None), ("any", None), (0, None), (float("nan"), None),
+                       ("true", 1), (3.7, 3), (10**9, app.TOP_K_MAX)):
+        assert app.read_query("cifar10", per_family=value).per_family == cap, value
+
+
 def test_rank_accepts_ui_defaults(app):
     """'any' and empty selections mean no filter, exactly like recommend() without filters."""
     table, *_ = app.rank("  dtd ", 5.0, "any", [], "any", "")
