@@ -69,6 +69,7 @@ tuning that chooses its settings are one model; the file format is checked field
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -1213,12 +1214,11 @@ def _protocol_transfer(R: np.ndarray, group_dataset: np.ndarray, group_block: np
         num = den = 0.0
         n = 0
         cols = np.flatnonzero(group_block == block)
-        for a in cols:
-            for b in cols:
-                if group_dataset[a] != group_dataset[b] or group_protocol[a] == group_protocol[b]:
-                    continue
+        for d in np.unique(group_dataset[cols]):
+            of_d = cols[group_dataset[cols] == d]
+            for a, b in itertools.permutations(of_d, 2):
                 m = obs[:, a] & obs[:, b]
-                if m.sum() < 3:
+                if group_protocol[a] == group_protocol[b] or m.sum() < 3:
                     continue
                 x, y = R[m, a] - R[m, a].mean(), R[m, b] - R[m, b].mean()
                 num, den, n = num + float(x @ y), den + float(x @ x), n + int(m.sum())
