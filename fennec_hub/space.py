@@ -1205,9 +1205,8 @@ def _protocol_transfer(R: np.ndarray, group_dataset: np.ndarray, group_block: np
     the models both recorded, at least 3), per block, averaged over the blocks that have such pairs
     for at least ``min_models`` models in all (every record bank counts the same, once it says
     something), clipped to [0, 1]; 1 where no block did (nothing measured, nothing shrunk). On the
-    bundled records: Keras'
-    fine-tuning vs linear probe 0.70, VTAB's full vs 1,000-example fine-tuning of ResNet-50s 0.74,
-    TransferGraph's full vs 1,000-example fine-tuning 0.30."""
+    bundled records: Keras' fine-tuning vs linear probe 0.70, VTAB's full vs 1,000-example
+    fine-tuning of ResNet-50s 0.74, TransferGraph's full vs 1,000-example fine-tuning 0.30."""
     obs = np.isfinite(R)
     slopes = []
     for block in np.unique(group_block):

@@ -577,17 +577,17 @@ def _suggestion_text(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _filters_text(max_params: int | None, licenses: list[str] | None, library: str | None,
-                  per_family: int | None = None) -> str:
+def _filters_text(query: Query) -> str:
+    """The query's filters in words ('' when it has none)."""
     parts = []
-    if max_params is not None:
-        parts.append(f"≤ {_params_text(max_params)} parameters")
-    if licenses:
-        parts.append("license " + " / ".join(md_escape(x) for x in licenses))
-    if library:
-        parts.append(f"library {md_escape(library)}")
-    if per_family:
-        parts.append(f"at most {per_family} per architecture family")
+    if query.max_params is not None:
+        parts.append(f"≤ {_params_text(query.max_params)} parameters")
+    if query.licenses:
+        parts.append("license " + " / ".join(md_escape(x) for x in query.licenses))
+    if query.library:
+        parts.append(f"library {md_escape(query.library)}")
+    if query.per_family:
+        parts.append(f"at most {query.per_family} per architecture family")
     return ", ".join(parts)
 
 
@@ -723,7 +723,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
                              "please report it.") from None
     if ranked.empty:
         raise VisitorMessage(f"No checkpoint passes the filters "
-                             f"({_filters_text(query.max_params, query.licenses, query.library, query.per_family)}). "
+                             f"({_filters_text(query)}). "
                              "Loosen them and rank again.")
     size = ranking_cache_size()
     if size:
@@ -737,7 +737,7 @@ def run_query(query: Query, visitor: str = "local") -> tuple[pd.DataFrame, float
 def _message(query: Query, ranked: pd.DataFrame, elapsed_ms: float) -> str:
     attrs = ranked.attrs
     dataset_id = str(attrs.get("dataset") or query.dataset)
-    filters = _filters_text(query.max_params, query.licenses, query.library, query.per_family)
+    filters = _filters_text(query)
     n_models = int(attrs.get("n_models") or len(ranked))
     scope = (f"**{len(ranked):,}** of {n_models:,} checkpoints pass the filters ({filters})" if filters
              else f"all **{n_models:,}** checkpoints of the zoo")
