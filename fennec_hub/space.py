@@ -46,7 +46,9 @@ A model's score for a task is
   chosen by nested leave-one-dataset-out on the training datasets only, per block and per protocol
   (records source + metric). Task similarity is a weighted mean of two views of the task features,
   registry metadata and the text proxy (a sentence embedding); the text view's weight (0, 0.5 or 1)
-  is chosen by the same nested leave-one-dataset-out, so text is used only if it helps.
+  is chosen by the same nested leave-one-dataset-out, so text is used only if it helps. A new
+  task's similarities are clipped to the highest between two of the protocol's recorded datasets,
+  the range the kernel was tuned on (:meth:`TransferSpace._similarity_cap`).
 * ``gamma * k(sim(src(m), t))``: similarity between the dataset a model was fine-tuned on and the
   target, with one least-squares weight per protocol: models trained on birds transfer to birds.
   The model side is a one-hot of its source dataset; generic pre-training data (ImageNet-1k/21k,
@@ -374,6 +376,7 @@ class TransferSpace:
         self._model_features: pd.DataFrame | None = None
         self._task_features: pd.DataFrame | None = None
         self._twin_profile_cache: np.ndarray | None = None
+        self._sim_caps: dict[int, float] = {}
         self.evidence: np.ndarray | None = None  # recorded models' own evidence (part of `prior`)
 
     # -- construction ---------------------------------------------------------------------------
@@ -522,6 +525,7 @@ class TransferSpace:
                             prior_weights=dict(zip(PRIOR_COLUMNS, map(float, self.prior_weights))))
         self._model_features, self._task_features = model_features, task_features
         self._twin_profile_cache = None
+        self._sim_caps = {}
         W = self.twin_weights(self.models, model_features)
         self.options["cross_block_evidence"] = _cross_block_transport(W, self.evidence, self._model_blocks())
         self.options["copies"] = sorted(recorded_copies(self.models))
@@ -826,6 +830,7 @@ class TransferSpace:
                 uniform = np.full(int(cand.sum()), anchor / cand.sum())
                 sims = _similarity(self.task_encoder, self.task_emb[self.group_dataset[cand]], emb,
                                    float(self.protocol_text[p]))
+                sims = np.minimum(sims, self._similarity_cap(p))
                 w[cand] += (1.0 - trust) * (uniform + lam * (_softmax(sims / tau) - uniform)) / len(chosen)
         pair = np.zeros(len(self.sources))
         if emb is not None and self.sources:
@@ -848,6 +853,22 @@ class TransferSpace:
             lam = self.protocol_transfer
             w, pair, omega, twins = w * lam, pair * lam, omega * lam, twins * lam
         return np.concatenate([[1.0], w, pair, omega, twins])
+
+    def _similarity_cap(self, protocol: int) -> float:
+        """The highest similarity between two of a protocol's datasets: the range its kernel was tuned
+        on (each held-out dataset against the others). A new task's similarities are clipped to it,
+        so one group whose description nearly repeats the task's (smallNORB's elevation task for its
+        azimuth task: the same images, another label) does not take the weight of all the others."""
+        if protocol not in self._sim_caps:
+            ds = np.unique(self.group_dataset[self.group_protocol == protocol])
+            cap = np.inf
+            if len(ds) >= 2 and self.task_emb.shape[1]:
+                sims = _similarities(self.task_encoder, self.task_emb[ds], self.task_emb[ds],
+                                     float(self.protocol_text[protocol]))
+                np.fill_diagonal(sims, -np.inf)
+                cap = float(sims.max())
+            self._sim_caps[protocol] = cap
+        return self._sim_caps[protocol]
 
     def _foreign_share(self) -> np.ndarray:
         """Per block, the share of a twin's lending weight (its block's `twin_agreement`) that a query

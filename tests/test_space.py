@@ -13,6 +13,7 @@ from fennec_hub.space import (
     _foreign_twin_agreement,
     _group_spreads,
     _protocol_transfer,
+    _softmax,
     downstream_models,
     standardize,
 )
@@ -715,3 +716,35 @@ def test_downstream_level_is_within_groups_and_never_positive():
     assert _downstream_level(Z, obs, f, down, ["a", "b"]) == pytest.approx(-1.0)  # group offsets do not count
     assert _downstream_level(-Z, obs, f, down, ["a", "b"]) == 0.0
     assert _downstream_level(Z, obs, f, np.zeros(6, bool), ["a", "b"]) == 0.0
+
+
+def test_a_new_task_is_placed_within_the_similarity_range_its_kernel_was_tuned_on():
+    """A new task whose description repeats one recorded dataset's (smallNORB's azimuth and elevation
+    tasks: the same images, another label) is clipped to the highest similarity between two recorded
+    datasets, so that one group does not take the weight of all the others; within that range the
+    kernel is unchanged."""
+    rng = np.random.default_rng(1)
+    records = pd.DataFrame([dict(model=f"o/m{m}", dataset=d, metric="finetune_top1", source="s",
+                                 value=float(rng.normal())) for m in range(12) for d in "abcd"])
+    tf = pd.DataFrame({"x": [1.0, 0.0, -1.0, 0.0, 1.0, 0.0], "y": [0.0, 1.0, 0.0, -1.0, 0.0, 0.0],
+                       "z": [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]},
+                      index=["a", "b", "c", "d", "copy_of_a", "unlike_any"])
+    space = TransferSpace.fit(records, task_features=tf, shrink=1.0, temperature=0.1)
+    tau = space.protocol_temperature[0]
+    order = space.group_dataset  # groups' datasets, in the task vector's order
+
+    def weights(task):
+        sims = space.task_encoder.similarity(space.task_emb[order], space._task_embedding(task))
+        return space.task_vector(task, source="s", metric="finetune_top1")[1 : 1 + len(order)], sims
+
+    pairs = np.array([[space.task_encoder.similarity(space.task_emb[[i]], space.task_emb[j])[0]
+                       for j in order] for i in order])
+    cap = pairs[~np.eye(len(order), dtype=bool)].max()
+    w, sims = weights("copy_of_a")
+    a = space.datasets.index("a")
+    assert sims[order == a][0] == pytest.approx(1.0) and cap < 0.9
+    np.testing.assert_allclose(w, _softmax(np.minimum(sims, cap) / tau), atol=1e-9)
+    assert w[order == a][0] < _softmax(sims / tau)[order == a][0] - 0.1
+    w, sims = weights("unlike_any")
+    assert sims.max() < cap
+    np.testing.assert_allclose(w, _softmax(sims / tau), atol=1e-9)
