@@ -40,6 +40,7 @@ from .records import (
     imagenet_quality,
     load_model_metadata,
     load_records,
+    network_top1,
     pretrain_label,
     recorded_copies,
     same_weights,
@@ -577,6 +578,10 @@ def _fill_catalogue_columns(cand: pd.DataFrame, meta: pd.DataFrame, infos: Mappi
     quality = imagenet_quality(ids)
     cand["imagenet_top1"] = quality["imagenet_top1"].to_numpy(float)
     cand["imagenet_from"] = quality["imagenet_from"].to_numpy(object)
+    for i, (m, top1, p) in enumerate(zip(ids, cand["imagenet_top1"], params)):
+        stand_in = network_top1(m, float(p) / 1e6) if p and not np.isfinite(top1) else None
+        if stand_in is not None:  # no figure to show; say what the prior stands on instead
+            cand.at[i, "imagenet_from"] = f"stand-in from {stand_in[1]}"
     return params
 
 

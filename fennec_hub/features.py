@@ -30,7 +30,7 @@ from ._extras import needs
 from .architecture import describe_many
 from .datasets import MAX_DESCRIPTION_CHARS, DatasetEntry, list_datasets, one_line, resolve_dataset
 from .records import (expected_imagenet_top1, imagenet_quality, is_downstream_source, load_model_metadata, load_records,
-                      pretrain_images, pretrain_label, same_weights_pretrain, timm_pretrain)
+                      network_top1, pretrain_images, pretrain_label, same_weights_pretrain, timm_pretrain)
 
 STORE = Path(__file__).parent / "data" / "model_features"
 TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -285,6 +285,13 @@ def _number(meta: pd.Series | None, key: str) -> float:
     return value if np.isfinite(value) else np.nan
 
 
+def _stand_in_top1(model_id: str, params_m: float, images: float | None) -> float:
+    """The quality prior's top-1 for a checkpoint with no ImageNet result: what the same network's
+    evaluated towers give (`network_top1`), else what checkpoints of its size and data reach."""
+    same = network_top1(model_id, params_m) if params_m > 0 else None
+    return same[0] if same is not None else expected_imagenet_top1(params_m, images)
+
+
 def build_model_features(
     models: Sequence[str],
     metadata: pd.DataFrame | None = None,
@@ -294,8 +301,9 @@ def build_model_features(
 
     Columns: ``imagenet_top1`` and where it comes from (``imagenet_from``; from
     `fennec_hub.records.imagenet_quality` when the metadata has none), ``quality_top1`` (the
-    transfer space's quality-prior input: that top-1, else the top-1 timm's checkpoints of the same
-    size and pre-training data reach), ``log_params`` (ln of millions of parameters),
+    transfer space's quality-prior input: that top-1, else what the same network's evaluated
+    image-text towers indicate, `fennec_hub.records.network_top1`, else the top-1 timm's checkpoints
+    of the same size and pre-training data reach), ``log_params`` (ln of millions of parameters),
     ``log_pretrain_images`` (log10 of the pre-training images), ``log_img_size``, ``source_dataset``,
     ``downstream`` (last trained on a dataset that is not a pre-training one: ``source_dataset``, or
     data the registry does not hold, the metadata's ``last_training``),
@@ -328,7 +336,7 @@ def build_model_features(
         rows.append({
             "imagenet_top1": top1,
             "imagenet_from": how if isinstance(how, str) else None,
-            "quality_top1": top1 if np.isfinite(top1) else expected_imagenet_top1(params, images),
+            "quality_top1": top1 if np.isfinite(top1) else _stand_in_top1(m, params, images),
             "log_params": math.log(params) if params > 0 else np.nan,
             "log_pretrain_images": math.log10(images) if images else np.nan,
             "log_img_size": math.log(img) if img > 0 else np.nan,

@@ -704,6 +704,67 @@ def _sibling(name: str, evaluated: pd.Index) -> str | None:
     return hits[0] if hits else None
 
 
+# Pre-training on image-text pairs (CLIP-style towers): a tower without an ImageNet fine-tune is
+# compared with the fine-tunes of towers of its architecture trained the same way (`network_top1`).
+IMAGE_TEXT_PRETRAIN = frozenset({"laion", "openai", "dfn", "webli", "datacomp-1b", "metaclip-400m",
+                                 "metaclip-2.5b", "merged-2b", "cc12m"})
+
+
+def network_top1(model_id: str, params_m: float) -> tuple[float, str] | None:
+    """A stand-in ImageNet top-1 from the same network, for a timm tower pre-trained on image-text
+    pairs (or an identical upload of one, `same_weights`) that has no result of its own or of its
+    fine-tune (``vit_base_patch32_clip_224.laion400m_e32``), of ``params_m`` million parameters:
+    what :func:`expected_imagenet_top1` gives for its size and data, moved by how far timm's
+    evaluated towers of its kind, also pre-trained on image-text pairs, stand from what it gives for
+    theirs (the median). Its kind: its architecture (at its resolution where any is evaluated),
+    else the architecture at any resolution, else its family (``vit``, ``convnext``: the name's
+    first word), as in ``vit_giant_patch14_clip_224``, which has no evaluated checkpoint. Returns
+    ``(top-1, "the ImageNet results of N <kind> checkpoints")``, or None.
+
+    A network's own checkpoints say more than its size does: a ViT-B/32 reaches less than other
+    networks of its 88M parameters, so a stand-in from size alone would put a ViT-B/32 tower without
+    a fine-tune above the ViT-B/32 towers that have one, and level with the ViT-B/16 ones. Only
+    towers trained the same way count: a supervised ImageNet-1k ViT says little of an MAE one."""
+    import numpy as np
+
+    target = same_weights().get(model_id, model_id)
+    if not target.startswith("timm/"):
+        return None
+    arch, _, tag = target[len("timm/"):].partition(".")
+    data = timm_pretrain(tag)
+    if data not in IMAGE_TEXT_PRETRAIN or not (params_m and params_m > 0):
+        return None
+    base, res = re.sub(r"_\d{3}$", "", arch), re.search(r"_\d{3}$", tag) is not None
+    family = arch.partition("_")[0]
+    kin = [((b == base, a == arch, r == res), off) for a, b, r, off in _image_text_offsets()
+           if a.partition("_")[0] == family]
+    if not kin:
+        return None
+    best = max(k[0] for k in kin)
+    offsets = [off for near, off in kin if near == best]
+    kind, n = (arch if best[1] else base if best[0] else f"image-text {family}"), len(offsets)
+    return (expected_imagenet_top1(params_m, PRETRAIN_IMAGES[data]) + float(np.median(offsets)),
+            f"the ImageNet results of {n} {kind} checkpoint{'s' if n > 1 else ''}")
+
+
+@functools.lru_cache(maxsize=1)
+def _image_text_offsets() -> tuple[tuple[str, str, bool, float], ...]:
+    """timm's evaluated checkpoints pre-trained on image-text pairs: ``(architecture, architecture
+    without its resolution suffix, whether the tag has one, top-1 less what
+    :func:`expected_imagenet_top1` gives for its size and data)``."""
+    meta = _timm_metadata()
+    sizes = dict(zip(meta["model"].str[len("timm/"):], meta["params_m"]))
+    results = _timm_results()
+    out = []
+    for name, top1 in (results["imagenet"].dropna().items() if "imagenet" in results.columns else ()):
+        a, _, t = name.partition(".")
+        d, params = timm_pretrain(t), sizes.get(name)
+        if d in IMAGE_TEXT_PRETRAIN and params and params > 0:
+            out.append((a, re.sub(r"_\d{3}$", "", a), re.search(r"_\d{3}$", t) is not None,
+                        float(top1) - expected_imagenet_top1(float(params), PRETRAIN_IMAGES[d])))
+    return tuple(out)
+
+
 def imagenet_quality(models: Iterable[str]) -> pd.DataFrame:
     """ImageNet accuracy of each model, with where it comes from.
 

@@ -373,3 +373,27 @@ def test_imagenet_quality_says_where_each_figure_comes_from():
     declared = [expected_imagenet_top1(p, 2e9) for p in sizes]
     assert all(a < b for a, b in zip(declared, declared[1:])) and declared[-1] - declared[1] < 0.5
     assert expected_imagenet_top1(4000.0) == expected_imagenet_top1(300.0) < declared[0]
+
+
+def test_an_image_text_tower_without_a_fine_tune_stands_with_its_networks_evaluated_ones():
+    """A CLIP tower without an ImageNet fine-tune is placed by the fine-tunes of towers of its
+    architecture, not by its size: ViT-B/32 towers reach less than other 88M-parameter networks."""
+    from fennec_hub.records import expected_imagenet_top1, imagenet_quality, network_top1
+
+    evaluated = imagenet_quality(["timm/vit_base_patch32_clip_224.openai", "timm/vit_base_patch32_clip_224.laion2b",
+                                  "timm/vit_base_patch16_clip_224.laion2b"])["imagenet_top1"]
+    b32, how = network_top1("timm/vit_base_patch32_clip_224.laion400m_e32", 87.5)
+    b16, _ = network_top1("timm/vit_base_patch16_clip_224.laion400m_e32", 85.8)
+    assert how.endswith("vit_base_patch32_clip_224 checkpoints")
+    # Level with the B/32 towers that have a fine-tune, where its size alone would put it above them
+    # and level with the B/16 ones.
+    assert abs(b32 - evaluated["timm/vit_base_patch32_clip_224.laion2b"]) < 1.0
+    size_only = expected_imagenet_top1(87.5, 2e9)
+    assert size_only > evaluated[:2].max() + 1.0 and abs(size_only - expected_imagenet_top1(85.8, 2e9)) < 0.2
+    assert b16 > b32 + 2.0 and abs(b16 - evaluated["timm/vit_base_patch16_clip_224.laion2b"]) < 1.0
+    # A network with no evaluated checkpoint of its own stands with its family's image-text towers.
+    giant, how = network_top1("timm/vit_giant_patch14_clip_224.laion2b", 1011.2)
+    assert how.endswith("image-text vit checkpoints") and giant > expected_imagenet_top1(1011.2, 2e9)
+    # Towers trained another way lend nothing: an MAE ViT, a supervised ResNet, an unknown upload.
+    assert network_top1("timm/vit_base_patch16_224.mae", 85.8) is None
+    assert network_top1("timm/resnet50.a1_in1k", 25.6) is None and network_top1("someone/clip", 87.5) is None
