@@ -481,7 +481,7 @@ _PRETRAIN_TOKENS: tuple[tuple[str, str], ...] = (
     (r"datacompxl", "datacomp-1b"),  # OpenCLIP's DataComp.XL models, trained on DataComp-1B
     (r"cc12m", "cc12m"),
     (r"dfndr2b", "dfn"),
-    (r"in22k|in21k", "in21k"),
+    (r"in22k|in21k|inw21k", "in21k"),  # inw21k: ImageNet-22k's Winter21 variant (MViTv2)
     (r"in12k", "in12k"),
     (r"in1k", "in1k"),
 )

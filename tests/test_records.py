@@ -269,6 +269,7 @@ def test_timm_two_resolutions_keep_smaller():
         ("openai_ft_in1k", "openai"),
         ("fb_swsl_ig1b_ft_in1k", "instagram"),
         ("sw_in12k_ft_in1k", "in12k"),
+        ("fb_inw21k", "in21k"),  # MViTv2: ImageNet-22k's Winter21 variant
         ("clip_ft_in1k", None),
         ("metaclip_2pt5b", "metaclip-2.5b"),  # the data's size as the tag names it
         ("lvd1689m", "lvd1689m"),
