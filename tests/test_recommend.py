@@ -662,3 +662,20 @@ def test_a_hub_copy_of_a_timm_checkpoint_shows_the_timm_tags_pretraining_data():
     assert ranked.at["timm/tf_efficientnet_b0.in1k", "same_weights_as"] == "google/efficientnet-b0"
     assert ranked.at["timm/tf_efficientnet_b0.in1k", "why"].startswith("Same weights as keras/efficientnetb0")
     assert only.at["google/efficientnet-b0", "raw_score"] == ranked.at["timm/tf_efficientnet_b0.in1k", "raw_score"]
+
+
+def test_image_text_towers_without_a_fine_tune_stand_with_their_networks_in_the_default_zoo():
+    """In the zoo users get, a CLIP tower without an ImageNet fine-tune ranks with the towers of its
+    network that have one (ViT-B/32 below every ViT-B/16, ViT-L/14 above both), and says so."""
+    ranked = recommend("resisc45", top_k=None).set_index("model_id")
+    pos = {m: i for i, m in enumerate(ranked.index)}
+
+    def tower(size: str, data: str) -> str:
+        return f"timm/vit_{size}_clip_224.{data}"
+
+    b32 = [pos[tower("base_patch32", d)] for d in ("openai", "laion2b", "laion400m_e32", "datacompxl")]
+    b16 = [pos[tower("base_patch16", d)] for d in ("openai", "laion2b", "laion400m_e32", "datacompxl")]
+    l14 = [pos[tower("large_patch14", d)] for d in ("openai", "laion2b", "laion400m_e32", "datacompxl")]
+    assert max(l14) < min(b16) and max(b16) < min(b32)
+    why = ranked.at[tower("base_patch32", "laion400m_e32"), "why"]
+    assert "no ImageNet result (stand-in from the ImageNet results of 3 vit_base_patch32_clip_224 checkpoints)" in why
