@@ -718,7 +718,8 @@ def network_top1(model_id: str, params_m: float) -> tuple[float, str] | None:
     evaluated towers of its kind, also pre-trained on image-text pairs, stand from what it gives for
     theirs (the median). Its kind: its architecture (at its resolution where any is evaluated),
     else the architecture at any resolution, else its family (``vit``, ``convnext``: the name's
-    first word), as in ``vit_giant_patch14_clip_224``, which has no evaluated checkpoint. Returns
+    first word), as in ``vit_giant_patch14_clip_224``, which has no evaluated checkpoint; of those,
+    the towers fine-tuned on ImageNet-1k directly where there are any. Returns
     ``(top-1, "the ImageNet results of N <kind> checkpoints")``, or None.
 
     A network's own checkpoints say more than its size does: a ViT-B/32 reaches less than other
@@ -736,7 +737,7 @@ def network_top1(model_id: str, params_m: float) -> tuple[float, str] | None:
         return None
     base, res = re.sub(r"_\d{3}$", "", arch), re.search(r"_\d{3}$", tag) is not None
     family = arch.partition("_")[0]
-    kin = [((b == base, a == arch, r == res), off) for a, b, r, off in _image_text_offsets()
+    kin = [((b == base, a == arch, r == res, direct), off) for a, b, r, direct, off in _image_text_offsets()
            if a.partition("_")[0] == family]
     if not kin:
         return None
@@ -748,9 +749,10 @@ def network_top1(model_id: str, params_m: float) -> tuple[float, str] | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _image_text_offsets() -> tuple[tuple[str, str, bool, float], ...]:
+def _image_text_offsets() -> tuple[tuple[str, str, bool, bool, float], ...]:
     """timm's evaluated checkpoints pre-trained on image-text pairs: ``(architecture, architecture
-    without its resolution suffix, whether the tag has one, top-1 less what
+    without its resolution suffix, whether the tag has one, whether it was fine-tuned on ImageNet-1k
+    directly (not through ImageNet-12k or -22k first, which adds to its figure), top-1 less what
     :func:`expected_imagenet_top1` gives for its size and data)``."""
     meta = _timm_metadata()
     sizes = dict(zip(meta["model"].str[len("timm/"):], meta["params_m"]))
@@ -761,6 +763,7 @@ def _image_text_offsets() -> tuple[tuple[str, str, bool, float], ...]:
         d, params = timm_pretrain(t), sizes.get(name)
         if d in IMAGE_TEXT_PRETRAIN and params and params > 0:
             out.append((a, re.sub(r"_\d{3}$", "", a), re.search(r"_\d{3}$", t) is not None,
+                        re.search(r"_ft_in(12|22)k", t) is None,
                         float(top1) - expected_imagenet_top1(float(params), PRETRAIN_IMAGES[d])))
     return tuple(out)
 
