@@ -288,7 +288,7 @@ def _number(meta: pd.Series | None, key: str) -> float:
 def _stand_in_top1(model_id: str, params_m: float, images: float | None) -> float:
     """The quality prior's top-1 for a checkpoint with no ImageNet result: what the same network's
     evaluated towers give (`network_top1`), else what checkpoints of its size and data reach."""
-    same = network_top1(model_id, params_m) if params_m > 0 else None
+    same = network_top1(model_id, params_m)
     return same[0] if same is not None else expected_imagenet_top1(params_m, images)
 
 

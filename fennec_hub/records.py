@@ -684,6 +684,9 @@ def _top5_to_top1():
     return x, y
 
 
+_RESOLUTION_SUFFIX = re.compile(r"_\d{3}$")  # ``vit_base_patch32_clip_384``, ``..._ft_in1k_384``
+
+
 def _sibling(name: str, evaluated: pd.Index) -> str | None:
     """The evaluated fine-tune of a timm checkpoint that has no ImageNet result of its own:
     ``convnext_large.fb_in22k`` -> ``convnext_large.fb_in22k_ft_in1k``, ``vit_base_patch16_clip_224.openai``
@@ -694,11 +697,11 @@ def _sibling(name: str, evaluated: pd.Index) -> str | None:
     arch, _, tag = name.partition(".")
     if not tag:
         return None
-    base = re.sub(r"_\d{3}$", "", arch)
-    tag_base = re.sub(r"_\d{3}$", "", tag)
+    base = _RESOLUTION_SUFFIX.sub("", arch)
+    tag_base = _RESOLUTION_SUFFIX.sub("", tag)
     starts = (tag_base + "_ft", tag_base + "_in1k")
     hits = [n for n in evaluated if n.partition(".")[2].startswith(starts)
-            and re.sub(r"_\d{3}$", "", n.partition(".")[0]) == base]
+            and _RESOLUTION_SUFFIX.sub("", n.partition(".")[0]) == base]
     res = tag[len(tag_base):]  # "_320", or ""
     hits.sort(key=lambda n: (n.partition(".")[0] != arch, bool(res) and not n.endswith(res), len(n), n))
     return hits[0] if hits else None
@@ -735,7 +738,7 @@ def network_top1(model_id: str, params_m: float) -> tuple[float, str] | None:
     data = timm_pretrain(tag)
     if data not in IMAGE_TEXT_PRETRAIN or not (params_m and params_m > 0):
         return None
-    base, res = re.sub(r"_\d{3}$", "", arch), re.search(r"_\d{3}$", tag) is not None
+    base, res = _RESOLUTION_SUFFIX.sub("", arch), _RESOLUTION_SUFFIX.search(tag) is not None
     family = arch.partition("_")[0]
     kin = [((b == base, a == arch, r == res, direct), off) for a, b, r, direct, off in _image_text_offsets()
            if a.partition("_")[0] == family]
@@ -762,7 +765,7 @@ def _image_text_offsets() -> tuple[tuple[str, str, bool, bool, float], ...]:
         a, _, t = name.partition(".")
         d, params = timm_pretrain(t), sizes.get(name)
         if d in IMAGE_TEXT_PRETRAIN and params and params > 0:
-            out.append((a, re.sub(r"_\d{3}$", "", a), re.search(r"_\d{3}$", t) is not None,
+            out.append((a, _RESOLUTION_SUFFIX.sub("", a), _RESOLUTION_SUFFIX.search(t) is not None,
                         re.search(r"_ft_in(12|22)k", t) is None,
                         float(top1) - expected_imagenet_top1(float(params), PRETRAIN_IMAGES[d])))
     return tuple(out)
