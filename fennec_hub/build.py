@@ -704,7 +704,7 @@ def _default_info(records: pd.DataFrame, space: TransferSpace) -> dict[str, Any]
     }
 
 
-_TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|tiny-random|random-init)(?:$|[-_.])",
+_TOY_NAME = re.compile(r"(?:^|[-_./])(?:tests?|testing|dummy|debug|random)(?:$|[-_.])",
                        re.IGNORECASE)
 MIN_CANDIDATE_PARAMS = 1_000_000
 

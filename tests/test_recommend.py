@@ -452,7 +452,8 @@ def test_no_test_repository_is_a_candidate_in_the_default_zoo():
     table = Zoo.default().models.set_index("model_id")
     ranked = set(recommend("food101", top_k=None)["model_id"])
     toys = [m for m in table.index if any(_TOY_NAME.search(part) for part in m.split("/"))]
-    assert {"nateraw/test_model_a", "nates-test-org/convit_base", "hf-internal-testing/tiny-random-vit"} <= set(toys)
+    assert {"nateraw/test_model_a", "nates-test-org/convit_base", "hf-internal-testing/tiny-random-vit",
+            "lysandre/tiny-vit-random"} <= set(toys)
     assert not ranked & set(toys)
     assert table.loc["nates-test-org/convit_base", "excluded"] == "test repository (nates-test-org)"
 

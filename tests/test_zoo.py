@@ -505,12 +505,14 @@ def test_test_and_toy_repositories_are_not_candidates():
     assert _exclusion("hf-internal-testing/tiny-random-vit", 1e5, 0) == "test repository (hf-internal-testing)"
     # a test organisation's upload of real network code is no candidate either, records or not
     assert _exclusion("nates-test-org/convit_base", 8.6e7, 6) == "test repository (nates-test-org)"
-    for name in ("nateraw/test_model_a", "flyswot/test", "someone/vit_flyswot_test", "x/tiny-random-convnext"):
+    for name in ("nateraw/test_model_a", "flyswot/test", "someone/vit_flyswot_test", "x/tiny-random-convnext",
+                 "lysandre/tiny-vit-random"):
         assert _exclusion(name, 8e7, 3) == "test or toy repository (by its name)", name
     assert "under 1M parameters" in _exclusion("someone/micro-net", 4.4e4, 0)
     assert _exclusion("someone/micro-net", 4.4e4, 5) is None  # its records speak for it
     for name in ("timm/resnet50.tv_in1k", "google/vit-base-patch16-224", "microsoft/beit-large-patch16-384",
-                 "timm/convnext_tiny.fb_in1k", "someone/contest-winner", "latest-org/vit-base"):
+                 "timm/convnext_tiny.fb_in1k", "someone/contest-winner", "latest-org/vit-base",
+                 "someone/vit-randaugment", "someone/randomized-smoothing-resnet"):
         assert _exclusion(name, 2.5e7, 0) is None, name
 
 
