@@ -49,6 +49,29 @@ def _wtau(frame: pd.DataFrame, protocol: str) -> pd.DataFrame | None:
     return None if rows.empty else rows.groupby(["method", "benchmark"])["wtau"].mean().unstack()
 
 
+def paired_difference(frame: pd.DataFrame, protocol: str, benchmark: str, a: str, b: str) -> tuple[float, float, int]:
+    """Mean over datasets of method ``a``'s weighted tau less method ``b``'s, on the datasets both
+    were scored on, with its standard error (standard deviation of the per-dataset differences over
+    the square root of their number) and that number; ``(nan, nan, 0)`` without such datasets."""
+    rows = frame[(frame["protocol"] == protocol) & (frame["benchmark"] == benchmark)]
+    tab = rows[rows["method"].isin([a, b])].pivot_table(index="dataset", columns="method", values="wtau")
+    if a not in tab or b not in tab:
+        return float("nan"), float("nan"), 0
+    d = (tab[a] - tab[b]).dropna()
+    if d.empty:
+        return float("nan"), float("nan"), 0
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(d.mean()), se, int(len(d))
+
+
+def _pm(diff: tuple[float, float, int]) -> str:
+    """``"+0.095 ± 0.041 over 12 datasets"`` for :func:`paired_difference`'s result."""
+    mean, se, n = diff
+    if not n:
+        return "no common datasets"
+    return f"{mean:+.3f}" + (f" ± {se:.3f}" if np.isfinite(se) else "") + f" over {n} datasets"
+
+
 def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
     """The issue's bar, checked on this run's figures (mean weighted tau over datasets)."""
     out = ["## Scorecard", ""]
@@ -64,7 +87,8 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             out.append(f"* Leave-one-dataset-out, {OURS} vs {PRIOR}: mean over benchmarks "
                        f"{ours.mean():.4f} vs {prior.mean():.4f}; ahead by more than 0.001 on {wins} of {len(cols)} "
                        f"benchmarks, within 0.001 on {ties}, behind on {losses} ("
-                       + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f}" for b in cols) + ").")
+                       + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f} ({_pm(paired_difference(frame, 'lodo', b, OURS, PRIOR))})"
+                                   for b in cols) + ").")
         if {OURS, OURS_META, OURS_PER_PROTOCOL} <= set(piv.index):
             out.append("* Text proxy, leave-one-dataset-out mean weighted τ (text weight chosen for the space / "
                        "metadata only / chosen per protocol): "
@@ -92,10 +116,12 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                     parts.append(f"{prior} not defined")
                     continue
                 same = f"{OURS} | {prior} models"
-                ours = col[same] if same in col and np.isfinite(col[same]) else col[OURS]
+                same = same if same in col and np.isfinite(col[same]) else OURS
+                ours = col[same]
                 gap = ours - col[prior]
                 verdict = "ahead of" if gap > 0.001 else ("tied with" if abs(gap) <= 0.001 else "behind")
-                parts.append(f"{verdict} {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models)")
+                parts.append(f"{verdict} {prior} ({ours:.3f} vs {col[prior]:.3f} on the same models; "
+                             f"{_pm(paired_difference(frame, protocol, b, same, prior))})")
             out.append(f"* {label}, {b}: cold start {col.get(OURS, float('nan')):.3f} over all held-out "
                        f"models; " + "; ".join(parts) + ".")
     singles = [m for m in lodo_piv.index if m.startswith(EVERY_QUERY_AS)] if lodo_piv is not None else []
@@ -106,9 +132,9 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
         out.append(f"* Default query (no protocol named) vs the best single protocol used for every query "
                    f"({best.removeprefix(EVERY_QUERY_AS).strip()}), leave-one-dataset-out mean over benchmarks: "
                    f"{piv.loc[OURS_ANY, cols].mean():.3f} vs {means[best]:.3f}; per benchmark, default / "
-                   "that single protocol / the benchmark's own protocol named: "
-                   + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[best, b]:.3f} / {piv.loc[OURS, b]:.3f}"
-                               for b in cols) + ".")
+                   "that single protocol / the benchmark's own protocol named (default less that single protocol): "
+                   + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[best, b]:.3f} / {piv.loc[OURS, b]:.3f} "
+                               f"({_pm(paired_difference(frame, 'lodo', b, OURS_ANY, best))})" for b in cols) + ".")
     piv = _wtau(frame, "mixed")
     if piv is not None:
         cols = [b for b in benchmarks if b in piv.columns]
@@ -162,6 +188,9 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         "image proxy is not available offline), plus 0.5 x a linear meta-regressor on [parameter count, archi2vec "
         "KMeans cluster, train size, classes], as Fennec's code does.",
         "* **(released)**: scores published by the methods' authors (mean over their runs of the per-run metric).",
+        "* In the scorecard, **+d ± se over n datasets** is a paired difference of two methods' weighted τ: its mean "
+        "over the n datasets both were scored on and its standard error (the spread of the per-dataset differences "
+        "over √n). A difference within about two standard errors is one these datasets cannot tell from none.",
         "* ImageNet top-1 and parameter count rank by metadata (n/a where fewer than 3 candidates have it); "
         "Random is one seeded permutation per dataset.",
         "* **Leave-models-out** ranks each fold's held-out models among themselves (their scores come from one "
