@@ -380,18 +380,23 @@ def _released(inputs: BenchInputs) -> dict[tuple[str, str], pd.DataFrame]:
     return out
 
 
+def _meta_priors(feats: pd.DataFrame | None, models: Sequence[str]) -> dict[str, np.ndarray]:
+    """The trivial priors' values for `models` from their features (NaN where unknown): ImageNet
+    top-1, parameter count, and ImageNet top-1 within pre-training data (more pre-training images
+    first, then top-1)."""
+    top1 = _numeric_meta(feats, models, "imagenet_top1")
+    images = _numeric_meta(feats, models, "log_pretrain_images")
+    return {TOP1: top1, TOP1_IN_DATA: np.where(np.isfinite(images), 1000.0 * np.round(images, 1) + top1, np.nan),
+            PARAMS: np.exp(_numeric_meta(feats, models, "log_params"))}
+
+
 def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rng: np.random.Generator,
                         ours: np.ndarray | None = None) -> None:
-    """The trivial priors: ImageNet top-1, parameter count, ImageNet top-1 within pre-training data
-    (more pre-training images first, then top-1), and one random permutation, from the catalogue
+    """The trivial priors (:func:`_meta_priors`) and one random permutation, from the catalogue
     features of `cands`. A prior known for only some candidates ranks those; with ``ours`` (our
     scores of `cands`), ours is also reported on exactly those models (``"<ours> | <prior> models"``),
     wherever the prior is reported."""
-    feats = inputs.model_features
-    top1 = _numeric_meta(feats, cands, "imagenet_top1")
-    images = _numeric_meta(feats, cands, "log_pretrain_images")
-    priors = {TOP1: top1, TOP1_IN_DATA: np.where(np.isfinite(images), 1000.0 * np.round(images, 1) + top1, np.nan),
-              PARAMS: np.exp(_numeric_meta(feats, cands, "log_params"))}
+    priors = _meta_priors(inputs.model_features, cands)
     for name, values in priors.items():
         known = np.isfinite(values)
         if known.sum() < MIN_CANDIDATES:
@@ -469,6 +474,24 @@ def zoo_features(zoo: Any = None) -> pd.DataFrame:
     return feats
 
 
+def zoo_placement_row(zoo_scores: np.ndarray, held_scores: np.ndarray, truth: np.ndarray) -> dict[str, float] | None:
+    """Where held-out models land when a zoo is sorted by one score, higher first: each one's rank
+    among the zoo's checkpoints that have that score (1 + how many score higher). Returns ``n`` (held-out
+    models with the score), ``zoo_size``, ``median_rank``, ``best_rank`` (the rank of the one whose
+    ``truth`` is highest, NaN if it has no score) and ``top_rank`` (the best-placed one's); None
+    when fewer than :data:`MIN_CANDIDATES` held-out models have the score."""
+    zoo_scores = np.asarray(zoo_scores, float)
+    held_scores = np.asarray(held_scores, float)
+    zoo_scores = zoo_scores[np.isfinite(zoo_scores)]
+    known = np.isfinite(held_scores)
+    if known.sum() < MIN_CANDIDATES or not len(zoo_scores):
+        return None
+    ranks = np.full(len(held_scores), np.nan)
+    ranks[known] = 1 + (zoo_scores[None, :] > held_scores[known, None]).sum(axis=1)
+    return dict(n=int(known.sum()), zoo_size=int(len(zoo_scores)), median_rank=float(np.nanmedian(ranks)),
+                best_rank=float(ranks[int(np.argmax(truth))]), top_rank=float(np.nanmin(ranks)))
+
+
 def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, *,
              result: BenchResult | None = None, zoo: Any = None, space_options: dict | None = None,
              progress: bool = True) -> BenchResult:
@@ -480,7 +503,8 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
     top-1, parameter count and top-1 within pre-training data on the same models), ``lobo_mixed``
     (held-out models cold, the benchmark's other models from their records, as a zoo mixes them;
     only where the benchmark has other models) and ``lobo_zoo`` (where the held-out models land
-    among the checkpoints a ranking of the zoo lists: median rank, rank of the truly best one).
+    among the checkpoints a ranking of the zoo lists: median rank, rank of the truly best one; and
+    where a sort of the same zoo by each trivial prior puts them, among the checkpoints that have it).
     """
     from huggingface_hub.utils import tqdm
 
@@ -507,6 +531,7 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
             drop = held_set | {twins[m] for m in held if m in twins}
             zoo_ids = [m for m in zf.index if m not in drop]
             zoo_mv = space.model_vectors(zoo_ids, zf)
+            zoo_priors = _meta_priors(zf, zoo_ids)
         for b in benches:
             proto = inputs.protocol(b)
             truth_tab = inputs.truth(b)
@@ -526,13 +551,17 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
                     add(OURS, scores)
                     _add_meta_baselines(add, inputs, cands, rng, ours=scores)
                     if len(zoo_ids):
+                        held_priors = _meta_priors(inputs.model_features, cands)
                         zs = zoo_mv @ tv
-                        ranks = 1 + (zs[None, :] > scores[:, None]).sum(axis=1)
-                        result.rows.append(dict(protocol="lobo_zoo", benchmark=b, dataset=d, method=OURS, fold=name,
-                                                n=len(cands), zoo_size=len(zoo_ids),
-                                                median_rank=float(np.median(ranks)),
-                                                best_rank=float(ranks[int(np.argmax(y))]),
-                                                top_rank=float(ranks.min())))
+                        placements = [(OURS, zs, scores)]
+                        for p, values in held_priors.items():  # each prior, and ours on the models it ranks
+                            placements += [(p, zoo_priors[p], values),
+                                           (f"{OURS} | {p} models", zs, np.where(np.isfinite(values), scores, np.nan))]
+                        for method, zs, sc in placements:
+                            row = zoo_placement_row(zs, sc, y)
+                            if row:
+                                result.rows.append(dict(protocol="lobo_zoo", benchmark=b, dataset=d, method=method,
+                                                        fold=name, **row))
                 if cold.any() and not cold.all() and len(truth) >= MIN_CANDIDATES:
                     for method, sc in ((OURS, full), (COLD_AT_MEAN, np.where(cold, 0.0, full))):
                         result.add("lobo_mixed", b, d, method, sc, truth.to_numpy(), fold=name)

@@ -33,6 +33,11 @@ def _fmt(x: float, pct: bool = False) -> str:
     return f"{100 * x:.1f}" if pct else f"{x:.3f}"
 
 
+def _cell(text: str) -> str:
+    """A table cell's text with its pipes escaped (``"ours | top-1 models"`` is one cell, not two)."""
+    return str(text).replace("|", "\\|")
+
+
 def _method_order(methods: Iterable[str]) -> list[str]:
     first = [OURS, f"{OURS} | {TOP1} models", TOP1, f"{OURS} | {TOP1_IN_DATA} models", TOP1_IN_DATA,
              f"{OURS} | {PARAMS} models", PARAMS, OURS_META, OURS_PER_PROTOCOL, OURS_ANY, COLD_AT_MEAN, PRIOR,
@@ -219,7 +224,7 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         for m in _method_order(piv.index):
             row = piv.loc[m]
             mean = row.mean() if row.notna().all() else float("nan")
-            lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in row) + f" | {_fmt(mean)} |")
+            lines.append(f"| {_cell(m)} | " + " | ".join(_fmt(v) for v in row) + f" | {_fmt(mean)} |")
         lines.append("")
         lines.append("n/a: the method is not defined on that benchmark (no released scores, or fewer than "
                      f"{MIN_CANDIDATES} candidates with the needed metadata).")
@@ -231,21 +236,22 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
             for m in _method_order(sb.index):
                 r = sb.loc[m]
                 vals = [_fmt(r[k], pct=k.endswith("_rel")) for k in METRICS]
-                lines.append(f"| {m} | {int(r['datasets'])} | " + " | ".join(vals) + " |")
+                lines.append(f"| {_cell(m)} | {int(r['datasets'])} | " + " | ".join(vals) + " |")
             lines.append("")
             fb = frame[(frame["protocol"] == protocol) & (frame["benchmark"] == b)]
             piv_d = fb.pivot_table(index="method", columns="dataset", values="wtau")
             lines += ["<details><summary>weighted τ per dataset</summary>", "",
                       "| method | " + " | ".join(piv_d.columns) + " |", "|---" * (len(piv_d.columns) + 1) + "|"]
             for m in _method_order(piv_d.index):
-                lines.append(f"| {m} | " + " | ".join(_fmt(v) for v in piv_d.loc[m]) + " |")
+                lines.append(f"| {_cell(m)} | " + " | ".join(_fmt(v) for v in piv_d.loc[m]) + " |")
             lines += ["", "</details>", ""]
     lines += zoo_placement(frame, benchmarks)
     return "\n".join(lines) + "\n"
 
 
 def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
-    """Where leave-one-bank-out's held-out models land among the embedded zoo's checkpoints."""
+    """Where leave-one-bank-out's held-out models land among the embedded zoo's checkpoints, as our
+    ranking puts them and as a sort of the same zoo by each trivial prior would."""
     z = frame[frame["protocol"] == "lobo_zoo"] if "protocol" in frame else frame.iloc[:0]
     if z.empty:
         return []
@@ -253,14 +259,31 @@ def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
              "Ranks among the checkpoints a ranking of the zoo lists (test repositories and second copies of "
              "one checkpoint left out, as `recommend()` does; the held-out models' own copies removed), per "
              "dataset, then the median over a benchmark's datasets: the held-out models' median rank, the rank "
-             "of the one that truly fine-tunes best, and the rank of the best-placed one.", "",
-             "| benchmark | datasets | zoo size | median rank | truly best model's rank | best-placed rank |",
-             "|---|---|---|---|---|---|"]
+             "of the one that truly fine-tunes best, and the rank of the best-placed one. The trivial priors' "
+             "rows sort the same zoo by that prior: they rank the held-out models that have it among the "
+             "zoo's checkpoints that have it (zoo size), and their truly best model's rank counts the datasets "
+             "where that model has it; ours on the models a prior ranks is in the row above it. Nothing here says where the zoo's own checkpoints truly stand, so a "
+             "higher placement is not by itself a better one: the held-out models' order among themselves is "
+             "the leave-one-bank-out table's.", "",
+             "| benchmark | method | datasets | held-out models placed | zoo size | median rank (share of the zoo) | "
+             "truly best model's rank | best-placed rank |",
+             "|---|---|---|---|---|---|---|---|"]
     for b in [b for b in benchmarks if b in set(z["benchmark"])]:
         zb = z[z["benchmark"] == b]
-        lines.append(f"| {b} | {zb['dataset'].nunique()} | {int(zb['zoo_size'].median())} | "
-                     f"{zb['median_rank'].median():.0f} | {zb['best_rank'].median():.0f} | {zb['top_rank'].median():.0f} |")
+        for method in [m for m in _method_order(zb["method"].unique())]:
+            zm = zb[zb["method"] == method]
+            # held-out models placed: per dataset (summed over the folds of a split bank), then the median
+            n = zm.groupby("dataset")["n"].sum().median()
+            best = zm["best_rank"].median()
+            share = (zm["median_rank"] / zm["zoo_size"]).median()
+            lines.append(f"| {b} | {_cell(method)} | {zm['dataset'].nunique()} | {n:.0f} | {zm['zoo_size'].median():.0f} | "
+                         f"{zm['median_rank'].median():.0f} ({100 * share:.0f}%) | {_fmt_rank(best)} | "
+                         f"{zm['top_rank'].median():.0f} |")
     return lines + [""]
+
+
+def _fmt_rank(x: float) -> str:
+    return f"{x:.0f}" if np.isfinite(x) else "n/a"
 
 
 def headline(result: BenchResult, benchmarks: Sequence[str]) -> str:

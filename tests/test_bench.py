@@ -172,6 +172,8 @@ def test_report_and_json(tmp_path):
     assert (tmp_path / "R.md").read_text() == md
     assert "fennec-hub bench --x" in md and "Leave-one-dataset-out" in md and "Leave-models-out" in md
     assert f"| {bench.OURS} |" in md and "mean over benchmarks" in md
+    # a method named "ours | prior models" is one table cell: its pipe is escaped
+    assert f"| {bench.OURS} \\| {bench.PARAMS} models |" in md and f"| {bench.OURS} | {bench.PARAMS} models |" not in md
     payload = json.loads((tmp_path / "r.json").read_text())
     assert payload["command"] == "fennec-hub bench --x"
     summary = pd.DataFrame(payload["summary"])
@@ -240,12 +242,32 @@ def test_leave_one_bank_out_places_held_out_models_among_what_a_ranking_lists():
 
     inputs = bench.load_inputs(text=False)
     frame = bench.run_lobo(inputs, ("keras",), progress=False).frame()
-    sizes = frame.loc[frame["protocol"] == "lobo_zoo", "zoo_size"]
+    placed = frame[frame["protocol"] == "lobo_zoo"]
+    sizes = placed.loc[placed["method"] == bench.OURS, "zoo_size"]
     listed = set(recommend("cifar100", top_k=None)["model_id"])
     held = set(inputs.truth("keras").index)
     copies = {t for m, t in same_weights().items() if m in held} & listed
     assert copies and len(sizes) == 9
     assert (sizes == len(listed) - len(copies)).all() and len(listed) < len(Zoo.default().models)
+    # the same zoo sorted by each trivial prior, side by side: only its checkpoints that have the prior
+    priors = {bench.TOP1, bench.PARAMS, bench.TOP1_IN_DATA}
+    assert set(placed["method"]) == {bench.OURS} | priors | {f"{bench.OURS} | {p} models" for p in priors}
+    by_prior = placed[placed["method"].isin(priors)].groupby("method")
+    assert (by_prior["zoo_size"].max() < sizes.min()).all() and (by_prior.size() == 9).all()
+    # ours on the held-out models a prior ranks: as many placed, among the whole listed zoo
+    top1 = placed[placed["method"] == bench.TOP1].set_index("dataset")
+    ours_top1 = placed[placed["method"] == f"{bench.OURS} | {bench.TOP1} models"].set_index("dataset")
+    assert (ours_top1["n"] == top1["n"]).all() and (ours_top1["zoo_size"] == sizes.iloc[0]).all()
+
+
+def test_zoo_placement_ranks_among_the_checkpoints_that_have_the_score():
+    zoo = np.array([90.0, 85.0, np.nan, 80.0, 75.0])  # a checkpoint without the score is not counted
+    held = np.array([82.0, np.nan, 88.0, 70.0])
+    truth = np.array([0.9, 0.5, 0.7, 0.1])
+    row = bench.zoo_placement_row(zoo, held, truth)
+    assert row == dict(n=3, zoo_size=4, median_rank=3.0, best_rank=3.0, top_rank=2.0)
+    assert np.isnan(bench.zoo_placement_row(zoo, held, np.array([0.1, 0.9, 0.2, 0.3]))["best_rank"])
+    assert bench.zoo_placement_row(zoo, np.array([np.nan, np.nan, 1.0, 2.0]), truth) is None  # < 3 placed
 
 
 def test_lomo_ranks_each_fold_on_its_own(monkeypatch):
