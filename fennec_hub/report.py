@@ -140,13 +140,19 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                    "that single protocol / the benchmark's own protocol named (default less that single protocol): "
                    + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[best, b]:.3f} / {piv.loc[OURS, b]:.3f} "
                                f"({_pm(paired_difference(frame, 'lodo', b, OURS_ANY, best))})" for b in cols) + ".")
+    for protocol, label in (("mixed", "Cold-start models ranked among recorded ones"),
+                            ("lobo_mixed", "A held-out bank's models ranked cold among the benchmark's recorded ones "
+                                           "(leave-one-bank-out)")):
+        piv = _wtau(frame, protocol)
+        if piv is None or not {OURS, COLD_AT_MEAN} <= set(piv.index):
+            continue
+        cols = [b for b in benchmarks if b in piv.columns]
+        out.append(f"* {label}, {OURS} vs {COLD_AT_MEAN}: " + ", ".join(
+            f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f} "
+            f"({_pm(paired_difference(frame, protocol, b, OURS, COLD_AT_MEAN))})" for b in cols) + ".")
     piv = _wtau(frame, "mixed")
     if piv is not None:
         cols = [b for b in benchmarks if b in piv.columns]
-        if OURS in piv.index and COLD_AT_MEAN in piv.index:
-            out.append(f"* Cold-start models ranked among recorded ones, {OURS} vs {COLD_AT_MEAN}: "
-                       + ", ".join(f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f}" for b in cols)
-                       + ".")
         if OURS in piv.index and OURS_ANY in piv.index:
             out.append("* The same, a dataset the records know queried without a protocol (full-data fine-tuning "
                        "where it has any), default / protocol named: "
