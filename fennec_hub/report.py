@@ -92,8 +92,8 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
             out.append(f"* Leave-one-dataset-out, {OURS} vs {PRIOR}: mean over benchmarks "
                        f"{ours.mean():.4f} vs {prior.mean():.4f}; ahead by more than 0.001 on {wins} of {len(cols)} "
                        f"benchmarks, within 0.001 on {ties}, behind on {losses} ("
-                       + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f} ({_pm(paired_difference(frame, 'lodo', b, OURS, PRIOR))})"
-                                   for b in cols) + ").")
+                       + ", ".join(f"{b} {ours[b]:.4f} vs {prior[b]:.4f} "
+                                   f"({_pm(paired_difference(frame, 'lodo', b, OURS, PRIOR))})" for b in cols) + ").")
         if {OURS, OURS_META, OURS_PER_PROTOCOL} <= set(piv.index):
             out.append("* Text proxy, leave-one-dataset-out mean weighted τ (text weight chosen for the space / "
                        "metadata only / chosen per protocol): "
@@ -268,23 +268,23 @@ def zoo_placement(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
              "of the one that truly fine-tunes best, and the rank of the best-placed one. The trivial priors' "
              "rows sort the same zoo by that prior: they rank the held-out models that have it among the "
              "zoo's checkpoints that have it (zoo size), and their truly best model's rank counts the datasets "
-             "where that model has it; ours on the models a prior ranks is in the row above it. Nothing here says where the zoo's own checkpoints truly stand, so a "
-             "higher placement is not by itself a better one: the held-out models' order among themselves is "
-             "the leave-one-bank-out table's.", "",
+             "where that model has it; ours on the models a prior ranks is in the row above it. Nothing here "
+             "says where the zoo's own checkpoints truly stand, so a higher placement is not by itself a better "
+             "one: the held-out models' order among themselves is the leave-one-bank-out table's.", "",
              "| benchmark | method | datasets | held-out models placed | zoo size | median rank (share of the zoo) | "
              "truly best model's rank | best-placed rank |",
              "|---|---|---|---|---|---|---|---|"]
     for b in [b for b in benchmarks if b in set(z["benchmark"])]:
         zb = z[z["benchmark"] == b]
-        for method in [m for m in _method_order(zb["method"].unique())]:
+        for method in _method_order(zb["method"].unique()):
             zm = zb[zb["method"] == method]
             # held-out models placed: per dataset (summed over the folds of a split bank), then the median
             n = zm.groupby("dataset")["n"].sum().median()
             best = zm["best_rank"].median()
             share = (zm["median_rank"] / zm["zoo_size"]).median()
-            lines.append(f"| {b} | {_cell(method)} | {zm['dataset'].nunique()} | {n:.0f} | {zm['zoo_size'].median():.0f} | "
-                         f"{zm['median_rank'].median():.0f} ({100 * share:.0f}%) | {_fmt_rank(best)} | "
-                         f"{zm['top_rank'].median():.0f} |")
+            lines.append(f"| {b} | {_cell(method)} | {zm['dataset'].nunique()} | {n:.0f} | "
+                         f"{zm['zoo_size'].median():.0f} | {zm['median_rank'].median():.0f} ({100 * share:.0f}%) | "
+                         f"{_fmt_rank(best)} | {zm['top_rank'].median():.0f} |")
     return lines + [""]
 
 

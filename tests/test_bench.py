@@ -185,7 +185,8 @@ def test_paired_difference_is_over_the_datasets_both_methods_were_scored_on():
     """The scorecard's ``+d ± se`` pairs two methods dataset by dataset: a dataset only one of them
     was scored on does not count, and the standard error is that of the per-dataset differences."""
     rows = [dict(protocol="lodo", benchmark="b", dataset=d, method=m, wtau=v)
-            for d, a, b in (("d1", 0.50, 0.40), ("d2", 0.60, 0.55), ("d3", 0.30, 0.35)) for m, v in (("A", a), ("B", b))]
+            for d, a, b in (("d1", 0.50, 0.40), ("d2", 0.60, 0.55), ("d3", 0.30, 0.35))
+            for m, v in (("A", a), ("B", b))]
     rows += [dict(protocol="lodo", benchmark="b", dataset="d4", method="A", wtau=0.9),   # B not scored on d4
              dict(protocol="lomo", benchmark="b", dataset="d1", method="B", wtau=0.0)]   # another protocol
     mean, se, n = report.paired_difference(pd.DataFrame(rows), "lodo", "b", "A", "B")
