@@ -140,7 +140,7 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
                    "that single protocol / the benchmark's own protocol named (default less that single protocol): "
                    + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[best, b]:.3f} / {piv.loc[OURS, b]:.3f} "
                                f"({_pm(paired_difference(frame, 'lodo', b, OURS_ANY, best))})" for b in cols) + ".")
-    for protocol, label in (("mixed", "Cold-start models ranked among recorded ones"),
+    for protocol, label in (("mixed", "Cold-start models ranked among recorded ones (leave-models-out folds)"),
                             ("lobo_mixed", "A held-out bank's models ranked cold among the benchmark's recorded ones "
                                            "(leave-one-bank-out)")):
         piv = _wtau(frame, protocol)
@@ -150,12 +150,9 @@ def scorecard(frame: pd.DataFrame, benchmarks: Sequence[str]) -> list[str]:
         out.append(f"* {label}, {OURS} vs {COLD_AT_MEAN}: " + ", ".join(
             f"{b} {piv.loc[OURS, b]:.3f} vs {piv.loc[COLD_AT_MEAN, b]:.3f} "
             f"({_pm(paired_difference(frame, protocol, b, OURS, COLD_AT_MEAN))})" for b in cols) + ".")
-    piv = _wtau(frame, "mixed")
-    if piv is not None:
-        cols = [b for b in benchmarks if b in piv.columns]
-        if OURS in piv.index and OURS_ANY in piv.index:
-            out.append("* The same, a dataset the records know queried without a protocol (full-data fine-tuning "
-                       "where it has any), default / protocol named: "
+        if protocol == "mixed" and OURS_ANY in piv.index:
+            out.append("* The same leave-models-out folds, a dataset the records know queried without a protocol "
+                       "(full-data fine-tuning where it has any), default / protocol named: "
                        + ", ".join(f"{b} {piv.loc[OURS_ANY, b]:.3f} / {piv.loc[OURS, b]:.3f}" for b in cols) + ".")
     return out + [""]
 
