@@ -488,7 +488,7 @@ def zoo_placement_row(zoo_scores: np.ndarray, held_scores: np.ndarray, truth: np
         return None
     ranks = np.full(len(held_scores), np.nan)
     ranks[known] = 1 + (zoo_scores[None, :] > held_scores[known, None]).sum(axis=1)
-    return dict(n=int(known.sum()), zoo_size=int(len(zoo_scores)), median_rank=float(np.nanmedian(ranks)),
+    return dict(n=int(known.sum()), zoo_size=len(zoo_scores), median_rank=float(np.nanmedian(ranks)),
                 best_rank=float(ranks[int(np.argmax(truth))]), top_rank=float(np.nanmin(ranks)))
 
 

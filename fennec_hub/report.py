@@ -66,7 +66,7 @@ def paired_difference(frame: pd.DataFrame, protocol: str, benchmark: str, a: str
     if d.empty:
         return float("nan"), float("nan"), 0
     se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return float(d.mean()), se, int(len(d))
+    return float(d.mean()), se, len(d)
 
 
 def _pm(diff: tuple[float, float, int]) -> str:
