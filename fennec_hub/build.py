@@ -36,6 +36,7 @@ from .datasets import list_datasets, resolve_dataset
 from .records import (
     HF_CONFIGS_DIR,
     NON_HUB_NAMESPACES,
+    STAND_IN_FROM,
     first_recorded_uploads,
     imagenet_quality,
     load_model_metadata,
@@ -581,7 +582,7 @@ def _fill_catalogue_columns(cand: pd.DataFrame, meta: pd.DataFrame, infos: Mappi
     for i, (m, top1, p) in enumerate(zip(ids, cand["imagenet_top1"], params)):
         stand_in = network_top1(m, float(p) / 1e6) if p and not np.isfinite(top1) else None
         if stand_in is not None:  # no figure to show; say what the prior stands on instead
-            cand.at[i, "imagenet_from"] = f"stand-in from {stand_in[1]}"
+            cand.at[i, "imagenet_from"] = STAND_IN_FROM + stand_in[1]
     return params
 
 

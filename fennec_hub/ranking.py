@@ -27,6 +27,7 @@ from .records import (
     BENCHMARKS,
     NON_HUB_NAMESPACES,
     PRETRAINING_SOURCES,
+    STAND_IN_FROM,
     benchmark_protocol,
 )
 
@@ -602,7 +603,7 @@ class _Explainer:
             if _ok(row.imagenet_top1):
                 borrowed = row.imagenet_from if _ok(row.imagenet_from) and row.imagenet_from != "own" else None
                 bits.append(f"ImageNet top-1 {float(row.imagenet_top1):.1f}%" + (f" ({borrowed})" if borrowed else ""))
-            elif _ok(row.imagenet_from) and str(row.imagenet_from).startswith("stand-in from "):
+            elif _ok(row.imagenet_from) and str(row.imagenet_from).startswith(STAND_IN_FROM):
                 bits.append(f"no ImageNet result ({row.imagenet_from})")
             else:
                 bits.append("no ImageNet result (a cautious stand-in for its size)")

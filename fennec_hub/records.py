@@ -707,6 +707,10 @@ def _sibling(name: str, evaluated: pd.Index) -> str | None:
     return hits[0] if hits else None
 
 
+# How a zoo's ``imagenet_from`` column starts for a checkpoint whose prior stands on `network_top1`
+# (the build writes it, explanations read it).
+STAND_IN_FROM = "stand-in from "
+
 # Pre-training on image-text pairs (CLIP-style towers): a tower without an ImageNet fine-tune is
 # compared with the fine-tunes of towers of its architecture trained the same way (`network_top1`).
 IMAGE_TEXT_PRETRAIN = frozenset({"laion", "openai", "dfn", "webli", "datacomp-1b", "metaclip-400m",
