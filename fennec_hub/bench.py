@@ -391,11 +391,11 @@ def _meta_priors(feats: pd.DataFrame | None, models: Sequence[str]) -> dict[str,
 
 
 def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rng: np.random.Generator,
-                        ours: np.ndarray | None = None) -> None:
+                        ours: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The trivial priors (:func:`_meta_priors`) and one random permutation, from the catalogue
     features of `cands`. A prior known for only some candidates ranks those; with ``ours`` (our
     scores of `cands`), ours is also reported on exactly those models (``"<ours> | <prior> models"``),
-    wherever the prior is reported."""
+    wherever the prior is reported. Returns the priors' values."""
     priors = _meta_priors(inputs.model_features, cands)
     for name, values in priors.items():
         known = np.isfinite(values)
@@ -405,6 +405,7 @@ def _add_meta_baselines(add: Callable, inputs: BenchInputs, cands: list[str], rn
         if ours is not None:  # on every dataset, so that both means run over the same datasets
             add(f"{OURS} | {name} models", np.where(known, ours, np.nan))
     add("Random", rng.permutation(len(cands)).astype(float))
+    return priors
 
 
 def _hf_family(model: str, metadata: pd.DataFrame | None) -> str:
@@ -549,9 +550,8 @@ def run_lobo(inputs: BenchInputs, benchmarks: Sequence[str] = DEFAULT_BENCHMARKS
                     add = lambda method, sc: result.add("lobo", b, d, method, sc, y, fold=name)  # noqa: E731
                     scores = full[cold]
                     add(OURS, scores)
-                    _add_meta_baselines(add, inputs, cands, rng, ours=scores)
+                    held_priors = _add_meta_baselines(add, inputs, cands, rng, ours=scores)
                     if len(zoo_ids):
-                        held_priors = _meta_priors(inputs.model_features, cands)
                         zs = zoo_mv @ tv
                         placements = [(OURS, zs, scores)]
                         for p, values in held_priors.items():  # each prior, and ours on the models it ranks
