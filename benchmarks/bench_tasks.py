@@ -132,7 +132,7 @@ def speed(models: list[int], n_images: int, device: str, batch: int, interleave:
         with torch.inference_mode():
             net(pixels[:2])  # warm-up
 
-            def classic():
+            def classic(net=net):
                 feats = torch.cat([net(pixels[s: s + batch]) for s in range(0, len(pixels), batch)])
                 return transferability.logme(feats.float().cpu().numpy(), labels)
 
