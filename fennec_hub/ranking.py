@@ -213,8 +213,9 @@ def _stored_sources() -> dict[str, str]:
 
 def _source_datasets(zoo: "Zoo", idx: np.ndarray, cols: dict[str, np.ndarray]) -> list[str | None]:
     """The dataset each model of `idx` was last trained on: the zoo's column where it has one, else
-    what `fennec_hub.features.source_dataset` reads from the feature store, the id and its tag
-    (memoised per zoo, so only the rows ever shown are worked out)."""
+    what `fennec_hub.features.source_dataset` reads from the id and its tag, and, for a zoo without
+    that column (a build fills it from the feature store), from the store too (memoised per zoo, so
+    only the rows ever shown are worked out)."""
     cache = zoo.__dict__.setdefault("_recommend_cache", {}).setdefault("source", {})
     stored = cols.get("source_dataset")
     out = []
@@ -227,7 +228,7 @@ def _source_datasets(zoo: "Zoo", idx: np.ndarray, cols: dict[str, np.ndarray]) -
 
                 mid = str(cols["model_id"][i])
                 pre = cols["pretrain"][i] if "pretrain" in cols else None
-                v = source_dataset(mid, {"source_dataset": _stored_sources().get(mid),
+                v = source_dataset(mid, {"source_dataset": _stored_sources().get(mid) if stored is None else None,
                                          "pretrain": pre if isinstance(pre, str) else None})
             cache[i] = v
         out.append(cache[i])

@@ -405,6 +405,20 @@ def test_default_zoo_flags_checkpoints_already_fine_tuned_on_the_query():
 
 
 @pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
+def test_default_zoo_holds_the_source_datasets_of_the_feature_store():
+    """A ranking reads where each checkpoint was last trained from the zoo alone: the build copies the
+    feature store's source datasets into the zoo's column, so the store is read only for a zoo
+    without one."""
+    from fennec_hub.ranking import _stored_sources
+
+    cols = Zoo.default().columns()
+    column = dict(zip(cols["model_id"], cols["source_dataset"]))
+    shared = {m: s for m, s in _stored_sources().items() if m in column}
+    assert len(shared) > 50
+    assert {m: s for m, s in shared.items() if column[m] != s} == {}
+
+
+@pytest.mark.skipif(default_missing, reason="the embedded default zoo has not been built yet")
 def test_default_zoo_timm_names_are_what_timm_creates():
     """Every timm row's `timm_name` is a name timm.create_model accepts, for that very Hub repo."""
     timm = pytest.importorskip("timm")
