@@ -13,6 +13,8 @@ Protocols
 Metrics per (benchmark, dataset): weighted Kendall tau (``scipy.stats.weightedtau``, defaults),
 Kendall tau, Pearson r, top-1 relative accuracy (accuracy of the top pick / best accuracy) and
 best-of-top-5 relative accuracy; then the mean over datasets per benchmark and over benchmarks.
+Scores are first rounded to 12 significant digits (:func:`settled`), so that models scored alike
+tie on every machine.
 
 Baselines are computed in the same run, on the same splits: the global prior, ImageNet top-1 and
 parameter count (where known), random, Fennec's released scores (and LogME / the Keras metrics
@@ -63,6 +65,28 @@ SEED = 2023
 
 # --- metrics ---------------------------------------------------------------------------------------
 
+def settled(scores: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """``scores`` rounded to 12 significant digits of ``scale`` (default: their largest magnitude), so
+    that models a method scores alike tie: identical vectors in different rows of one matrix product
+    can differ in the last bits, by an amount that depends on the BLAS build, and ranking metrics
+    would otherwise order them by that noise."""
+    s = np.asarray(scores, dtype=float)
+    if scale is None:
+        finite = np.abs(s[np.isfinite(s)])
+        scale = float(finite.max()) if len(finite) else 0.0
+    return s if not scale > 0 else np.round(s / scale, 12) * scale
+
+
+def versions_note() -> str:
+    """The numerical libraries a bench run used: the Fennec re-implementation's NMF, k-means and
+    random forest come from scikit-learn, and their figures move with its version."""
+    from importlib.metadata import version
+
+    used = ", ".join(f"{name} {version(name)}" for name in ("numpy", "scipy", "scikit-learn", "pandas"))
+    return (f"Computed with {used}. The Fennec re-implementation's NMF, k-means and random forest are "
+            "scikit-learn's, so its figures change with scikit-learn's version.")
+
+
 def ranking_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Ranking quality of ``scores`` against ground-truth accuracies ``truth`` (same order).
 
@@ -72,7 +96,7 @@ def ranking_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     with needs("fit", "fennec-hub bench"):
         from scipy.stats import kendalltau, pearsonr, weightedtau
 
-    s = np.asarray(scores, dtype=float)
+    s = settled(scores)
     t = np.asarray(truth, dtype=float)
     ok = np.isfinite(s) & np.isfinite(t)
     s, t = s[ok], t[ok]
@@ -483,6 +507,9 @@ def zoo_placement_row(zoo_scores: np.ndarray, held_scores: np.ndarray, truth: np
     when fewer than :data:`MIN_CANDIDATES` held-out models have the score."""
     zoo_scores = np.asarray(zoo_scores, float)
     held_scores = np.asarray(held_scores, float)
+    both = np.abs(np.concatenate([zoo_scores, held_scores]))
+    scale = float(both[np.isfinite(both)].max()) if np.isfinite(both).any() else 0.0
+    zoo_scores, held_scores = settled(zoo_scores, scale), settled(held_scores, scale)
     zoo_scores = zoo_scores[np.isfinite(zoo_scores)]
     known = np.isfinite(held_scores)
     if known.sum() < MIN_CANDIDATES or not len(zoo_scores):
@@ -710,8 +737,8 @@ def cross_bank_placement(space: TransferSpace, inputs: BenchInputs,
         # Each bank is its own records source, so standardising by (source, dataset, metric) is per bank.
         z = rows.assign(z=standardize(rows)).groupby("model")["z"].mean().reindex(truth.index).to_numpy()
         scores = space.model_vectors(list(truth.index), inputs.model_features) @ space.task_vector(str(d))
-        ours.append(float(weightedtau(truth.to_numpy(), scores).statistic))
-        naive.append(float(weightedtau(truth.to_numpy(), z).statistic))
+        ours.append(float(weightedtau(truth.to_numpy(), settled(scores)).statistic))
+        naive.append(float(weightedtau(truth.to_numpy(), settled(z)).statistic))
     if not ours:
         return float("nan"), float("nan"), 0
     return float(np.mean(ours)), float(np.mean(naive)), len(ours)
@@ -764,6 +791,7 @@ def run(benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, protocol: str = "all", *
         note = cross_bank_note(space, inputs)
         if note:
             result.notes.append(note)
+    result.notes.append(versions_note())
     counts = collapsed_counts()
     result.notes.append("Collapsed runs left out of every fit and of the ground truth (`records.collapsed_runs`: "
                         "near chance, or cut off far below their group): " + ", ".join(
