@@ -13,8 +13,8 @@ Protocols
 Metrics per (benchmark, dataset): weighted Kendall tau (``scipy.stats.weightedtau``, defaults),
 Kendall tau, Pearson r, top-1 relative accuracy (accuracy of the top pick / best accuracy) and
 best-of-top-5 relative accuracy; then the mean over datasets per benchmark and over benchmarks.
-Scores are first rounded to 12 significant digits (:func:`settled`), so that models scored alike
-tie on every machine.
+Scores are first rounded to 12 significant digits (:func:`fennec_hub.zoo.settled`), so that models
+scored alike tie on every machine.
 
 Baselines are computed in the same run, on the same splits: the global prior, ImageNet top-1 and
 parameter count (where known), random, Fennec's released scores (and LogME / the Keras metrics
@@ -37,7 +37,7 @@ from .features import build_model_features, model_features, task_features
 from .records import (BENCHMARKS, collapsed_counts, load_method_scores, load_model_metadata, load_records,
                       same_weights)
 from .space import TransferSpace, standardize
-from .zoo import Zoo
+from .zoo import Zoo, settled
 
 METRICS = ("wtau", "kendall", "pearson", "top1_rel", "top5_rel")
 METRIC_LABELS = {
@@ -64,18 +64,6 @@ SEED = 2023
 
 
 # --- metrics ---------------------------------------------------------------------------------------
-
-def settled(scores: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """``scores`` rounded to 12 significant digits of ``scale`` (default: their largest magnitude), so
-    that models a method scores alike tie: identical vectors in different rows of one matrix product
-    can differ in the last bits, by an amount that depends on the BLAS build, and ranking metrics
-    would otherwise order them by that noise."""
-    s = np.asarray(scores, dtype=float)
-    if scale is None:
-        finite = np.abs(s[np.isfinite(s)])
-        scale = float(finite.max()) if len(finite) else 0.0
-    return s if not scale > 0 else np.round(s / scale, 12) * scale
-
 
 def versions_note() -> str:
     """The numerical libraries a bench run used: the Fennec re-implementation's NMF, k-means and

@@ -786,7 +786,9 @@ def recommend(
     with an image proxy and the Hub). `explain`: write the `why` of the best this-many rows only
     (the others' is empty), for callers that show a few rows of a long ranking; None explains all.
 
-    Returns a DataFrame, one row per model, with columns:
+    Returns a DataFrame, one row per model, best first; models whose dot products agree to 6
+    significant digits (float32 noise, which varies with the BLAS build) are ordered by model id.
+    Its columns:
 
     - rank, model_id (the Hub repo id, or a namespaced benchmark id such as ``pytorchcv/resnet18``),
       score (0-100, rescaled within this query over the whole zoo: 100 = best model in the zoo),
@@ -827,6 +829,9 @@ def recommend(
                                      "with it; omit images= to place the task from its metadata")
     task = _task_for(z, dataset, images, token, protocol)
     raw = z.scores(task.vector)
+    from .zoo import settled
+
+    order_key = settled(raw, digits=6)  # float32 products: models scored alike tie, then go by id
 
     candidate = cols["candidate"]  # test and toy repositories are in the zoo's table, not in rankings
     mask = candidate.copy()
@@ -840,14 +845,14 @@ def recommend(
 
     idx = np.flatnonzero(mask) if not mask.all() else np.arange(len(raw))
     if max_per_family is not None:
-        idx = _cap_per_family(idx, raw, cols, int(max_per_family))
+        idx = _cap_per_family(idx, order_key, cols, int(max_per_family))
     k = len(idx) if top_k is None else min(int(top_k), len(idx))
     if k and k < len(idx):
         # keep a margin over k so that ties at the cut are broken by model id, not by position
         kk = min(len(idx), k + 16)
-        idx = idx[np.argpartition(-raw[idx], kk - 1)[:kk]]
+        idx = idx[np.argpartition(-order_key[idx], kk - 1)[:kk]]
     ids = cols["model_id"][idx]
-    idx = idx[np.lexsort((ids, -raw[idx]))][:k]
+    idx = idx[np.lexsort((ids, -order_key[idx]))][:k]
     filters = {"max_params": limit, "licenses": sorted(lic) if lic else None,
                "library": sorted(lib) if lib else None, "max_per_family": max_per_family}
     if len(raw) and not len(idx):

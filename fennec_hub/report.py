@@ -201,7 +201,7 @@ def render_markdown(result: BenchResult, command: str, benchmarks: Sequence[str]
         "over √n). A difference within about two standard errors is one these datasets cannot tell from none.",
         "* ImageNet top-1 and parameter count rank by metadata (n/a where fewer than 3 candidates have it); "
         "Random is one seeded permutation per dataset.",
-        "* Scores are compared to 12 significant digits (`bench.settled`): models a method scores alike (identical "
+        "* Scores are compared to 12 significant digits (`zoo.settled`): models a method scores alike (identical "
         "vectors) tie, where the last bits of a matrix product, which depend on the BLAS build, would order them.",
         "* **Leave-models-out** ranks each fold's held-out models among themselves (their scores come from one "
         "fit; different fits do not share a scale) and averages over the folds of each dataset; the trivial "

@@ -26,7 +26,7 @@ from fennec_hub.ranking import (
     model_url,
     parse_params,
 )
-from fennec_hub.zoo import MANIFEST, Zoo
+from fennec_hub.zoo import MANIFEST, Zoo, settled
 
 from test_zoo import make_small_zoo
 
@@ -54,11 +54,29 @@ def test_ranking_is_the_matvec_of_model_and_task_vectors(zoo: Zoo):
     tv = zoo.space.task_vector("tanganke/dtd")
     raw = zoo.model_vectors @ tv.astype(np.float32)
     ids = np.array(zoo.model_ids, dtype=object)
-    expected = ids[np.lexsort((ids, -raw))].tolist()  # best first, ties by model id
+    # best first; scores equal to 6 significant digits (float32 noise) tie, and ties go by model id
+    expected = ids[np.lexsort((ids, -settled(raw, digits=6)))].tolist()
     assert df["model_id"].tolist() == expected
     np.testing.assert_allclose(df["raw_score"].to_numpy(), np.sort(raw)[::-1], rtol=1e-4, atol=1e-5)
     # the score is the raw score rescaled over the whole zoo: best model 100, worst 0
     assert df["score"].iloc[0] == 100.0 and df["score"].iloc[-1] == 0.0
+
+
+def test_models_scored_alike_are_ordered_by_id_not_by_float_noise(zoo: Zoo):
+    """Two models with the same vector, one nudged by float32 noise (as another BLAS build might sum
+    it), tie and are listed by model id, whichever is nudged up."""
+    ids = zoo.model_ids
+    first, second = sorted(ids[:2])
+    below = 1 - 2e-7 if recommend("dtd", top_k=None, zoo=zoo).set_index("model_id").at[second, "raw_score"] > 0 \
+        else 1 + 2e-7  # the first by id is nudged below the second
+    vectors = zoo.model_vectors.copy()
+    vectors[ids.index(first)] = vectors[ids.index(second)] * np.float32(below)
+    variant = Zoo(zoo.models, vectors, zoo.tasks, zoo.task_vectors, history=zoo.history, space=zoo.space,
+                  info=dict(zoo.info))
+    df = recommend("dtd", top_k=None, zoo=variant).set_index("model_id")
+    raw = df["raw_score"]
+    assert raw[first] != raw[second]
+    assert df.at[first, "rank"] < df.at[second, "rank"]
 
 
 def test_aliases_resolve_to_the_same_ranking(zoo: Zoo):
