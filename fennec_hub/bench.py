@@ -494,10 +494,8 @@ def zoo_placement_row(zoo_scores: np.ndarray, held_scores: np.ndarray, truth: np
     ``truth`` is highest, NaN if it has no score) and ``top_rank`` (the best-placed one's); None
     when fewer than :data:`MIN_CANDIDATES` held-out models have the score."""
     zoo_scores = np.asarray(zoo_scores, float)
-    held_scores = np.asarray(held_scores, float)
-    both = np.abs(np.concatenate([zoo_scores, held_scores]))
-    scale = float(both[np.isfinite(both)].max()) if np.isfinite(both).any() else 0.0
-    zoo_scores, held_scores = settled(zoo_scores, scale), settled(held_scores, scale)
+    both = settled(np.concatenate([zoo_scores, np.asarray(held_scores, float)]))  # on one scale
+    zoo_scores, held_scores = both[: len(zoo_scores)], both[len(zoo_scores):]
     zoo_scores = zoo_scores[np.isfinite(zoo_scores)]
     known = np.isfinite(held_scores)
     if known.sum() < MIN_CANDIDATES or not len(zoo_scores):

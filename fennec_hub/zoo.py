@@ -92,16 +92,15 @@ _INT_COLUMNS = {"params", "input_size", "n_records", "num_classes", "train_size"
 _FLOAT_COLUMNS = {"value", "imagenet_top1"}
 
 
-def settled(scores: np.ndarray, scale: float | None = None, digits: int = 12) -> np.ndarray:
-    """``scores`` rounded to ``digits`` significant digits of ``scale`` (default: their largest
-    magnitude), so that models scored alike tie: identical vectors in different rows of one matrix
-    product can differ in the last bits, by an amount that depends on the BLAS build, and an order
-    taken from those bits would differ from machine to machine."""
+def settled(scores: np.ndarray, digits: int = 12) -> np.ndarray:
+    """``scores`` rounded to ``digits`` significant digits of their largest magnitude, so that models
+    scored alike tie: identical vectors in different rows of one matrix product can differ in the
+    last bits, by an amount that depends on the BLAS build, and an order taken from those bits would
+    differ from machine to machine."""
     s = np.asarray(scores, dtype=float)
-    if scale is None:
-        finite = np.abs(s[np.isfinite(s)])
-        scale = float(finite.max()) if len(finite) else 0.0
-    return s if not scale > 0 else np.round(s / scale, digits) * scale
+    finite = np.abs(s[np.isfinite(s)])
+    scale = float(finite.max()) if len(finite) else 0.0
+    return np.round(s / scale, digits) * scale if scale > 0 else s
 
 
 class ZooFormatError(ValueError):
